@@ -1,0 +1,340 @@
+//! The store: every query the API needs, on either driver.
+//!
+//! [`Store`] is an enum over the two implementations rather than a trait
+//! object, so the hot path is a `match` the compiler can see through instead
+//! of a virtual call and a boxed future. Both run the SQL in [`sql`] and share
+//! the decisions in [`plan_order`], so they differ only in the driver.
+
+mod postgres;
+mod sql;
+mod sqlx;
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::http::Page;
+use crate::model::{NewOrder, NewProduct, NewUser, Order, Product, ProductPatch, User, UserPatch};
+use crate::money::Money;
+
+/// Which database driver the store runs on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Driver {
+    /// `tokio-postgres` through a `deadpool-postgres` pool, statements prepared once per connection.
+    #[default]
+    #[value(name = "tokio-postgres")]
+    TokioPostgres,
+    /// `sqlx`'s `PgPool`, which caches prepared statements per connection too.
+    #[value(name = "sqlx")]
+    Sqlx,
+}
+
+impl Driver {
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::TokioPostgres => "tokio-postgres",
+            Driver::Sqlx => "sqlx",
+        }
+    }
+}
+
+/// How long a request waits for a pooled connection before answering 503.
+pub const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a store operation failed; each maps to one API error.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("insufficient stock for product {product_id}: requested {requested}, available {available}")]
+    InsufficientStock {
+        product_id: i64,
+        requested: i32,
+        available: i32,
+    },
+    #[error("{0}")]
+    UnknownReference(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        let code = match &error {
+            StoreError::NotFound(_) => ErrorCode::NotFound,
+            StoreError::Conflict(_) => ErrorCode::Conflict,
+            StoreError::InsufficientStock { .. } => ErrorCode::InsufficientStock,
+            StoreError::UnknownReference(_) => ErrorCode::UnknownReference,
+            StoreError::Invalid(_) => ErrorCode::BadRequest,
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                return ApiError::new(ErrorCode::Unavailable, "the database is unavailable; try again later");
+            }
+            StoreError::Internal(detail) => {
+                tracing::error!(%detail, "store failed");
+                return ApiError::new(ErrorCode::Internal, "internal error");
+            }
+        };
+        ApiError::new(code, error.to_string())
+    }
+}
+
+/// The SQLSTATE classes the store turns into API errors; everything else is
+/// a bug (500) or, for connection trouble, 503.
+pub(crate) fn classify_db_error(
+    sqlstate: Option<&str>,
+    constraint: Option<&str>,
+    message: &str,
+) -> StoreError {
+    match sqlstate {
+        Some("23505") => StoreError::Conflict(match constraint {
+            Some("users_username_key") => "username is already taken".to_string(),
+            Some("users_email_key") => "email is already in use".to_string(),
+            _ => format!("duplicate value: {message}"),
+        }),
+        Some("23503") => match constraint {
+            Some("orders_user_id_fkey") => StoreError::Conflict("user has orders and cannot be deleted".into()),
+            Some("order_items_product_id_fkey") => {
+                StoreError::Conflict("product has been ordered and cannot be deleted".into())
+            }
+            _ => StoreError::Conflict(format!("still referenced: {message}")),
+        },
+        Some("22003") => StoreError::Invalid(format!("value out of range: {message}")),
+        // Connection exceptions, operator intervention (shutdown), insufficient resources.
+        Some(code) if code.starts_with("08") || code.starts_with("57") || code.starts_with("53") => {
+            StoreError::Unavailable(message.to_string())
+        }
+        Some(_) => StoreError::Internal(message.to_string()),
+        None => StoreError::Unavailable(message.to_string()),
+    }
+}
+
+/// A product row as locked by order placement.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LockedProduct {
+    pub id: i64,
+    pub price: Decimal,
+    pub stock: i32,
+}
+
+/// What order placement writes, decided from the locked rows.
+#[derive(Debug)]
+pub(crate) struct OrderPlan {
+    pub total: Decimal,
+    pub product_ids: Vec<i64>,
+    pub quantities: Vec<i32>,
+    pub unit_prices: Vec<Decimal>,
+}
+
+impl OrderPlan {
+    /// The order as placed, once the database has given it an id and a time.
+    pub fn into_order(self, user_id: i64, id: i64, created_at: crate::model::Timestamp) -> Order {
+        let items = (self.product_ids.into_iter())
+            .zip(self.quantities)
+            .zip(self.unit_prices)
+            .map(|((product_id, quantity), unit_price)| crate::model::OrderItem {
+                product_id,
+                quantity,
+                unit_price: Money(unit_price),
+            })
+            .collect();
+        Order {
+            id,
+            user_id,
+            status: crate::model::OrderStatus::Confirmed,
+            total_amount: Money(self.total),
+            created_at,
+            items,
+        }
+    }
+}
+
+/// The largest amount a `NUMERIC(12,2)` column holds.
+pub const MAX_ORDER_TOTAL: Decimal = Decimal::from_parts(0xD4A5_0FFF, 0xE8, 0, false, 2);
+
+/// Checks every item against the locked rows (sorted by id) and prices the
+/// order. Unknown products are reported before stock, like the unknown user.
+pub(crate) fn plan_order(order: &NewOrder, locked: &[LockedProduct]) -> Result<OrderPlan, StoreError> {
+    let find = |id: i64| locked.binary_search_by_key(&id, |p| p.id).ok().map(|i| locked[i]);
+    let missing: Vec<String> = order
+        .items
+        .iter()
+        .filter(|item| find(item.product_id).is_none())
+        .map(|item| item.product_id.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(StoreError::UnknownReference(format!(
+            "unknown product id(s): {}",
+            missing.join(", ")
+        )));
+    }
+    let mut plan = OrderPlan {
+        total: Decimal::ZERO,
+        product_ids: Vec::with_capacity(order.items.len()),
+        quantities: Vec::with_capacity(order.items.len()),
+        unit_prices: Vec::with_capacity(order.items.len()),
+    };
+    for item in &order.items {
+        let product = find(item.product_id).expect("checked above");
+        if product.stock < item.quantity {
+            return Err(StoreError::InsufficientStock {
+                product_id: product.id,
+                requested: item.quantity,
+                available: product.stock,
+            });
+        }
+        plan.total += product.price * Decimal::from(item.quantity);
+        plan.product_ids.push(product.id);
+        plan.quantities.push(item.quantity);
+        plan.unit_prices.push(product.price);
+    }
+    if plan.total > MAX_ORDER_TOTAL {
+        return Err(StoreError::Invalid(format!(
+            "order total {} exceeds the largest amount an order can hold ({})",
+            Money(plan.total),
+            Money(MAX_ORDER_TOTAL)
+        )));
+    }
+    Ok(plan)
+}
+
+fn unknown_user(user_id: i64) -> StoreError {
+    StoreError::UnknownReference(format!("unknown user id: {user_id}"))
+}
+
+/// The store on one of the two drivers.
+#[derive(Clone)]
+pub enum Store {
+    TokioPostgres(postgres::PostgresStore),
+    Sqlx(sqlx::SqlxStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            Store::TokioPostgres($store) => $call,
+            Store::Sqlx($store) => $call,
+        }
+    };
+}
+
+impl Store {
+    /// Builds a pool of `pool_size` connections to `url` and checks that the
+    /// database answers, so a server fails at start rather than on its first request.
+    pub async fn connect(driver: Driver, url: &str, pool_size: usize) -> Result<Store, StoreError> {
+        let store = match driver {
+            Driver::TokioPostgres => Store::TokioPostgres(postgres::PostgresStore::connect(url, pool_size)?),
+            Driver::Sqlx => Store::Sqlx(sqlx::SqlxStore::connect(url, pool_size)?),
+        };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    pub fn driver(&self) -> Driver {
+        match self {
+            Store::TokioPostgres(_) => Driver::TokioPostgres,
+            Store::Sqlx(_) => Driver::Sqlx,
+        }
+    }
+
+    /// One round trip to the database.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    pub async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
+        dispatch!(self, s => s.create_user(user).await)
+    }
+
+    pub async fn get_user(&self, id: i64) -> Result<User, StoreError> {
+        dispatch!(self, s => s.get_user(id).await)
+    }
+
+    pub async fn list_users(&self, page: Page) -> Result<Vec<User>, StoreError> {
+        dispatch!(self, s => s.list_users(page).await)
+    }
+
+    pub async fn update_user(&self, id: i64, patch: &UserPatch) -> Result<User, StoreError> {
+        dispatch!(self, s => s.update_user(id, patch).await)
+    }
+
+    pub async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_user(id).await)
+    }
+
+    /// A user's orders, oldest first; `NotFound` if the user does not exist.
+    pub async fn list_user_orders(&self, user_id: i64, page: Page) -> Result<Vec<Order>, StoreError> {
+        dispatch!(self, s => s.list_user_orders(user_id, page).await)
+    }
+
+    pub async fn create_product(&self, product: &NewProduct) -> Result<Product, StoreError> {
+        dispatch!(self, s => s.create_product(product).await)
+    }
+
+    pub async fn get_product(&self, id: i64) -> Result<Product, StoreError> {
+        dispatch!(self, s => s.get_product(id).await)
+    }
+
+    pub async fn list_products(&self, category: Option<&str>, page: Page) -> Result<Vec<Product>, StoreError> {
+        dispatch!(self, s => s.list_products(category, page).await)
+    }
+
+    pub async fn update_product(&self, id: i64, patch: &ProductPatch) -> Result<Product, StoreError> {
+        dispatch!(self, s => s.update_product(id, patch).await)
+    }
+
+    pub async fn delete_product(&self, id: i64) -> Result<(), StoreError> {
+        dispatch!(self, s => s.delete_product(id).await)
+    }
+
+    /// Places an order in one transaction: locks the products in id order,
+    /// checks the user, every product and its stock, decrements the stock and
+    /// writes the order with the prices read under the lock. Any failure
+    /// rolls back and changes nothing.
+    pub async fn create_order(&self, order: &NewOrder) -> Result<Order, StoreError> {
+        dispatch!(self, s => s.create_order(order).await)
+    }
+
+    pub async fn get_order(&self, id: i64) -> Result<Order, StoreError> {
+        dispatch!(self, s => s.get_order(id).await)
+    }
+
+    /// Cancels a confirmed order and restores its stock in one transaction;
+    /// cancelling an order twice is a `Conflict`.
+    pub async fn cancel_order(&self, id: i64) -> Result<Order, StoreError> {
+        dispatch!(self, s => s.cancel_order(id).await)
+    }
+}
+
+fn user_not_found(id: i64) -> StoreError {
+    StoreError::NotFound(format!("user {id}"))
+}
+
+fn product_not_found(id: i64) -> StoreError {
+    StoreError::NotFound(format!("product {id}"))
+}
+
+fn order_not_found(id: i64) -> StoreError {
+    StoreError::NotFound(format!("order {id}"))
+}
+
+fn already_cancelled(id: i64) -> StoreError {
+    StoreError::Conflict(format!("order {id} is already cancelled"))
+}
+
+/// Groups `(order_id, item)` rows, sorted by order id, onto their orders.
+fn attach_items(orders: &mut [Order], items: impl IntoIterator<Item = (i64, crate::model::OrderItem)>) {
+    let mut items = items.into_iter().peekable();
+    for order in orders.iter_mut() {
+        while let Some((_, item)) = items.next_if(|(order_id, _)| *order_id == order.id) {
+            order.items.push(item);
+        }
+    }
+}
