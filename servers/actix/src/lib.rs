@@ -1,1 +1,282 @@
+//! The stackbench API on actix-web: an `App` of resources, extractors that
+//! hand the raw request pieces to `shop`, and one `ResponseError` for
+//! `shop`'s errors.
 
+use std::future::Future;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Data, ServiceConfig};
+use actix_web::{App, FromRequest, HttpRequest, HttpResponse, HttpServer, Resource, ResponseError};
+use futures_util::future::{ready, LocalBoxFuture, Ready};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use shop::http::{self as contract, ListQuery, MAX_BODY_BYTES};
+use shop::model::{NewOrder, NewProduct, NewUser, ProductPatch, UserPatch, Validate};
+use shop::{ApiError, AppState};
+
+/// Seconds the workers get to finish requests in flight after `shutdown`.
+const SHUTDOWN_GRACE_SECS: u64 = 30;
+
+/// Serves the API on `listener` with `state.workers` actix workers until
+/// `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    listener: std::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let workers = state.workers;
+    let state = Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(routes)
+            .default_service(web::to(no_route))
+    })
+    .workers(workers)
+    // Signals are the launcher's job: it resolves `shutdown` on SIGINT/SIGTERM.
+    .disable_signals()
+    .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    tokio::spawn(async move {
+        shutdown.await;
+        handle.stop(true).await;
+    });
+    server.await
+}
+
+fn routes(config: &mut ServiceConfig) {
+    config
+        .service(resource("/health").route(web::get().to(health)))
+        .service(resource("/health/db").route(web::get().to(health_db)))
+        .service(
+            resource("/users")
+                .route(web::get().to(list_users))
+                .route(web::post().to(create_user)),
+        )
+        .service(
+            resource("/users/{id}")
+                .route(web::get().to(get_user))
+                .route(web::patch().to(update_user))
+                .route(web::delete().to(delete_user)),
+        )
+        .service(resource("/users/{id}/orders").route(web::get().to(list_user_orders)))
+        .service(
+            resource("/products")
+                .route(web::get().to(list_products))
+                .route(web::post().to(create_product)),
+        )
+        .service(
+            resource("/products/{id}")
+                .route(web::get().to(get_product))
+                .route(web::patch().to(update_product))
+                .route(web::delete().to(delete_product)),
+        )
+        .service(resource("/orders").route(web::post().to(create_order)))
+        .service(resource("/orders/{id}").route(web::get().to(get_order)))
+        .service(resource("/orders/{id}/cancel").route(web::post().to(cancel_order)));
+}
+
+/// A resource whose other methods answer 405 with the contract's `Allow`.
+fn resource(path: &'static str) -> Resource {
+    let allow = contract::allowed_methods(path);
+    web::resource(path).default_service(web::to(move |request: HttpRequest| async move {
+        Error(ApiError::method_not_allowed(request.method().as_str(), allow))
+    }))
+}
+
+/// `shop`'s error as an actix response.
+#[derive(Debug)]
+pub struct Error(ApiError);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: Into<ApiError>> From<E> for Error {
+    fn from(error: E) -> Error {
+        Error(error.into())
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status()).expect("shop uses valid statuses")
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(allow) = self.0.allow() {
+            response.insert_header((ALLOW, allow));
+        }
+        response
+            .content_type(contract::JSON_CONTENT_TYPE)
+            .body(self.0.to_json())
+    }
+}
+
+impl actix_web::Responder for Error {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        self.error_response()
+    }
+}
+
+type Result<T = HttpResponse> = std::result::Result<T, Error>;
+
+fn ok<T: Serialize>(value: &T) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(contract::JSON_CONTENT_TYPE)
+        .body(contract::to_json(value))
+}
+
+fn created<T: Serialize>(location: String, value: &T) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((LOCATION, location))
+        .content_type(contract::JSON_CONTENT_TYPE)
+        .body(contract::to_json(value))
+}
+
+/// A resource id from the path.
+struct Id(i64);
+
+impl FromRequest for Id {
+    type Error = Error;
+    type Future = Ready<Result<Id>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let segment = request.match_info().get("id").unwrap_or_default();
+        ready(contract::parse_id(segment).map(Id).map_err(Error))
+    }
+}
+
+/// `limit`, `offset` and `category` from the query string.
+struct Query(ListQuery);
+
+impl FromRequest for Query {
+    type Error = Error;
+    type Future = Ready<Result<Query>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(ListQuery::parse(Some(request.query_string())).map(Query).map_err(Error))
+    }
+}
+
+/// A validated JSON body, read and parsed by `shop`'s rules.
+struct Json<T>(T);
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for Json<T> {
+    type Error = Error;
+    type Future = LocalBoxFuture<'static, Result<Json<T>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = request.headers();
+        let declared_length = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let checked = contract::require_json(headers.get(CONTENT_TYPE).map(|v| v.as_bytes())).and_then(|()| {
+            match declared_length {
+                Some(length) if length > MAX_BODY_BYTES as u64 => Err(ApiError::payload_too_large()),
+                _ => Ok(()),
+            }
+        });
+        let mut payload = payload.take();
+        Box::pin(async move {
+            checked?;
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|error| ApiError::bad_request(format!("could not read the body: {error}")))?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(ApiError::payload_too_large().into());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Json(contract::parse_json(&body)?))
+        })
+    }
+}
+
+async fn no_route(request: HttpRequest) -> Error {
+    Error(ApiError::no_route(request.method().as_str(), request.path()))
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(contract::JSON_CONTENT_TYPE)
+        .body(contract::HEALTH_OK)
+}
+
+async fn health_db(state: Data<AppState>) -> Result {
+    state.store.ping().await?;
+    Ok(health().await)
+}
+
+async fn create_user(state: Data<AppState>, Json(user): Json<NewUser>) -> Result {
+    let user = state.store.create_user(&user).await?;
+    Ok(created(format!("/users/{}", user.id), &user))
+}
+
+async fn get_user(state: Data<AppState>, Id(id): Id) -> Result {
+    Ok(ok(&state.store.get_user(id).await?))
+}
+
+async fn list_users(state: Data<AppState>, Query(query): Query) -> Result {
+    Ok(ok(&state.store.list_users(query.page).await?))
+}
+
+async fn update_user(state: Data<AppState>, Id(id): Id, Json(patch): Json<UserPatch>) -> Result {
+    Ok(ok(&state.store.update_user(id, &patch).await?))
+}
+
+async fn delete_user(state: Data<AppState>, Id(id): Id) -> Result {
+    state.store.delete_user(id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn list_user_orders(state: Data<AppState>, Id(id): Id, Query(query): Query) -> Result {
+    Ok(ok(&state.store.list_user_orders(id, query.page).await?))
+}
+
+async fn create_product(state: Data<AppState>, Json(product): Json<NewProduct>) -> Result {
+    let product = state.store.create_product(&product).await?;
+    Ok(created(format!("/products/{}", product.id), &product))
+}
+
+async fn get_product(state: Data<AppState>, Id(id): Id) -> Result {
+    Ok(ok(&state.store.get_product(id).await?))
+}
+
+async fn list_products(state: Data<AppState>, Query(query): Query) -> Result {
+    let products = state.store.list_products(query.category.as_deref(), query.page).await?;
+    Ok(ok(&products))
+}
+
+async fn update_product(state: Data<AppState>, Id(id): Id, Json(patch): Json<ProductPatch>) -> Result {
+    Ok(ok(&state.store.update_product(id, &patch).await?))
+}
+
+async fn delete_product(state: Data<AppState>, Id(id): Id) -> Result {
+    state.store.delete_product(id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn create_order(state: Data<AppState>, Json(order): Json<NewOrder>) -> Result {
+    let order = state.store.create_order(&order).await?;
+    Ok(created(format!("/orders/{}", order.id), &order))
+}
+
+async fn get_order(state: Data<AppState>, Id(id): Id) -> Result {
+    Ok(ok(&state.store.get_order(id).await?))
+}
+
+async fn cancel_order(state: Data<AppState>, Id(id): Id) -> Result {
+    Ok(ok(&state.store.cancel_order(id).await?))
+}

@@ -44,6 +44,7 @@ impl ErrorCode {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    allow: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -62,6 +63,7 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            allow: None,
         }
     }
 
@@ -80,11 +82,19 @@ impl ApiError {
 
     /// The answer to a known path asked with another method; `allow` is the
     /// value of the `Allow` header that must go with it.
-    pub fn method_not_allowed(method: &str, allow: &str) -> ApiError {
-        ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            format!("method {method} is not allowed here; allowed: {allow}"),
-        )
+    pub fn method_not_allowed(method: &str, allow: &'static str) -> ApiError {
+        ApiError {
+            allow: Some(allow),
+            ..ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("method {method} is not allowed here; allowed: {allow}"),
+            )
+        }
+    }
+
+    /// The `Allow` header a 405 must carry.
+    pub fn allow(&self) -> Option<&'static str> {
+        self.allow
     }
 
     pub fn payload_too_large() -> ApiError {

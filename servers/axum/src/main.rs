@@ -1,0 +1,7 @@
+use std::process::ExitCode;
+
+use shop::launch::{run, Threads};
+
+fn main() -> ExitCode {
+    run("stackbench-axum", 3001, Threads::TokioWorkers, stackbench_axum::serve)
+}
