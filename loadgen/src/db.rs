@@ -36,7 +36,9 @@ pub enum Action {
 }
 
 fn external_url() -> Option<String> {
-    std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty())
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
 }
 
 pub async fn run(action: Action) -> anyhow::Result<ExitCode> {
@@ -89,9 +91,16 @@ pub async fn run(action: Action) -> anyhow::Result<ExitCode> {
             let url = schema::database_url().await?;
             let client = schema::connect(&url).await?;
             let started = Instant::now();
-            schema::seed::reset(&client, Dataset { users, products, stock })
-                .await
-                .context("resetting the data")?;
+            schema::seed::reset(
+                &client,
+                Dataset {
+                    users,
+                    products,
+                    stock,
+                },
+            )
+            .await
+            .context("resetting the data")?;
             let [users, products, orders, items] = schema::seed::counts(&client).await?;
             println!(
                 "reset in {:.2} s: {users} users, {products} products (stock {stock} each), \

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "loadgen", version, about = "stackbench: load generation and the database it runs against")]
+#[command(
+    name = "loadgen",
+    version,
+    about = "stackbench: load generation and the database it runs against"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

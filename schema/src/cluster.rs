@@ -111,8 +111,9 @@ impl Cluster {
         let bin = find_binaries()?;
         let owner = server_user()?;
         if let Some(user) = &owner {
-            chown(&self.dir, Some(user.uid.as_raw()), Some(user.gid.as_raw()))
-                .map_err(io_context(format!("giving {} to postgres", self.dir.display())))?;
+            chown(&self.dir, Some(user.uid.as_raw()), Some(user.gid.as_raw())).map_err(
+                io_context(format!("giving {} to postgres", self.dir.display())),
+            )?;
         }
         if !self.data_dir().join("PG_VERSION").exists() {
             self.initdb(&bin, owner.as_ref()).await?;
@@ -177,7 +178,8 @@ impl Cluster {
 
     async fn lock(&self) -> Result<File> {
         let path = self.dir.join("lock");
-        let file = File::create(&path).map_err(io_context(format!("opening {}", path.display())))?;
+        let file =
+            File::create(&path).map_err(io_context(format!("opening {}", path.display())))?;
         tokio::task::spawn_blocking(move || file.lock().map(|()| file))
             .await
             .map_err(|e| Error::Other(e.to_string()))?
@@ -188,7 +190,8 @@ impl Cluster {
         let data = self.data_dir();
         if data.exists() {
             // A half-made data directory from an interrupted initdb.
-            fs::remove_dir_all(&data).map_err(io_context(format!("removing {}", data.display())))?;
+            fs::remove_dir_all(&data)
+                .map_err(io_context(format!("removing {}", data.display())))?;
         }
         run(
             "initdb",
@@ -201,13 +204,17 @@ impl Cluster {
         .await?;
         let conf = data.join("postgresql.conf");
         let mut text = fs::read_to_string(&conf).map_err(io_context("reading postgresql.conf"))?;
-        text.push_str("\n# stackbench: every setting it needs is in this file\ninclude 'stackbench.conf'\n");
+        text.push_str(
+            "\n# stackbench: every setting it needs is in this file\ninclude 'stackbench.conf'\n",
+        );
         fs::write(&conf, text).map_err(io_context("writing postgresql.conf"))?;
         self.write_settings(free_port()?, owner)
     }
 
     fn write_settings(&self, port: u16, owner: Option<&nix::unistd::User>) -> Result<()> {
-        let mut text = String::from("# Written by stackbench (schema/src/cluster.rs); regenerated on port changes.\n");
+        let mut text = String::from(
+            "# Written by stackbench (schema/src/cluster.rs); regenerated on port changes.\n",
+        );
         text.push_str(&format!("port = {port}\n"));
         for (name, value) in SETTINGS {
             text.push_str(&format!("{name} = {value}\n"));
@@ -223,7 +230,8 @@ impl Cluster {
 
     fn recorded_port(&self) -> Result<u16> {
         let path = self.settings_file();
-        let text = fs::read_to_string(&path).map_err(io_context(format!("reading {}", path.display())))?;
+        let text =
+            fs::read_to_string(&path).map_err(io_context(format!("reading {}", path.display())))?;
         text.lines()
             .find_map(|line| line.strip_prefix("port = "))
             .and_then(|port| port.trim().parse().ok())
@@ -272,7 +280,8 @@ pub fn url_for(port: u16, database: &str) -> String {
 }
 
 async fn create_database_if_missing(port: u16) -> Result<()> {
-    let client = crate::connect_patiently(&url_for(port, "postgres"), Duration::from_secs(10)).await?;
+    let client =
+        crate::connect_patiently(&url_for(port, "postgres"), Duration::from_secs(10)).await?;
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&DATABASE])
         .await?
@@ -288,13 +297,20 @@ async fn create_database_if_missing(port: u16) -> Result<()> {
 /// The directory holding `initdb`, `pg_ctl` and `postgres`: `STACKBENCH_PG_BIN`,
 /// then PATH, then `pg_config --bindir`, then the newest `/usr/lib/postgresql/*/bin`.
 pub fn find_binaries() -> Result<PathBuf> {
-    let has_all = |dir: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|b| dir.join(b).is_file());
+    let has_all = |dir: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|b| dir.join(b).is_file())
+    };
     let mut candidates: Vec<PathBuf> = Vec::new();
     candidates.extend(std::env::var_os("STACKBENCH_PG_BIN").map(PathBuf::from));
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path));
     }
-    if let Ok(out) = std::process::Command::new("pg_config").arg("--bindir").output() {
+    if let Ok(out) = std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+    {
         if out.status.success() {
             candidates.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
         }
@@ -307,7 +323,7 @@ pub fn find_binaries() -> Result<PathBuf> {
                 Some((version, e.path().join("bin")))
             })
             .collect();
-        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        versions.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
         candidates.extend(versions.into_iter().map(|(_, bin)| bin));
     }
     candidates
@@ -329,7 +345,10 @@ fn server_user() -> Result<Option<nix::unistd::User>> {
 
 fn pg_command(program: &Path, owner: Option<&nix::unistd::User>, cwd: &Path) -> Command {
     let mut command = Command::new(program);
-    command.current_dir(cwd).env("LC_ALL", "C").kill_on_drop(false);
+    command
+        .current_dir(cwd)
+        .env("LC_ALL", "C")
+        .kill_on_drop(false);
     if let Some(user) = owner {
         command
             .uid(user.uid.as_raw())
@@ -376,8 +395,11 @@ fn port_is_free(port: u16) -> bool {
 
 /// Whether every ancestor of `path` lets other users through (`o+x`).
 fn reachable_by_others(path: &Path) -> bool {
-    path.ancestors()
-        .all(|dir| fs::metadata(dir).map(|m| m.mode() & 0o001 != 0).unwrap_or(false))
+    path.ancestors().all(|dir| {
+        fs::metadata(dir)
+            .map(|m| m.mode() & 0o001 != 0)
+            .unwrap_or(false)
+    })
 }
 
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {

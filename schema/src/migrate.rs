@@ -6,7 +6,10 @@ use tokio_postgres::Client;
 /// has landed: add a new file instead.
 pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_tables", include_str!("../migrations/0001_tables.sql")),
-    ("0002_indexes", include_str!("../migrations/0002_indexes.sql")),
+    (
+        "0002_indexes",
+        include_str!("../migrations/0002_indexes.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `schema_migrations`, each in
@@ -48,9 +51,10 @@ async fn apply_pending(client: &Client) -> crate::Result<Vec<&'static str>> {
         let script = format!(
             "BEGIN;\n{sql}\nINSERT INTO schema_migrations (name) VALUES ('{name}');\nCOMMIT;"
         );
-        client.batch_execute(&script).await.map_err(|error| {
-            crate::Error::Other(format!("migration {name} failed: {error}"))
-        })?;
+        client
+            .batch_execute(&script)
+            .await
+            .map_err(|error| crate::Error::Other(format!("migration {name} failed: {error}")))?;
         newly_applied.push(*name);
     }
     Ok(newly_applied)

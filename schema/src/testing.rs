@@ -47,7 +47,11 @@ impl TestDatabase {
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0)
         );
-        retry_while_in_use(&admin, &format!("CREATE DATABASE {name} TEMPLATE {template}")).await?;
+        retry_while_in_use(
+            &admin,
+            &format!("CREATE DATABASE {name} TEMPLATE {template}"),
+        )
+        .await?;
         Ok(TestDatabase {
             url: with_database(&admin_url, &name),
             name,
@@ -91,7 +95,8 @@ impl Drop for TestDatabase {
 /// end is what marks it complete, so a crash midway leaves no half template.
 async fn ensure_template(admin: &tokio_postgres::Client, admin_url: &str) -> Result<String> {
     let digest = MIGRATIONS.iter().fold(0u64, |acc, (name, sql)| {
-        acc ^ crate::cluster::fnv1a(name.as_bytes()) ^ crate::cluster::fnv1a(sql.as_bytes()).rotate_left(7)
+        acc ^ crate::cluster::fnv1a(name.as_bytes())
+            ^ crate::cluster::fnv1a(sql.as_bytes()).rotate_left(7)
     });
     let template = format!("stackbench_template_{digest:016x}");
     let exists = |name: String| async move {
@@ -104,7 +109,9 @@ async fn ensure_template(admin: &tokio_postgres::Client, admin_url: &str) -> Res
         return Ok(template);
     }
     const LOCK_KEY: i64 = 0x5354_4b42_5445_4d50; // "STKBTEMP"
-    admin.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY]).await?;
+    admin
+        .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
+        .await?;
     let result = async {
         if exists(template.clone()).await? {
             return Ok(());
@@ -113,16 +120,24 @@ async fn ensure_template(admin: &tokio_postgres::Client, admin_url: &str) -> Res
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
             .await?;
-        admin.batch_execute(&format!("CREATE DATABASE {building}")).await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {building}"))
+            .await?;
         {
             let client = crate::connect(&with_database(admin_url, &building)).await?;
             crate::migrate::run(&client).await?;
         }
-        retry_while_in_use(admin, &format!("ALTER DATABASE {building} RENAME TO {template}")).await?;
+        retry_while_in_use(
+            admin,
+            &format!("ALTER DATABASE {building} RENAME TO {template}"),
+        )
+        .await?;
         Ok::<(), crate::Error>(())
     }
     .await;
-    admin.execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]).await?;
+    admin
+        .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
+        .await?;
     result.map(|()| template)
 }
 

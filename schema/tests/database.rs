@@ -20,7 +20,16 @@ async fn migrations_apply_to_an_empty_database_once() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(tables, ["order_items", "orders", "products", "schema_migrations", "users"]);
+    assert_eq!(
+        tables,
+        [
+            "order_items",
+            "orders",
+            "products",
+            "schema_migrations",
+            "users"
+        ]
+    );
     let indexes: i64 = client
         .query_one(
             "SELECT count(*) FROM pg_indexes WHERE indexname IN \
@@ -32,7 +41,10 @@ async fn migrations_apply_to_an_empty_database_once() {
         .unwrap()
         .get(0);
     assert_eq!(indexes, 4);
-    assert!(migrate::run(&client).await.unwrap().is_empty(), "second run applied again");
+    assert!(
+        migrate::run(&client).await.unwrap().is_empty(),
+        "second run applied again"
+    );
 }
 
 async fn fingerprint(client: &tokio_postgres::Client) -> (String, String) {

@@ -85,7 +85,10 @@ fn routes(config: &mut ServiceConfig) {
 fn resource(path: &'static str) -> Resource {
     let allow = contract::allowed_methods(path);
     web::resource(path).default_service(web::to(move |request: HttpRequest| async move {
-        Error(ApiError::method_not_allowed(request.method().as_str(), allow))
+        Error(ApiError::method_not_allowed(
+            request.method().as_str(),
+            allow,
+        ))
     }))
 }
 
@@ -165,7 +168,11 @@ impl FromRequest for Query {
     type Future = Ready<Result<Query>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(ListQuery::parse(Some(request.query_string())).map(Query).map_err(Error))
+        ready(
+            ListQuery::parse(Some(request.query_string()))
+                .map(Query)
+                .map_err(Error),
+        )
     }
 }
 
@@ -182,18 +189,21 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Json<T> {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        let checked = contract::require_json(headers.get(CONTENT_TYPE).map(|v| v.as_bytes())).and_then(|()| {
-            match declared_length {
-                Some(length) if length > MAX_BODY_BYTES as u64 => Err(ApiError::payload_too_large()),
+        let checked = contract::require_json(headers.get(CONTENT_TYPE).map(|v| v.as_bytes()))
+            .and_then(|()| match declared_length {
+                Some(length) if length > MAX_BODY_BYTES as u64 => {
+                    Err(ApiError::payload_too_large())
+                }
                 _ => Ok(()),
-            }
-        });
+            });
         let mut payload = payload.take();
         Box::pin(async move {
             checked?;
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|error| ApiError::bad_request(format!("could not read the body: {error}")))?;
+                let chunk = chunk.map_err(|error| {
+                    ApiError::bad_request(format!("could not read the body: {error}"))
+                })?;
                 if body.len() + chunk.len() > MAX_BODY_BYTES {
                     return Err(ApiError::payload_too_large().into());
                 }
@@ -205,7 +215,10 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Json<T> {
 }
 
 async fn no_route(request: HttpRequest) -> Error {
-    Error(ApiError::no_route(request.method().as_str(), request.path()))
+    Error(ApiError::no_route(
+        request.method().as_str(),
+        request.path(),
+    ))
 }
 
 async fn health() -> HttpResponse {
@@ -255,11 +268,18 @@ async fn get_product(state: Data<AppState>, Id(id): Id) -> Result {
 }
 
 async fn list_products(state: Data<AppState>, Query(query): Query) -> Result {
-    let products = state.store.list_products(query.category.as_deref(), query.page).await?;
+    let products = state
+        .store
+        .list_products(query.category.as_deref(), query.page)
+        .await?;
     Ok(ok(&products))
 }
 
-async fn update_product(state: Data<AppState>, Id(id): Id, Json(patch): Json<ProductPatch>) -> Result {
+async fn update_product(
+    state: Data<AppState>,
+    Id(id): Id,
+    Json(patch): Json<ProductPatch>,
+) -> Result {
     Ok(ok(&state.store.update_product(id, &patch).await?))
 }
 

@@ -3,5 +3,10 @@ use std::process::ExitCode;
 use shop::launch::{run, Threads};
 
 fn main() -> ExitCode {
-    run("stackbench-actix", 3002, Threads::FrameworkWorkers, stackbench_actix::serve)
+    run(
+        "stackbench-actix",
+        3002,
+        Threads::FrameworkWorkers,
+        stackbench_actix::serve,
+    )
 }

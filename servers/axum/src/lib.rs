@@ -38,10 +38,18 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/health/db", get(health_db))
         .route("/users", get(list_users).post(create_user))
-        .route("/users/{id}", get(get_user).patch(update_user).delete(delete_user))
+        .route(
+            "/users/{id}",
+            get(get_user).patch(update_user).delete(delete_user),
+        )
         .route("/users/{id}/orders", get(list_user_orders))
         .route("/products", get(list_products).post(create_product))
-        .route("/products/{id}", get(get_product).patch(update_product).delete(delete_product))
+        .route(
+            "/products/{id}",
+            get(get_product)
+                .patch(update_product)
+                .delete(delete_product),
+        )
         .route("/orders", post(create_order))
         .route("/orders/{id}", get(get_order))
         .route("/orders/{id}/cancel", post(cancel_order))
@@ -63,7 +71,9 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let mut response = json_response(self.0.status(), self.0.to_json());
         if let Some(allow) = self.0.allow() {
-            response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allow));
         }
         response
     }
@@ -166,7 +176,11 @@ async fn list_users(State(state): State<AppState>, Query(query): Query) -> Resul
     Ok(ok(&state.store.list_users(query.page).await?))
 }
 
-async fn update_user(State(state): State<AppState>, Id(id): Id, Json(patch): Json<UserPatch>) -> Result {
+async fn update_user(
+    State(state): State<AppState>,
+    Id(id): Id,
+    Json(patch): Json<UserPatch>,
+) -> Result {
     Ok(ok(&state.store.update_user(id, &patch).await?))
 }
 
@@ -175,7 +189,11 @@ async fn delete_user(State(state): State<AppState>, Id(id): Id) -> Result<Status
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_user_orders(State(state): State<AppState>, Id(id): Id, Query(query): Query) -> Result {
+async fn list_user_orders(
+    State(state): State<AppState>,
+    Id(id): Id,
+    Query(query): Query,
+) -> Result {
     Ok(ok(&state.store.list_user_orders(id, query.page).await?))
 }
 
@@ -189,11 +207,18 @@ async fn get_product(State(state): State<AppState>, Id(id): Id) -> Result {
 }
 
 async fn list_products(State(state): State<AppState>, Query(query): Query) -> Result {
-    let products = state.store.list_products(query.category.as_deref(), query.page).await?;
+    let products = state
+        .store
+        .list_products(query.category.as_deref(), query.page)
+        .await?;
     Ok(ok(&products))
 }
 
-async fn update_product(State(state): State<AppState>, Id(id): Id, Json(patch): Json<ProductPatch>) -> Result {
+async fn update_product(
+    State(state): State<AppState>,
+    Id(id): Id,
+    Json(patch): Json<ProductPatch>,
+) -> Result {
     Ok(ok(&state.store.update_product(id, &patch).await?))
 }
 

@@ -3,5 +3,10 @@ use std::process::ExitCode;
 use shop::launch::{run, Threads};
 
 fn main() -> ExitCode {
-    run("stackbench-axum", 3001, Threads::TokioWorkers, stackbench_axum::serve)
+    run(
+        "stackbench-axum",
+        3001,
+        Threads::TokioWorkers,
+        stackbench_axum::serve,
+    )
 }

@@ -1,1 +1,231 @@
+//! The harness of the conformance suite: start a real server binary on a
+//! free port against a fresh, seeded database, and talk HTTP to it.
 
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use schema::testing::TestDatabase;
+use schema::Dataset;
+
+pub const SERVERS: [&str; 3] = ["hyper", "axum", "actix"];
+pub const DRIVERS: [&str; 2] = ["tokio-postgres", "sqlx"];
+
+/// The data every conformance run starts from.
+pub const DATASET: Dataset = Dataset {
+    users: 50,
+    products: 30,
+    stock: 100,
+};
+
+/// A running server binary and its database; both go away on drop.
+pub struct Server {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub db: TestDatabase,
+    child: Child,
+}
+
+/// The directory of the server binaries: the profile directory this test
+/// binary was built in (`target/debug` for `target/debug/deps/conformance-*`).
+fn binary(server: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary lives in target/<profile>/deps");
+    let path = profile_dir.join(format!("stackbench-{server}"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the servers first with `cargo build --bins` (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+impl Server {
+    /// Starts `stackbench-<server>` with `driver` on a new seeded database and
+    /// waits until `/health/db` answers.
+    pub async fn start(server: &str, driver: &str) -> Server {
+        let db = TestDatabase::create().await.expect("a test database");
+        schema::seed::reset(&db.client().await.unwrap(), DATASET)
+            .await
+            .unwrap();
+        Server::start_on(server, driver, db).await
+    }
+
+    pub async fn start_on(server: &str, driver: &str, db: TestDatabase) -> Server {
+        let port = free_port();
+        let child = Command::new(binary(server))
+            .args(["--port", &port.to_string(), "--driver", driver])
+            .args([
+                "--database-url",
+                &db.url,
+                "--workers",
+                "2",
+                "--pool-size",
+                "8",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("starting the server");
+        let server = Server {
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+            db,
+            child,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(response) = self
+                .http
+                .get(format!("{}/health/db", self.base))
+                .send()
+                .await
+            {
+                if response.status() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not become ready",
+                self.base
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends `method path` with an optional JSON body (as raw text, so that
+    /// malformed JSON can be sent) and returns the response.
+    pub async fn call(&self, method: &str, path: &str, json: Option<&str>) -> Reply {
+        let mut request = self.http.request(method.parse().unwrap(), self.url(path));
+        if let Some(body) = json {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        Reply::from(request.send().await.expect("the server answers")).await
+    }
+
+    /// Sends a raw request built by `build`.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        Reply::from(request.send().await.expect("the server answers")).await
+    }
+
+    /// Writes raw request bytes (as far as the server reads them: it may
+    /// answer and close early) and returns the raw response text.
+    pub async fn raw(&self, request: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self.base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        let _ = stream.write_all(request).await;
+        let mut response = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response));
+        let _ = read.await;
+        String::from_utf8_lossy(&response).into_owned()
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    async fn from(response: reqwest::Response) -> Reply {
+        Reply {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            text: response.text().await.expect("a body"),
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+
+    /// Asserts a JSON response of `status` and returns its body.
+    pub fn expect(&self, status: u16) -> serde_json::Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{self:?}"
+        );
+        self.json()
+    }
+
+    /// Asserts an error response of the contract's shape, and returns its message.
+    pub fn expect_error(&self, status: u16, code: &str) -> String {
+        let body = self.expect(status);
+        let error = body
+            .as_object()
+            .and_then(|b| b.get("error"))
+            .and_then(|e| e.as_object());
+        let error = error.unwrap_or_else(|| panic!("not an error body: {body}"));
+        assert_eq!(body.as_object().unwrap().len(), 1, "extra keys: {body}");
+        assert_eq!(error.len(), 2, "error has extra keys: {body}");
+        assert_eq!(error["code"], code, "{body}");
+        let message = error["message"].as_str().expect("a message string");
+        assert!(!message.is_empty());
+        message.to_string()
+    }
+}

@@ -67,7 +67,9 @@ pub async fn serve(
 }
 
 async fn respond(state: &AppState, request: Request<Incoming>) -> Response<Body> {
-    route(state, request).await.unwrap_or_else(|error| error_response(&error))
+    route(state, request)
+        .await
+        .unwrap_or_else(|error| error_response(&error))
 }
 
 /// The routing table. Paths match first (any segment matches `{id}`), then
@@ -81,7 +83,9 @@ async fn route(state: &AppState, request: Request<Incoming>) -> Result {
     let store = &state.store;
     let method = request.method().clone();
     match (segments.as_slice(), method) {
-        (["health"], Method::GET) => Ok(json_response(StatusCode::OK, contract::HEALTH_OK.to_vec())),
+        (["health"], Method::GET) => {
+            Ok(json_response(StatusCode::OK, contract::HEALTH_OK.to_vec()))
+        }
         (["health", "db"], Method::GET) => {
             store.ping().await?;
             Ok(json_response(StatusCode::OK, contract::HEALTH_OK.to_vec()))
@@ -108,7 +112,9 @@ async fn route(state: &AppState, request: Request<Incoming>) -> Result {
 
         (["products"], Method::GET) => {
             let query = query(&request)?;
-            ok(&store.list_products(query.category.as_deref(), query.page).await?)
+            ok(&store
+                .list_products(query.category.as_deref(), query.page)
+                .await?)
         }
         (["products"], Method::POST) => {
             let product = store.create_product(&json_body(request).await?).await?;
@@ -129,10 +135,14 @@ async fn route(state: &AppState, request: Request<Incoming>) -> Result {
             Ok(created(format!("/orders/{}", order.id), &order))
         }
         (["orders", id], Method::GET) => ok(&store.get_order(contract::parse_id(id)?).await?),
-        (["orders", id, "cancel"], Method::POST) => ok(&store.cancel_order(contract::parse_id(id)?).await?),
+        (["orders", id, "cancel"], Method::POST) => {
+            ok(&store.cancel_order(contract::parse_id(id)?).await?)
+        }
 
         (segments, method) => Err(match route_template(segments) {
-            Some(template) => ApiError::method_not_allowed(method.as_str(), contract::allowed_methods(template)),
+            Some(template) => {
+                ApiError::method_not_allowed(method.as_str(), contract::allowed_methods(template))
+            }
             None => ApiError::no_route(method.as_str(), &path),
         }),
     }
@@ -181,9 +191,10 @@ async fn json_body<T: DeserializeOwned + Validate>(request: Request<Incoming>) -
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(contract::JSON_CONTENT_TYPE));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(contract::JSON_CONTENT_TYPE),
+    );
     response
 }
 
@@ -208,7 +219,9 @@ fn error_response(error: &ApiError) -> Response<Body> {
     let status = StatusCode::from_u16(error.status()).expect("shop uses valid statuses");
     let mut response = json_response(status, error.to_json());
     if let Some(allow) = error.allow() {
-        response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(allow));
     }
     response
 }

@@ -51,8 +51,8 @@ impl Config {
     }
 
     pub fn workers(&self) -> usize {
-        self.workers.map(|w| w as usize).unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        })
+        self.workers
+            .map(|w| w as usize)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 }

@@ -161,7 +161,16 @@ mod tests {
     fn ids_are_positive_64_bit_integers() {
         assert_eq!(parse_id("1"), Ok(1));
         assert_eq!(parse_id("9223372036854775807"), Ok(i64::MAX));
-        for bad in ["0", "-1", "+1", "abc", "", "1.5", "9223372036854775808", " 1"] {
+        for bad in [
+            "0",
+            "-1",
+            "+1",
+            "abc",
+            "",
+            "1.5",
+            "9223372036854775808",
+            " 1",
+        ] {
             assert!(parse_id(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -170,9 +179,21 @@ mod tests {
     fn list_queries_are_bounded() {
         assert_eq!(ListQuery::parse(None).unwrap(), ListQuery::default());
         let q = ListQuery::parse(Some("limit=100&offset=5&category=home%20garden&x=1")).unwrap();
-        assert_eq!(q.page, Page { limit: 100, offset: 5 });
+        assert_eq!(
+            q.page,
+            Page {
+                limit: 100,
+                offset: 5
+            }
+        );
         assert_eq!(q.category.as_deref(), Some("home garden"));
-        for bad in ["limit=0", "limit=101", "limit=abc", "offset=-1", "offset=1e3"] {
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=abc",
+            "offset=-1",
+            "offset=1e3",
+        ] {
             assert!(ListQuery::parse(Some(bad)).is_err(), "{bad} accepted");
         }
     }
@@ -180,7 +201,9 @@ mod tests {
     #[test]
     fn json_content_types() {
         assert!(is_json_content_type(Some(b"application/json")));
-        assert!(is_json_content_type(Some(b"Application/JSON; charset=utf-8")));
+        assert!(is_json_content_type(Some(
+            b"Application/JSON; charset=utf-8"
+        )));
         assert!(!is_json_content_type(Some(b"text/plain")));
         assert!(!is_json_content_type(Some(b"application/jsonp")));
         assert!(!is_json_content_type(None));

@@ -44,35 +44,41 @@ where
             .worker_threads(config.workers())
             .enable_all()
             .build(),
-        Threads::FrameworkWorkers => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        Threads::FrameworkWorkers => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
     }
     .expect("building the tokio runtime");
     runtime.block_on(async move {
-        let state = match tokio::time::timeout(Duration::from_secs(10), AppState::connect(&config)).await {
-            Ok(Ok(state)) => state,
-            Ok(Err(error)) => {
-                eprintln!(
-                    "{name}: cannot use the database at {}: {error}\n\
+        let state =
+            match tokio::time::timeout(Duration::from_secs(10), AppState::connect(&config)).await {
+                Ok(Ok(state)) => state,
+                Ok(Err(error)) => {
+                    eprintln!(
+                        "{name}: cannot use the database at {}: {error}\n\
                      Is PostgreSQL running? `loadgen db start` starts the managed cluster and \
                      `loadgen db status` prints its URL.",
-                    redact(&config.database_url)
-                );
-                return ExitCode::FAILURE;
-            }
-            Err(_) => {
-                eprintln!(
-                    "{name}: the database at {} did not answer within 10 s",
-                    redact(&config.database_url)
-                );
-                return ExitCode::FAILURE;
-            }
-        };
+                        redact(&config.database_url)
+                    );
+                    return ExitCode::FAILURE;
+                }
+                Err(_) => {
+                    eprintln!(
+                        "{name}: the database at {} did not answer within 10 s",
+                        redact(&config.database_url)
+                    );
+                    return ExitCode::FAILURE;
+                }
+            };
         let listener = match TcpListener::bind((config.host, config.port))
             .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
         {
             Ok(listener) => listener,
             Err(error) => {
-                eprintln!("{name}: cannot listen on {}:{}: {error}", config.host, config.port);
+                eprintln!(
+                    "{name}: cannot listen on {}:{}: {error}",
+                    config.host, config.port
+                );
                 return ExitCode::FAILURE;
             }
         };

@@ -32,7 +32,12 @@ pub struct AppState {
 
 impl AppState {
     pub async fn connect(config: &Config) -> Result<AppState, StoreError> {
-        let store = Store::connect(config.driver, &config.database_url, config.pool_size as usize).await?;
+        let store = Store::connect(
+            config.driver,
+            &config.database_url,
+            config.pool_size as usize,
+        )
+        .await?;
         Ok(AppState {
             store,
             workers: config.workers(),

@@ -167,9 +167,17 @@ fn check_email(email: &str) -> Result<(), ApiError> {
     })
 }
 
-fn check_chars(field: &str, value: &str, len: std::ops::RangeInclusive<usize>) -> Result<(), ApiError> {
+fn check_chars(
+    field: &str,
+    value: &str,
+    len: std::ops::RangeInclusive<usize>,
+) -> Result<(), ApiError> {
     check(len.contains(&value.chars().count()), || {
-        format!("{field} must be {} to {} characters", len.start(), len.end())
+        format!(
+            "{field} must be {} to {} characters",
+            len.start(),
+            len.end()
+        )
     })
 }
 
@@ -181,7 +189,8 @@ fn check_description(description: &str) -> Result<(), ApiError> {
 
 fn check_price(price: Money) -> Result<(), ApiError> {
     check(
-        price.0 > rust_decimal::Decimal::ZERO && price.0 < rust_decimal::Decimal::from(1_000_000_000),
+        price.0 > rust_decimal::Decimal::ZERO
+            && price.0 < rust_decimal::Decimal::from(1_000_000_000),
         || "price must be greater than 0 and less than 1000000000".into(),
     )
 }
@@ -240,7 +249,8 @@ impl Validate for ProductPatch {
                     .into()
             },
         )?;
-        name.as_deref().map_or(Ok(()), |n| check_chars("name", n, NAME_LEN))?;
+        name.as_deref()
+            .map_or(Ok(()), |n| check_chars("name", n, NAME_LEN))?;
         description.as_deref().map_or(Ok(()), check_description)?;
         price.map_or(Ok(()), check_price)?;
         stock_quantity.map_or(Ok(()), check_stock)?;
@@ -252,11 +262,12 @@ impl Validate for ProductPatch {
 
 impl Validate for NewOrder {
     fn validate(&self) -> Result<(), ApiError> {
-        check(self.user_id > 0, || "user_id must be a positive integer".into())?;
-        check(
-            (1..=MAX_ORDER_ITEMS).contains(&self.items.len()),
-            || format!("an order must have 1 to {MAX_ORDER_ITEMS} items"),
-        )?;
+        check(self.user_id > 0, || {
+            "user_id must be a positive integer".into()
+        })?;
+        check((1..=MAX_ORDER_ITEMS).contains(&self.items.len()), || {
+            format!("an order must have 1 to {MAX_ORDER_ITEMS} items")
+        })?;
         for (index, item) in self.items.iter().enumerate() {
             check(item.product_id > 0, || {
                 format!("items[{index}].product_id must be a positive integer")
@@ -298,12 +309,16 @@ mod tests {
     #[test]
     fn usernames_and_emails_follow_the_contract() {
         assert!(user("abc", "a@b.co").validate().is_ok());
-        assert!(user("a.b-c_9", "first.last@mail.example.com").validate().is_ok());
+        assert!(user("a.b-c_9", "first.last@mail.example.com")
+            .validate()
+            .is_ok());
         assert!(user("ab", "a@b.co").validate().is_err());
         assert!(user(&"x".repeat(51), "a@b.co").validate().is_err());
         assert!(user("has space", "a@b.co").validate().is_err());
         assert!(user("ünï", "a@b.co").validate().is_err());
-        for bad in ["", "a", "a@b", "@b.co", "a@@b.co", "a@b@c.co", "a@.co", "a@b.", "a b@c.co"] {
+        for bad in [
+            "", "a", "a@b", "@b.co", "a@@b.co", "a@b@c.co", "a@.co", "a@b.", "a b@c.co",
+        ] {
             assert!(user("abc", bad).validate().is_err(), "{bad} accepted");
         }
         let long = format!("{}@example.com", "x".repeat(250));

@@ -86,7 +86,11 @@ mod tests {
 
     #[test]
     fn serializes_with_exactly_two_decimals() {
-        for (input, expected) in [("19.99", "\"19.99\""), ("20", "\"20.00\""), ("0.5", "\"0.50\"")] {
+        for (input, expected) in [
+            ("19.99", "\"19.99\""),
+            ("20", "\"20.00\""),
+            ("0.5", "\"0.50\""),
+        ] {
             let money = Money::parse(input).unwrap();
             assert_eq!(serde_json::to_string(&money).unwrap(), expected);
         }
@@ -95,7 +99,10 @@ mod tests {
     #[test]
     fn accepts_numbers_and_strings_with_at_most_two_decimals() {
         assert_eq!(from_json("19.99").unwrap(), Money::parse("19.99").unwrap());
-        assert_eq!(from_json("\"19.99\"").unwrap(), Money::parse("19.99").unwrap());
+        assert_eq!(
+            from_json("\"19.99\"").unwrap(),
+            Money::parse("19.99").unwrap()
+        );
         assert_eq!(from_json("7").unwrap(), Money::parse("7.00").unwrap());
         assert_eq!(from_json("1.10").unwrap(), Money::parse("1.1").unwrap());
         assert!(from_json("19.999").is_err());

@@ -4,7 +4,9 @@
 use rust_decimal::Decimal;
 use schema::testing::TestDatabase;
 use shop::http::Page;
-use shop::model::{NewOrder, NewOrderItem, NewProduct, NewUser, OrderStatus, ProductPatch, UserPatch};
+use shop::model::{
+    NewOrder, NewOrderItem, NewProduct, NewUser, OrderStatus, ProductPatch, UserPatch,
+};
 use shop::money::Money;
 use shop::{Driver, Store, StoreError};
 
@@ -12,7 +14,9 @@ const DRIVERS: [Driver; 2] = [Driver::TokioPostgres, Driver::Sqlx];
 
 async fn store(driver: Driver) -> (TestDatabase, Store) {
     let db = TestDatabase::create().await.expect("a test database");
-    let store = Store::connect(driver, &db.url, 4).await.expect("store connects");
+    let store = Store::connect(driver, &db.url, 4)
+        .await
+        .expect("store connects");
     (db, store)
 }
 
@@ -38,7 +42,10 @@ fn order_of(user_id: i64, items: &[(i64, i32)]) -> NewOrder {
         user_id,
         items: items
             .iter()
-            .map(|&(product_id, quantity)| NewOrderItem { product_id, quantity })
+            .map(|&(product_id, quantity)| NewOrderItem {
+                product_id,
+                quantity,
+            })
             .collect(),
     }
 }
@@ -56,7 +63,13 @@ async fn users_round_trip_and_conflict() {
         assert!(bob.id > alice.id);
         assert_eq!(store.get_user(alice.id).await.unwrap(), alice);
 
-        let page = store.list_users(Page { limit: 1, offset: 1 }).await.unwrap();
+        let page = store
+            .list_users(Page {
+                limit: 1,
+                offset: 1,
+            })
+            .await
+            .unwrap();
         assert_eq!(page, vec![bob.clone()], "{driver:?}");
 
         let duplicate_name = NewUser {
@@ -64,14 +77,18 @@ async fn users_round_trip_and_conflict() {
             email: "other@example.com".into(),
         };
         match store.create_user(&duplicate_name).await {
-            Err(StoreError::Conflict(message)) => assert!(message.contains("username"), "{message}"),
+            Err(StoreError::Conflict(message)) => {
+                assert!(message.contains("username"), "{message}")
+            }
             other => panic!("{driver:?}: expected a username conflict, got {other:?}"),
         }
         let duplicate_email = NewUser {
             username: "alice2".into(),
             email: "alice@example.com".into(),
         };
-        assert!(matches!(store.create_user(&duplicate_email).await, Err(StoreError::Conflict(m)) if m.contains("email")));
+        assert!(
+            matches!(store.create_user(&duplicate_email).await, Err(StoreError::Conflict(m)) if m.contains("email"))
+        );
 
         let patch = UserPatch {
             username: None,
@@ -80,18 +97,33 @@ async fn users_round_trip_and_conflict() {
         let patched = store.update_user(alice.id, &patch).await.unwrap();
         assert_eq!(patched.username, "alice");
         assert_eq!(patched.email, "alice@new.example.com");
-        assert!(patched.updated_at > alice.updated_at, "{driver:?}: updated_at not bumped");
+        assert!(
+            patched.updated_at > alice.updated_at,
+            "{driver:?}: updated_at not bumped"
+        );
         assert_eq!(patched.created_at, alice.created_at);
         let steal = UserPatch {
             username: Some("bob".into()),
             email: None,
         };
-        assert!(matches!(store.update_user(alice.id, &steal).await, Err(StoreError::Conflict(_))));
-        assert!(matches!(store.update_user(999, &patch).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            store.update_user(alice.id, &steal).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.update_user(999, &patch).await,
+            Err(StoreError::NotFound(_))
+        ));
 
         store.delete_user(bob.id).await.unwrap();
-        assert!(matches!(store.get_user(bob.id).await, Err(StoreError::NotFound(_))));
-        assert!(matches!(store.delete_user(bob.id).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            store.get_user(bob.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            store.delete_user(bob.id).await,
+            Err(StoreError::NotFound(_))
+        ));
     }
 }
 
@@ -99,18 +131,57 @@ async fn users_round_trip_and_conflict() {
 async fn products_round_trip_with_categories() {
     for driver in DRIVERS {
         let (_db, store) = store(driver).await;
-        let lamp = store.create_product(&new_product("Lamp", "19.99", 5, "home")).await.unwrap();
-        let book = store.create_product(&new_product("Book", "7", 3, "books")).await.unwrap();
-        let rug = store.create_product(&new_product("Rug 'n' \"quotes\"; DROP TABLE products;--", "120.50", 1, "home")).await.unwrap();
+        let lamp = store
+            .create_product(&new_product("Lamp", "19.99", 5, "home"))
+            .await
+            .unwrap();
+        let book = store
+            .create_product(&new_product("Book", "7", 3, "books"))
+            .await
+            .unwrap();
+        let rug = store
+            .create_product(&new_product(
+                "Rug 'n' \"quotes\"; DROP TABLE products;--",
+                "120.50",
+                1,
+                "home",
+            ))
+            .await
+            .unwrap();
         assert_eq!(lamp.price, money("19.99"));
         assert_eq!(serde_json::to_value(book.price).unwrap(), "7.00");
-        assert_eq!(store.get_product(rug.id).await.unwrap().name, "Rug 'n' \"quotes\"; DROP TABLE products;--");
+        assert_eq!(
+            store.get_product(rug.id).await.unwrap().name,
+            "Rug 'n' \"quotes\"; DROP TABLE products;--"
+        );
 
-        let home = store.list_products(Some("home"), Page::default()).await.unwrap();
-        assert_eq!(home.iter().map(|p| p.id).collect::<Vec<_>>(), [lamp.id, rug.id]);
-        let all = store.list_products(None, Page { limit: 2, offset: 0 }).await.unwrap();
-        assert_eq!(all.iter().map(|p| p.id).collect::<Vec<_>>(), [lamp.id, book.id]);
-        assert!(store.list_products(Some("none"), Page::default()).await.unwrap().is_empty());
+        let home = store
+            .list_products(Some("home"), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            home.iter().map(|p| p.id).collect::<Vec<_>>(),
+            [lamp.id, rug.id]
+        );
+        let all = store
+            .list_products(
+                None,
+                Page {
+                    limit: 2,
+                    offset: 0,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|p| p.id).collect::<Vec<_>>(),
+            [lamp.id, book.id]
+        );
+        assert!(store
+            .list_products(Some("none"), Page::default())
+            .await
+            .unwrap()
+            .is_empty());
 
         let patch = ProductPatch {
             price: Some(money("21.50")),
@@ -123,8 +194,14 @@ async fn products_round_trip_with_categories() {
         assert!(patched.updated_at > lamp.updated_at);
 
         store.delete_product(book.id).await.unwrap();
-        assert!(matches!(store.get_product(book.id).await, Err(StoreError::NotFound(_))));
-        assert!(matches!(store.delete_product(book.id).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            store.get_product(book.id).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            store.delete_product(book.id).await,
+            Err(StoreError::NotFound(_))
+        ));
     }
 }
 
@@ -142,7 +219,9 @@ async fn stock(db: &TestDatabase) -> Vec<(i64, i32)> {
 }
 
 async fn row_counts(db: &TestDatabase) -> [i64; 4] {
-    schema::seed::counts(&db.client().await.unwrap()).await.unwrap()
+    schema::seed::counts(&db.client().await.unwrap())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -150,35 +229,65 @@ async fn orders_are_all_or_nothing() {
     for driver in DRIVERS {
         let (db, store) = store(driver).await;
         let user = store.create_user(&new_user("buyer")).await.unwrap();
-        let a = store.create_product(&new_product("A", "10.25", 5, "x")).await.unwrap();
-        let b = store.create_product(&new_product("B", "3.10", 2, "x")).await.unwrap();
+        let a = store
+            .create_product(&new_product("A", "10.25", 5, "x"))
+            .await
+            .unwrap();
+        let b = store
+            .create_product(&new_product("B", "3.10", 2, "x"))
+            .await
+            .unwrap();
 
-        let order = store.create_order(&order_of(user.id, &[(b.id, 2), (a.id, 3)])).await.unwrap();
+        let order = store
+            .create_order(&order_of(user.id, &[(b.id, 2), (a.id, 3)]))
+            .await
+            .unwrap();
         assert_eq!(order.status, OrderStatus::Confirmed);
         assert_eq!(order.total_amount, money("36.95"), "{driver:?}");
-        let items: Vec<_> = order.items.iter().map(|i| (i.product_id, i.quantity, i.unit_price)).collect();
+        let items: Vec<_> = order
+            .items
+            .iter()
+            .map(|i| (i.product_id, i.quantity, i.unit_price))
+            .collect();
         assert_eq!(items, [(b.id, 2, money("3.10")), (a.id, 3, money("10.25"))]);
         assert_eq!(stock(&db).await, [(a.id, 2), (b.id, 0)]);
         assert_eq!(store.get_order(order.id).await.unwrap(), order);
 
         // Each failure leaves every table exactly as it was.
         let before = (stock(&db).await, row_counts(&db).await);
-        match store.create_order(&order_of(user.id, &[(a.id, 1), (b.id, 1)])).await {
-            Err(StoreError::InsufficientStock { product_id, requested: 1, available: 0 }) => assert_eq!(product_id, b.id),
+        match store
+            .create_order(&order_of(user.id, &[(a.id, 1), (b.id, 1)]))
+            .await
+        {
+            Err(StoreError::InsufficientStock {
+                product_id,
+                requested: 1,
+                available: 0,
+            }) => assert_eq!(product_id, b.id),
             other => panic!("{driver:?}: expected insufficient stock, got {other:?}"),
         }
-        match store.create_order(&order_of(user.id, &[(a.id, 1), (9999, 1)])).await {
-            Err(StoreError::UnknownReference(message)) => assert!(message.contains("9999"), "{message}"),
+        match store
+            .create_order(&order_of(user.id, &[(a.id, 1), (9999, 1)]))
+            .await
+        {
+            Err(StoreError::UnknownReference(message)) => {
+                assert!(message.contains("9999"), "{message}")
+            }
             other => panic!("{driver:?}: expected an unknown product, got {other:?}"),
         }
         assert!(matches!(
             store.create_order(&order_of(4242, &[(a.id, 1)])).await,
             Err(StoreError::UnknownReference(m)) if m.contains("4242")
         ));
-        let pricey = store.create_product(&new_product("P", "999999999.99", 1000, "x")).await.unwrap();
+        let pricey = store
+            .create_product(&new_product("P", "999999999.99", 1000, "x"))
+            .await
+            .unwrap();
         let before_pricey = (stock(&db).await, row_counts(&db).await);
         assert!(matches!(
-            store.create_order(&order_of(user.id, &[(pricey.id, 1000)])).await,
+            store
+                .create_order(&order_of(user.id, &[(pricey.id, 1000)]))
+                .await,
             Err(StoreError::Invalid(_))
         ));
         assert_eq!((stock(&db).await, row_counts(&db).await), before_pricey);
@@ -186,13 +295,28 @@ async fn orders_are_all_or_nothing() {
         assert_eq!((stock(&db).await, row_counts(&db).await), before);
 
         // A user with orders and an ordered product cannot be deleted.
-        assert!(matches!(store.delete_user(user.id).await, Err(StoreError::Conflict(_))));
-        assert!(matches!(store.delete_product(a.id).await, Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            store.delete_user(user.id).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.delete_product(a.id).await,
+            Err(StoreError::Conflict(_))
+        ));
 
-        let listed = store.list_user_orders(user.id, Page::default()).await.unwrap();
+        let listed = store
+            .list_user_orders(user.id, Page::default())
+            .await
+            .unwrap();
         assert_eq!(listed, vec![order.clone()]);
-        assert!(matches!(store.list_user_orders(777, Page::default()).await, Err(StoreError::NotFound(_))));
-        assert!(matches!(store.get_order(order.id + 100).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            store.list_user_orders(777, Page::default()).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            store.get_order(order.id + 100).await,
+            Err(StoreError::NotFound(_))
+        ));
     }
 }
 
@@ -201,9 +325,18 @@ async fn cancelling_restores_stock_once() {
     for driver in DRIVERS {
         let (db, store) = store(driver).await;
         let user = store.create_user(&new_user("canceller")).await.unwrap();
-        let a = store.create_product(&new_product("A", "1.00", 4, "x")).await.unwrap();
-        let b = store.create_product(&new_product("B", "2.00", 4, "x")).await.unwrap();
-        let order = store.create_order(&order_of(user.id, &[(a.id, 3), (b.id, 1)])).await.unwrap();
+        let a = store
+            .create_product(&new_product("A", "1.00", 4, "x"))
+            .await
+            .unwrap();
+        let b = store
+            .create_product(&new_product("B", "2.00", 4, "x"))
+            .await
+            .unwrap();
+        let order = store
+            .create_order(&order_of(user.id, &[(a.id, 3), (b.id, 1)]))
+            .await
+            .unwrap();
         assert_eq!(stock(&db).await, [(a.id, 1), (b.id, 3)]);
 
         let cancelled = store.cancel_order(order.id).await.unwrap();
@@ -212,17 +345,37 @@ async fn cancelling_restores_stock_once() {
         assert_eq!(cancelled.total_amount, order.total_amount);
         assert_eq!(stock(&db).await, [(a.id, 4), (b.id, 4)]);
 
-        assert!(matches!(store.cancel_order(order.id).await, Err(StoreError::Conflict(_))), "{driver:?}");
-        assert_eq!(stock(&db).await, [(a.id, 4), (b.id, 4)], "a second cancel restored stock again");
-        assert!(matches!(store.cancel_order(order.id + 1).await, Err(StoreError::NotFound(_))));
-        assert_eq!(store.get_order(order.id).await.unwrap().status, OrderStatus::Cancelled);
+        assert!(
+            matches!(
+                store.cancel_order(order.id).await,
+                Err(StoreError::Conflict(_))
+            ),
+            "{driver:?}"
+        );
+        assert_eq!(
+            stock(&db).await,
+            [(a.id, 4), (b.id, 4)],
+            "a second cancel restored stock again"
+        );
+        assert!(matches!(
+            store.cancel_order(order.id + 1).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(
+            store.get_order(order.id).await.unwrap().status,
+            OrderStatus::Cancelled
+        );
     }
 }
 
 #[tokio::test]
 async fn an_unreachable_database_is_unavailable() {
     // Nothing listens on a port we just freed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("postgres://nobody@127.0.0.1:{port}/none");
     for driver in DRIVERS {
         match Store::connect(driver, &url, 2).await {
@@ -250,7 +403,10 @@ async fn assert_stock_conserved(db: &TestDatabase, initial: i32) {
         .map(|row| (row.get(0), row.get(1), row.get(2)))
         .filter(|&(_, stock, sold): &(i64, i32, i64)| stock < 0 || i64::from(stock) + sold != i64::from(initial))
         .collect();
-    assert!(broken.is_empty(), "stock not conserved (id, stock, confirmed quantity): {broken:?}");
+    assert!(
+        broken.is_empty(),
+        "stock not conserved (id, stock, confirmed quantity): {broken:?}"
+    );
     let bad_totals: i64 = client
         .query_one(
             "SELECT count(*) FROM orders o
@@ -260,7 +416,10 @@ async fn assert_stock_conserved(db: &TestDatabase, initial: i32) {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(bad_totals, 0, "orders whose total is not the sum of their items");
+    assert_eq!(
+        bad_totals, 0,
+        "orders whose total is not the sum of their items"
+    );
 }
 
 /// 40 tasks race for 5 hot products of stock 10, one unit at a time. Exactly
@@ -280,9 +439,16 @@ async fn concurrent_orders_never_oversell() {
         let db = TestDatabase::create().await.unwrap();
         let store = Store::connect(driver, &db.url, 16).await.unwrap();
         let client = db.client().await.unwrap();
-        schema::seed::reset(&client, schema::Dataset { users: TASKS as u32, products: HOT as u32, stock: STOCK as u32 })
-            .await
-            .unwrap();
+        schema::seed::reset(
+            &client,
+            schema::Dataset {
+                users: TASKS as u32,
+                products: HOT as u32,
+                stock: STOCK as u32,
+            },
+        )
+        .await
+        .unwrap();
 
         let tasks = (0..TASKS).map(|task| {
             let store = store.clone();
@@ -291,7 +457,9 @@ async fn concurrent_orders_never_oversell() {
                 // Each task visits the products in its own rotation.
                 for step in 0..HOT {
                     let product = ((task + step) % HOT + 1) as i64;
-                    let outcome = store.create_order(&order_of(task as i64 + 1, &[(product, 1)])).await;
+                    let outcome = store
+                        .create_order(&order_of(task as i64 + 1, &[(product, 1)]))
+                        .await;
                     outcomes.push((product, outcome));
                 }
                 outcomes
@@ -307,8 +475,15 @@ async fn concurrent_orders_never_oversell() {
                 }
             }
         }
-        assert_eq!(confirmed, vec![STOCK; HOT], "{driver:?}: orders confirmed per product");
-        assert_eq!(stock(&db).await.iter().map(|s| s.1).collect::<Vec<_>>(), vec![0; HOT]);
+        assert_eq!(
+            confirmed,
+            vec![STOCK; HOT],
+            "{driver:?}: orders confirmed per product"
+        );
+        assert_eq!(
+            stock(&db).await.iter().map(|s| s.1).collect::<Vec<_>>(),
+            vec![0; HOT]
+        );
         assert_stock_conserved(&db, STOCK).await;
     }
 }
@@ -324,18 +499,29 @@ async fn concurrent_multi_item_orders_and_cancels_keep_the_invariants() {
         let db = TestDatabase::create().await.unwrap();
         let store = Store::connect(driver, &db.url, 16).await.unwrap();
         let client = db.client().await.unwrap();
-        schema::seed::reset(&client, schema::Dataset { users: TASKS as u32, products: 5, stock: STOCK as u32 })
-            .await
-            .unwrap();
+        schema::seed::reset(
+            &client,
+            schema::Dataset {
+                users: TASKS as u32,
+                products: 5,
+                stock: STOCK as u32,
+            },
+        )
+        .await
+        .unwrap();
 
         let tasks = (0..TASKS).map(|task| {
             let store = store.clone();
             tokio::spawn(async move {
                 let mut placed = 0;
                 // A small deterministic generator per task.
-                let mut state = task.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let mut state = task
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let mut next = |n: u64| {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     (state >> 33) % n
                 };
                 for round in 0..8 {
@@ -344,7 +530,11 @@ async fn concurrent_multi_item_orders_and_cancels_keep_the_invariants() {
                     // Descending or ascending id order, so lock order must not depend on it.
                     let items: Vec<(i64, i32)> = (0..count as u64)
                         .map(|k| {
-                            let id = if round % 2 == 0 { (start + k) % 5 + 1 } else { (start + 5 - k) % 5 + 1 };
+                            let id = if round % 2 == 0 {
+                                (start + k) % 5 + 1
+                            } else {
+                                (start + 5 - k) % 5 + 1
+                            };
                             (id as i64, 1 + next(3) as i32)
                         })
                         .collect();
@@ -352,7 +542,10 @@ async fn concurrent_multi_item_orders_and_cancels_keep_the_invariants() {
                         Ok(order) => {
                             placed += 1;
                             if next(3) == 0 {
-                                store.cancel_order(order.id).await.expect("cancel of a confirmed order");
+                                store
+                                    .cancel_order(order.id)
+                                    .await
+                                    .expect("cancel of a confirmed order");
                             }
                         }
                         Err(StoreError::InsufficientStock { .. }) => {}

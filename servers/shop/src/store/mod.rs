@@ -49,7 +49,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("insufficient stock for product {product_id}: requested {requested}, available {available}")]
+    #[error(
+        "insufficient stock for product {product_id}: requested {requested}, available {available}"
+    )]
     InsufficientStock {
         product_id: i64,
         requested: i32,
@@ -75,7 +77,10 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(_) => ErrorCode::BadRequest,
             StoreError::Unavailable(detail) => {
                 tracing::warn!(%detail, "database unavailable");
-                return ApiError::new(ErrorCode::Unavailable, "the database is unavailable; try again later");
+                return ApiError::new(
+                    ErrorCode::Unavailable,
+                    "the database is unavailable; try again later",
+                );
             }
             StoreError::Internal(detail) => {
                 tracing::error!(%detail, "store failed");
@@ -100,7 +105,9 @@ pub(crate) fn classify_db_error(
             _ => format!("duplicate value: {message}"),
         }),
         Some("23503") => match constraint {
-            Some("orders_user_id_fkey") => StoreError::Conflict("user has orders and cannot be deleted".into()),
+            Some("orders_user_id_fkey") => {
+                StoreError::Conflict("user has orders and cannot be deleted".into())
+            }
             Some("order_items_product_id_fkey") => {
                 StoreError::Conflict("product has been ordered and cannot be deleted".into())
             }
@@ -108,7 +115,9 @@ pub(crate) fn classify_db_error(
         },
         Some("22003") => StoreError::Invalid(format!("value out of range: {message}")),
         // Connection exceptions, operator intervention (shutdown), insufficient resources.
-        Some(code) if code.starts_with("08") || code.starts_with("57") || code.starts_with("53") => {
+        Some(code)
+            if code.starts_with("08") || code.starts_with("57") || code.starts_with("53") =>
+        {
             StoreError::Unavailable(message.to_string())
         }
         Some(_) => StoreError::Internal(message.to_string()),
@@ -139,11 +148,13 @@ impl OrderPlan {
         let items = (self.product_ids.into_iter())
             .zip(self.quantities)
             .zip(self.unit_prices)
-            .map(|((product_id, quantity), unit_price)| crate::model::OrderItem {
-                product_id,
-                quantity,
-                unit_price: Money(unit_price),
-            })
+            .map(
+                |((product_id, quantity), unit_price)| crate::model::OrderItem {
+                    product_id,
+                    quantity,
+                    unit_price: Money(unit_price),
+                },
+            )
             .collect();
         Order {
             id,
@@ -161,8 +172,16 @@ pub const MAX_ORDER_TOTAL: Decimal = Decimal::from_parts(0xD4A5_0FFF, 0xE8, 0, f
 
 /// Checks every item against the locked rows (sorted by id) and prices the
 /// order. Unknown products are reported before stock, like the unknown user.
-pub(crate) fn plan_order(order: &NewOrder, locked: &[LockedProduct]) -> Result<OrderPlan, StoreError> {
-    let find = |id: i64| locked.binary_search_by_key(&id, |p| p.id).ok().map(|i| locked[i]);
+pub(crate) fn plan_order(
+    order: &NewOrder,
+    locked: &[LockedProduct],
+) -> Result<OrderPlan, StoreError> {
+    let find = |id: i64| {
+        locked
+            .binary_search_by_key(&id, |p| p.id)
+            .ok()
+            .map(|i| locked[i])
+    };
     let missing: Vec<String> = order
         .items
         .iter()
@@ -230,7 +249,9 @@ impl Store {
     /// database answers, so a server fails at start rather than on its first request.
     pub async fn connect(driver: Driver, url: &str, pool_size: usize) -> Result<Store, StoreError> {
         let store = match driver {
-            Driver::TokioPostgres => Store::TokioPostgres(postgres::PostgresStore::connect(url, pool_size)?),
+            Driver::TokioPostgres => {
+                Store::TokioPostgres(postgres::PostgresStore::connect(url, pool_size)?)
+            }
             Driver::Sqlx => Store::Sqlx(sqlx::SqlxStore::connect(url, pool_size)?),
         };
         store.ping().await?;
@@ -270,7 +291,11 @@ impl Store {
     }
 
     /// A user's orders, oldest first; `NotFound` if the user does not exist.
-    pub async fn list_user_orders(&self, user_id: i64, page: Page) -> Result<Vec<Order>, StoreError> {
+    pub async fn list_user_orders(
+        &self,
+        user_id: i64,
+        page: Page,
+    ) -> Result<Vec<Order>, StoreError> {
         dispatch!(self, s => s.list_user_orders(user_id, page).await)
     }
 
@@ -282,11 +307,19 @@ impl Store {
         dispatch!(self, s => s.get_product(id).await)
     }
 
-    pub async fn list_products(&self, category: Option<&str>, page: Page) -> Result<Vec<Product>, StoreError> {
+    pub async fn list_products(
+        &self,
+        category: Option<&str>,
+        page: Page,
+    ) -> Result<Vec<Product>, StoreError> {
         dispatch!(self, s => s.list_products(category, page).await)
     }
 
-    pub async fn update_product(&self, id: i64, patch: &ProductPatch) -> Result<Product, StoreError> {
+    pub async fn update_product(
+        &self,
+        id: i64,
+        patch: &ProductPatch,
+    ) -> Result<Product, StoreError> {
         dispatch!(self, s => s.update_product(id, patch).await)
     }
 
@@ -330,7 +363,10 @@ fn already_cancelled(id: i64) -> StoreError {
 }
 
 /// Groups `(order_id, item)` rows, sorted by order id, onto their orders.
-fn attach_items(orders: &mut [Order], items: impl IntoIterator<Item = (i64, crate::model::OrderItem)>) {
+fn attach_items(
+    orders: &mut [Order],
+    items: impl IntoIterator<Item = (i64, crate::model::OrderItem)>,
+) {
     let mut items = items.into_iter().peekable();
     for order in orders.iter_mut() {
         while let Some((_, item)) = items.next_if(|(order_id, _)| *order_id == order.id) {

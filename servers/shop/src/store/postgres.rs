@@ -6,7 +6,10 @@ use tokio_postgres::Row;
 
 use super::{sql, LockedProduct, StoreError, POOL_TIMEOUT};
 use crate::http::Page;
-use crate::model::{NewOrder, NewProduct, NewUser, Order, OrderItem, OrderStatus, Product, ProductPatch, User, UserPatch};
+use crate::model::{
+    NewOrder, NewProduct, NewUser, Order, OrderItem, OrderStatus, Product, ProductPatch, User,
+    UserPatch,
+};
 use crate::money::Money;
 
 #[derive(Clone)]
@@ -17,7 +20,9 @@ pub struct PostgresStore {
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> StoreError {
         match error.as_db_error() {
-            Some(db) => super::classify_db_error(Some(db.code().code()), db.constraint(), db.message()),
+            Some(db) => {
+                super::classify_db_error(Some(db.code().code()), db.constraint(), db.message())
+            }
             None => super::classify_db_error(None, None, &error.to_string()),
         }
     }
@@ -141,13 +146,17 @@ impl PostgresStore {
     pub async fn create_user(&self, new: &NewUser) -> Result<User, StoreError> {
         let client = self.pool.get().await?;
         let row = Self::query_opt(&client, sql::INSERT_USER, &[&new.username, &new.email]).await?;
-        row.as_ref().map(user).ok_or_else(|| StoreError::Internal("INSERT returned no row".into()))
+        row.as_ref()
+            .map(user)
+            .ok_or_else(|| StoreError::Internal("INSERT returned no row".into()))
     }
 
     pub async fn get_user(&self, id: i64) -> Result<User, StoreError> {
         let client = self.pool.get().await?;
         let row = Self::query_opt(&client, sql::GET_USER, &[&id]).await?;
-        row.as_ref().map(user).ok_or_else(|| super::user_not_found(id))
+        row.as_ref()
+            .map(user)
+            .ok_or_else(|| super::user_not_found(id))
     }
 
     pub async fn list_users(&self, page: Page) -> Result<Vec<User>, StoreError> {
@@ -158,8 +167,15 @@ impl PostgresStore {
 
     pub async fn update_user(&self, id: i64, patch: &UserPatch) -> Result<User, StoreError> {
         let client = self.pool.get().await?;
-        let row = Self::query_opt(&client, sql::UPDATE_USER, &[&id, &patch.username, &patch.email]).await?;
-        row.as_ref().map(user).ok_or_else(|| super::user_not_found(id))
+        let row = Self::query_opt(
+            &client,
+            sql::UPDATE_USER,
+            &[&id, &patch.username, &patch.email],
+        )
+        .await?;
+        row.as_ref()
+            .map(user)
+            .ok_or_else(|| super::user_not_found(id))
     }
 
     pub async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
@@ -170,19 +186,31 @@ impl PostgresStore {
         }
     }
 
-    pub async fn list_user_orders(&self, user_id: i64, page: Page) -> Result<Vec<Order>, StoreError> {
+    pub async fn list_user_orders(
+        &self,
+        user_id: i64,
+        page: Page,
+    ) -> Result<Vec<Order>, StoreError> {
         let client = self.pool.get().await?;
         let exists = Self::query_opt(&client, sql::USER_EXISTS, &[&user_id]).await?;
         if !exists.is_some_and(|row| row.get::<_, bool>(0)) {
             return Err(super::user_not_found(user_id));
         }
-        let rows = Self::query(&client, sql::LIST_USER_ORDERS, &[&user_id, &page.limit, &page.offset]).await?;
+        let rows = Self::query(
+            &client,
+            sql::LIST_USER_ORDERS,
+            &[&user_id, &page.limit, &page.offset],
+        )
+        .await?;
         let mut orders = rows.iter().map(order).collect::<Result<Vec<_>, _>>()?;
         Self::load_items(&client, &mut orders).await?;
         Ok(orders)
     }
 
-    async fn load_items<C: GenericClient>(client: &C, orders: &mut [Order]) -> Result<(), StoreError> {
+    async fn load_items<C: GenericClient>(
+        client: &C,
+        orders: &mut [Order],
+    ) -> Result<(), StoreError> {
         if orders.is_empty() {
             return Ok(());
         }
@@ -198,40 +226,72 @@ impl PostgresStore {
         let row = Self::query_opt(
             &client,
             sql::INSERT_PRODUCT,
-            &[&new.name, &new.description, &new.price.0, &stock, &new.category],
+            &[
+                &new.name,
+                &new.description,
+                &new.price.0,
+                &stock,
+                &new.category,
+            ],
         )
         .await?;
-        row.as_ref().map(product).ok_or_else(|| StoreError::Internal("INSERT returned no row".into()))
+        row.as_ref()
+            .map(product)
+            .ok_or_else(|| StoreError::Internal("INSERT returned no row".into()))
     }
 
     pub async fn get_product(&self, id: i64) -> Result<Product, StoreError> {
         let client = self.pool.get().await?;
         let row = Self::query_opt(&client, sql::GET_PRODUCT, &[&id]).await?;
-        row.as_ref().map(product).ok_or_else(|| super::product_not_found(id))
+        row.as_ref()
+            .map(product)
+            .ok_or_else(|| super::product_not_found(id))
     }
 
-    pub async fn list_products(&self, category: Option<&str>, page: Page) -> Result<Vec<Product>, StoreError> {
+    pub async fn list_products(
+        &self,
+        category: Option<&str>,
+        page: Page,
+    ) -> Result<Vec<Product>, StoreError> {
         let client = self.pool.get().await?;
         let rows = match category {
             Some(category) => {
-                Self::query(&client, sql::LIST_PRODUCTS_IN_CATEGORY, &[&page.limit, &page.offset, &category]).await?
+                Self::query(
+                    &client,
+                    sql::LIST_PRODUCTS_IN_CATEGORY,
+                    &[&page.limit, &page.offset, &category],
+                )
+                .await?
             }
             None => Self::query(&client, sql::LIST_PRODUCTS, &[&page.limit, &page.offset]).await?,
         };
         Ok(rows.iter().map(product).collect())
     }
 
-    pub async fn update_product(&self, id: i64, patch: &ProductPatch) -> Result<Product, StoreError> {
+    pub async fn update_product(
+        &self,
+        id: i64,
+        patch: &ProductPatch,
+    ) -> Result<Product, StoreError> {
         let client = self.pool.get().await?;
         let price = patch.price.map(|p| p.0);
         let stock = patch.stock_quantity.map(|s| s as i32);
         let row = Self::query_opt(
             &client,
             sql::UPDATE_PRODUCT,
-            &[&id, &patch.name, &patch.description, &price, &stock, &patch.category],
+            &[
+                &id,
+                &patch.name,
+                &patch.description,
+                &price,
+                &stock,
+                &patch.category,
+            ],
         )
         .await?;
-        row.as_ref().map(product).ok_or_else(|| super::product_not_found(id))
+        row.as_ref()
+            .map(product)
+            .ok_or_else(|| super::product_not_found(id))
     }
 
     pub async fn delete_product(&self, id: i64) -> Result<(), StoreError> {
@@ -263,7 +323,13 @@ impl PostgresStore {
         let placed = Self::query_opt(
             &tx,
             sql::PLACE_ORDER,
-            &[&new.user_id, &plan.total, &plan.product_ids, &plan.quantities, &plan.unit_prices],
+            &[
+                &new.user_id,
+                &plan.total,
+                &plan.product_ids,
+                &plan.quantities,
+                &plan.unit_prices,
+            ],
         )
         .await?
         .ok_or_else(|| StoreError::Internal("order INSERT returned no row".into()))?;
@@ -284,10 +350,12 @@ impl PostgresStore {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let Some(row) = Self::query_opt(&tx, sql::CANCEL_ORDER, &[&id]).await? else {
-            return Err(match Self::query_opt(&tx, sql::ORDER_STATUS, &[&id]).await? {
-                Some(_) => super::already_cancelled(id),
-                None => super::order_not_found(id),
-            });
+            return Err(
+                match Self::query_opt(&tx, sql::ORDER_STATUS, &[&id]).await? {
+                    Some(_) => super::already_cancelled(id),
+                    None => super::order_not_found(id),
+                },
+            );
         };
         let mut orders = [order(&row)?];
         Self::query(&tx, sql::LOCK_ORDER_PRODUCTS, &[&id]).await?;

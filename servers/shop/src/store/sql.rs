@@ -85,8 +85,7 @@ WITH decremented AS (
 SELECT id, created_at FROM placed";
 
 pub const GET_ORDER: &str = sql!("SELECT ", ORDER_COLUMNS, " FROM orders WHERE id = $1");
-pub const ORDER_ITEMS: &str =
-    "SELECT order_id, product_id, quantity, unit_price FROM order_items \
+pub const ORDER_ITEMS: &str = "SELECT order_id, product_id, quantity, unit_price FROM order_items \
      WHERE order_id = ANY($1) ORDER BY order_id, id";
 pub const LIST_USER_ORDERS: &str = sql!(
     "SELECT ",

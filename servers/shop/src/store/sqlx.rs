@@ -5,7 +5,10 @@ use sqlx::{Postgres, Row};
 
 use super::{sql, LockedProduct, StoreError, POOL_TIMEOUT};
 use crate::http::Page;
-use crate::model::{NewOrder, NewProduct, NewUser, Order, OrderItem, OrderStatus, Product, ProductPatch, User, UserPatch};
+use crate::model::{
+    NewOrder, NewProduct, NewUser, Order, OrderItem, OrderStatus, Product, ProductPatch, User,
+    UserPatch,
+};
 use crate::money::Money;
 
 #[derive(Clone)]
@@ -19,9 +22,10 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) => {
                 super::classify_db_error(db.code().as_deref(), db.constraint(), db.message())
             }
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-                StoreError::Unavailable(error.to_string())
-            }
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(error.to_string()),
             _ => StoreError::Internal(error.to_string()),
         }
     }
@@ -101,7 +105,10 @@ impl SqlxStore {
     }
 
     pub async fn get_user(&self, id: i64) -> Result<User, StoreError> {
-        let row = sqlx::query(sql::GET_USER).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sql::GET_USER)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(user(&row.ok_or_else(|| super::user_not_found(id))?)?)
     }
 
@@ -125,14 +132,21 @@ impl SqlxStore {
     }
 
     pub async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
-        let done = sqlx::query(sql::DELETE_USER).bind(id).execute(&self.pool).await?;
+        let done = sqlx::query(sql::DELETE_USER)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         match done.rows_affected() {
             0 => Err(super::user_not_found(id)),
             _ => Ok(()),
         }
     }
 
-    pub async fn list_user_orders(&self, user_id: i64, page: Page) -> Result<Vec<Order>, StoreError> {
+    pub async fn list_user_orders(
+        &self,
+        user_id: i64,
+        page: Page,
+    ) -> Result<Vec<Order>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let exists: bool = sqlx::query_scalar(sql::USER_EXISTS)
             .bind(user_id)
@@ -165,23 +179,36 @@ impl SqlxStore {
     }
 
     pub async fn get_product(&self, id: i64) -> Result<Product, StoreError> {
-        let row = sqlx::query(sql::GET_PRODUCT).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sql::GET_PRODUCT)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(product(&row.ok_or_else(|| super::product_not_found(id))?)?)
     }
 
-    pub async fn list_products(&self, category: Option<&str>, page: Page) -> Result<Vec<Product>, StoreError> {
+    pub async fn list_products(
+        &self,
+        category: Option<&str>,
+        page: Page,
+    ) -> Result<Vec<Product>, StoreError> {
         let query = match category {
             Some(category) => sqlx::query(sql::LIST_PRODUCTS_IN_CATEGORY)
                 .bind(page.limit)
                 .bind(page.offset)
                 .bind(category),
-            None => sqlx::query(sql::LIST_PRODUCTS).bind(page.limit).bind(page.offset),
+            None => sqlx::query(sql::LIST_PRODUCTS)
+                .bind(page.limit)
+                .bind(page.offset),
         };
         let rows = query.fetch_all(&self.pool).await?;
         Ok(rows.iter().map(product).collect::<Result<_, _>>()?)
     }
 
-    pub async fn update_product(&self, id: i64, patch: &ProductPatch) -> Result<Product, StoreError> {
+    pub async fn update_product(
+        &self,
+        id: i64,
+        patch: &ProductPatch,
+    ) -> Result<Product, StoreError> {
         let row = sqlx::query(sql::UPDATE_PRODUCT)
             .bind(id)
             .bind(&patch.name)
@@ -195,7 +222,10 @@ impl SqlxStore {
     }
 
     pub async fn delete_product(&self, id: i64) -> Result<(), StoreError> {
-        let done = sqlx::query(sql::DELETE_PRODUCT).bind(id).execute(&self.pool).await?;
+        let done = sqlx::query(sql::DELETE_PRODUCT)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         match done.rows_affected() {
             0 => Err(super::product_not_found(id)),
             _ => Ok(()),
@@ -241,7 +271,10 @@ impl SqlxStore {
 
     pub async fn get_order(&self, id: i64) -> Result<Order, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        let row = sqlx::query(sql::GET_ORDER).bind(id).fetch_optional(&mut *conn).await?;
+        let row = sqlx::query(sql::GET_ORDER)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
         let mut orders = [order(&row.ok_or_else(|| super::order_not_found(id))?)?];
         load_items(&mut conn, &mut orders).await?;
         let [order] = orders;
@@ -250,16 +283,29 @@ impl SqlxStore {
 
     pub async fn cancel_order(&self, id: i64) -> Result<Order, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let Some(row) = sqlx::query(sql::CANCEL_ORDER).bind(id).fetch_optional(&mut *tx).await? else {
-            let status = sqlx::query(sql::ORDER_STATUS).bind(id).fetch_optional(&mut *tx).await?;
+        let Some(row) = sqlx::query(sql::CANCEL_ORDER)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            let status = sqlx::query(sql::ORDER_STATUS)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
             return Err(match status {
                 Some(_) => super::already_cancelled(id),
                 None => super::order_not_found(id),
             });
         };
         let mut orders = [order(&row)?];
-        sqlx::query(sql::LOCK_ORDER_PRODUCTS).bind(id).fetch_all(&mut *tx).await?;
-        sqlx::query(sql::RESTORE_STOCK).bind(id).execute(&mut *tx).await?;
+        sqlx::query(sql::LOCK_ORDER_PRODUCTS)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        sqlx::query(sql::RESTORE_STOCK)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         load_items(&mut tx, &mut orders).await?;
         tx.commit().await?;
         let [order] = orders;
@@ -272,7 +318,10 @@ async fn load_items(conn: &mut sqlx::PgConnection, orders: &mut [Order]) -> Resu
         return Ok(());
     }
     let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
-    let rows = sqlx::query::<Postgres>(sql::ORDER_ITEMS).bind(&ids).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query::<Postgres>(sql::ORDER_ITEMS)
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
     let items = rows.iter().map(order_item).collect::<Result<Vec<_>, _>>()?;
     super::attach_items(orders, items);
     Ok(())

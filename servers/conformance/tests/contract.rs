@@ -1,0 +1,844 @@
+//! The API contract, checked over HTTP against every server on every driver.
+//!
+//! Each `(server, driver)` test starts the real binary on a fresh database
+//! seeded with `DATASET` and walks every endpoint and error case. Since the
+//! data is the same for all, `responses_are_identical_across_servers` can
+//! then require byte-for-byte equal answers from the three servers.
+
+use conformance::{Reply, Server, DATASET, DRIVERS, SERVERS};
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+
+async fn health(s: &Server) {
+    let reply = s.call("GET", "/health", None).await;
+    assert_eq!(reply.expect(200), json!({"status": "ok"}));
+    assert_eq!(reply.text, r#"{"status":"ok"}"#);
+    assert_eq!(
+        s.call("GET", "/health/db", None).await.expect(200),
+        json!({"status": "ok"})
+    );
+}
+
+async fn routing(s: &Server) {
+    s.call("GET", "/nope", None)
+        .await
+        .expect_error(404, "not_found");
+    s.call("GET", "/users/1/nope", None)
+        .await
+        .expect_error(404, "not_found");
+    s.call("GET", "/", None)
+        .await
+        .expect_error(404, "not_found");
+    for (method, path, allow) in [
+        ("DELETE", "/users", "GET, POST"),
+        ("PUT", "/users/1", "GET, PATCH, DELETE"),
+        ("POST", "/users/1/orders", "GET"),
+        ("GET", "/orders", "POST"),
+        ("PATCH", "/orders/1", "GET"),
+        ("GET", "/orders/1/cancel", "POST"),
+        ("POST", "/health", "GET"),
+        ("DELETE", "/products", "GET, POST"),
+        // The method is checked before the id: a bad id on a wrong method is 405.
+        ("PUT", "/products/abc", "GET, PATCH, DELETE"),
+    ] {
+        let reply = s.call(method, path, None).await;
+        reply.expect_error(405, "method_not_allowed");
+        assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
+    }
+}
+
+async fn ids(s: &Server) {
+    for path in [
+        "/users/0",
+        "/users/-1",
+        "/users/abc",
+        "/users/1.5",
+        "/users/99999999999999999999",
+        "/products/0x10",
+        "/orders/%20",
+    ] {
+        s.call("GET", path, None)
+            .await
+            .expect_error(400, "bad_request");
+    }
+    s.call("GET", "/users/9223372036854775807", None)
+        .await
+        .expect_error(404, "not_found");
+    s.call("GET", "/orders/9223372036854775807", None)
+        .await
+        .expect_error(404, "not_found");
+    s.call("POST", "/orders/-5/cancel", None)
+        .await
+        .expect_error(400, "bad_request");
+}
+
+async fn users(s: &Server) {
+    let reply = s
+        .call(
+            "POST",
+            "/users",
+            Some(r#"{"username":"new.user-1","email":"new@example.com"}"#),
+        )
+        .await;
+    let user = reply.expect(201);
+    let id = user["id"].as_i64().unwrap();
+    assert_eq!(id, i64::from(DATASET.users) + 1);
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/users/{id}").as_str())
+    );
+    assert_eq!(user["username"], "new.user-1");
+    assert_eq!(user["email"], "new@example.com");
+    assert_eq!(user["created_at"], user["updated_at"]);
+    let keys: Vec<&str> = user
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys.len(), 5, "{keys:?}");
+    assert_eq!(
+        s.call("GET", &format!("/users/{id}"), None)
+            .await
+            .expect(200),
+        user
+    );
+
+    // Conflicts and validation change nothing.
+    s.call(
+        "POST",
+        "/users",
+        Some(r#"{"username":"new.user-1","email":"x@example.com"}"#),
+    )
+    .await
+    .expect_error(409, "conflict");
+    s.call(
+        "POST",
+        "/users",
+        Some(r#"{"username":"other","email":"new@example.com"}"#),
+    )
+    .await
+    .expect_error(409, "conflict");
+    for bad in [
+        r#"{"username":"ab","email":"a@b.co"}"#,
+        r#"{"username":"has space","email":"a@b.co"}"#,
+        r#"{"username":"ünïcødé","email":"a@b.co"}"#,
+        r#"{"username":"okname","email":"no-at-sign"}"#,
+        r#"{"username":"okname","email":"a@nodot"}"#,
+        r#"{"username":"okname"}"#,
+        r#"{"username":5,"email":"a@b.co"}"#,
+        r#"{"username":"okname","email":"a@b.co","admin":true}"#,
+        r#"{"username":"okname","email":"a@b.co""#,
+        r#"[]"#,
+        r#""#,
+        r#"null"#,
+    ] {
+        let message = s
+            .call("POST", "/users", Some(bad))
+            .await
+            .expect_error(400, "bad_request");
+        assert!(!message.is_empty(), "{bad}");
+    }
+    let long_email = format!(
+        r#"{{"username":"okname","email":"{}@example.com"}}"#,
+        "x".repeat(250)
+    );
+    s.call("POST", "/users", Some(&long_email))
+        .await
+        .expect_error(400, "bad_request");
+    let count = s.call("GET", "/users?limit=100", None).await.expect(200);
+    assert_eq!(count.as_array().unwrap().len(), DATASET.users as usize + 1);
+
+    // PATCH: a subset, an empty object, unknown users, conflicts.
+    let patched = s
+        .call(
+            "PATCH",
+            &format!("/users/{id}"),
+            Some(r#"{"email":"changed@example.com"}"#),
+        )
+        .await
+        .expect(200);
+    assert_eq!(patched["email"], "changed@example.com");
+    assert_eq!(patched["username"], "new.user-1");
+    assert!(
+        patched["updated_at"].as_str() > user["updated_at"].as_str(),
+        "updated_at not bumped"
+    );
+    assert_eq!(patched["created_at"], user["created_at"]);
+    s.call("PATCH", &format!("/users/{id}"), Some("{}"))
+        .await
+        .expect_error(400, "bad_request");
+    s.call("PATCH", "/users/999999", Some(r#"{"username":"ghost"}"#))
+        .await
+        .expect_error(404, "not_found");
+    s.call(
+        "PATCH",
+        &format!("/users/{id}"),
+        Some(r#"{"username":"user1"}"#),
+    )
+    .await
+    .expect_error(409, "conflict");
+
+    // DELETE: 204 with no body, then gone.
+    let deleted = s.call("DELETE", &format!("/users/{id}"), None).await;
+    assert_eq!(deleted.status, 204);
+    assert!(deleted.text.is_empty());
+    s.call("GET", &format!("/users/{id}"), None)
+        .await
+        .expect_error(404, "not_found");
+    s.call("DELETE", &format!("/users/{id}"), None)
+        .await
+        .expect_error(404, "not_found");
+}
+
+async fn pagination(s: &Server) {
+    let ids = |value: Value| -> Vec<i64> {
+        value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        ids(s.call("GET", "/users", None).await.expect(200)),
+        (1..=20).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        ids(s
+            .call("GET", "/users?limit=3&offset=10", None)
+            .await
+            .expect(200)),
+        [11, 12, 13]
+    );
+    assert_eq!(
+        ids(s.call("GET", "/users?limit=100", None).await.expect(200)).len(),
+        DATASET.users as usize
+    );
+    assert_eq!(
+        s.call("GET", "/users?offset=1000000", None)
+            .await
+            .expect(200),
+        json!([])
+    );
+    assert_eq!(
+        ids(s
+            .call("GET", "/users?limit=1&unknown=x", None)
+            .await
+            .expect(200)),
+        [1]
+    );
+    for query in [
+        "limit=0",
+        "limit=101",
+        "limit=-1",
+        "limit=abc",
+        "offset=-1",
+        "offset=x",
+        "limit=",
+    ] {
+        s.call("GET", &format!("/users?{query}"), None)
+            .await
+            .expect_error(400, "bad_request");
+        s.call("GET", &format!("/products?{query}"), None)
+            .await
+            .expect_error(400, "bad_request");
+        s.call("GET", &format!("/users/1/orders?{query}"), None)
+            .await
+            .expect_error(400, "bad_request");
+    }
+}
+
+async fn products(s: &Server) {
+    // Money in: a number or a string, at most two decimals; out: two decimals.
+    let body = r#"{"name":"Lamp ☀ «ü»","description":"'; DROP TABLE products; --","price":19.9,"stock_quantity":5,"category":"home"}"#;
+    let reply = s.call("POST", "/products", Some(body)).await;
+    let lamp = reply.expect(201);
+    let id = lamp["id"].as_i64().unwrap();
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/products/{id}").as_str())
+    );
+    assert_eq!(lamp["price"], "19.90");
+    assert_eq!(lamp["name"], "Lamp ☀ «ü»");
+    assert_eq!(lamp["description"], "'; DROP TABLE products; --");
+    assert_eq!(
+        s.call("GET", &format!("/products/{id}"), None)
+            .await
+            .expect(200),
+        lamp
+    );
+    let plain = s
+        .call(
+            "POST",
+            "/products",
+            Some(r#"{"name":"Bare","price":"7","stock_quantity":0,"category":"misc"}"#),
+        )
+        .await
+        .expect(201);
+    assert_eq!(plain["price"], "7.00");
+    assert_eq!(plain["description"], "");
+
+    for bad in [
+        r#"{"name":"x","price":0,"stock_quantity":1,"category":"c"}"#,
+        r#"{"name":"x","price":-1,"stock_quantity":1,"category":"c"}"#,
+        r#"{"name":"x","price":"1.999","stock_quantity":1,"category":"c"}"#,
+        r#"{"name":"x","price":1000000000,"stock_quantity":1,"category":"c"}"#,
+        r#"{"name":"x","price":"abc","stock_quantity":1,"category":"c"}"#,
+        r#"{"name":"x","price":1,"stock_quantity":-1,"category":"c"}"#,
+        r#"{"name":"x","price":1,"stock_quantity":1000000001,"category":"c"}"#,
+        r#"{"name":"x","price":1,"stock_quantity":1.5,"category":"c"}"#,
+        r#"{"name":"","price":1,"stock_quantity":1,"category":"c"}"#,
+        r#"{"name":"x","price":1,"stock_quantity":1,"category":""}"#,
+        r#"{"name":"x","price":1,"stock_quantity":1}"#,
+    ] {
+        s.call("POST", "/products", Some(bad))
+            .await
+            .expect_error(400, "bad_request");
+    }
+    let long = |field: &str, n: usize| {
+        let mut product = json!({"name": "x", "price": 1, "stock_quantity": 1, "category": "c"});
+        product[field] = json!("é".repeat(n));
+        product.to_string()
+    };
+    s.call("POST", "/products", Some(&long("name", 200)))
+        .await
+        .expect(201);
+    s.call("POST", "/products", Some(&long("name", 201)))
+        .await
+        .expect_error(400, "bad_request");
+    s.call("POST", "/products", Some(&long("description", 2001)))
+        .await
+        .expect_error(400, "bad_request");
+    s.call("POST", "/products", Some(&long("category", 51)))
+        .await
+        .expect_error(400, "bad_request");
+
+    let home = s
+        .call("GET", "/products?category=home&limit=100", None)
+        .await
+        .expect(200);
+    let home = home.as_array().unwrap();
+    assert!(home.iter().all(|p| p["category"] == "home"));
+    assert!(home
+        .windows(2)
+        .all(|w| w[0]["id"].as_i64() < w[1]["id"].as_i64()));
+    assert_eq!(home.last().unwrap()["id"], id);
+    assert_eq!(
+        s.call("GET", "/products?category=no%20such", None)
+            .await
+            .expect(200),
+        json!([])
+    );
+
+    let patched = s
+        .call(
+            "PATCH",
+            &format!("/products/{id}"),
+            Some(r#"{"price":"21.5","stock_quantity":9}"#),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            patched["price"].as_str(),
+            patched["stock_quantity"].as_i64()
+        ),
+        (Some("21.50"), Some(9))
+    );
+    assert_eq!(patched["name"], lamp["name"]);
+    s.call("PATCH", &format!("/products/{id}"), Some("{}"))
+        .await
+        .expect_error(400, "bad_request");
+    s.call("PATCH", &format!("/products/{id}"), Some(r#"{"price":0}"#))
+        .await
+        .expect_error(400, "bad_request");
+    s.call("PATCH", "/products/999999", Some(r#"{"price":1}"#))
+        .await
+        .expect_error(404, "not_found");
+    assert_eq!(
+        s.call("DELETE", &format!("/products/{}", plain["id"]), None)
+            .await
+            .status,
+        204
+    );
+    s.call("GET", &format!("/products/{}", plain["id"]), None)
+        .await
+        .expect_error(404, "not_found");
+}
+
+async fn stock_of(s: &Server, product: i64) -> i64 {
+    s.call("GET", &format!("/products/{product}"), None)
+        .await
+        .expect(200)["stock_quantity"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn orders(s: &Server) {
+    let p1 = s.call("GET", "/products/1", None).await.expect(200);
+    let p2 = s.call("GET", "/products/2", None).await.expect(200);
+    let reply = s.call("POST", "/orders", Some(r#"{"user_id":3,"items":[{"product_id":2,"quantity":4},{"product_id":1,"quantity":1}]}"#)).await;
+    let order = reply.expect(201);
+    let id = order["id"].as_i64().unwrap();
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/orders/{id}").as_str())
+    );
+    assert_eq!(order["status"], "confirmed");
+    assert_eq!(order["user_id"], 3);
+    let price = |p: &Value| p["price"].as_str().unwrap().parse::<f64>().unwrap();
+    let total = order["total_amount"].as_str().unwrap();
+    assert_eq!(total, format!("{:.2}", price(&p2) * 4.0 + price(&p1)));
+    assert_eq!(
+        order["items"],
+        json!([
+            {"product_id": 2, "quantity": 4, "unit_price": p2["price"]},
+            {"product_id": 1, "quantity": 1, "unit_price": p1["price"]},
+        ])
+    );
+    assert_eq!(stock_of(s, 2).await, i64::from(DATASET.stock) - 4);
+    assert_eq!(
+        s.call("GET", &format!("/orders/{id}"), None)
+            .await
+            .expect(200),
+        order
+    );
+    assert_eq!(
+        s.call("GET", "/users/3/orders", None).await.expect(200),
+        json!([order.clone()])
+    );
+    assert_eq!(
+        s.call("GET", "/users/4/orders", None).await.expect(200),
+        json!([])
+    );
+    s.call("GET", "/users/999999/orders", None)
+        .await
+        .expect_error(404, "not_found");
+
+    // Failures are all-or-nothing: product 1's stock is untouched by each.
+    let before = stock_of(s, 1).await;
+    let much = format!(
+        r#"{{"user_id":3,"items":[{{"product_id":1,"quantity":1}},{{"product_id":2,"quantity":{}}}]}}"#,
+        DATASET.stock
+    );
+    s.call("POST", "/orders", Some(&much))
+        .await
+        .expect_error(409, "insufficient_stock");
+    s.call("POST", "/orders", Some(r#"{"user_id":3,"items":[{"product_id":1,"quantity":1},{"product_id":999999,"quantity":1}]}"#)).await.expect_error(422, "unknown_reference");
+    s.call(
+        "POST",
+        "/orders",
+        Some(r#"{"user_id":999999,"items":[{"product_id":1,"quantity":1}]}"#),
+    )
+    .await
+    .expect_error(422, "unknown_reference");
+    let fifty_one: Vec<Value> = (1..=51)
+        .map(|id| json!({"product_id": id, "quantity": 1}))
+        .collect();
+    for bad in [
+        r#"{"user_id":3,"items":[]}"#.to_string(),
+        r#"{"user_id":3}"#.to_string(),
+        r#"{"user_id":3,"items":[{"product_id":1,"quantity":0}]}"#.to_string(),
+        r#"{"user_id":3,"items":[{"product_id":1,"quantity":1001}]}"#.to_string(),
+        r#"{"user_id":3,"items":[{"product_id":1,"quantity":1},{"product_id":1,"quantity":2}]}"#
+            .to_string(),
+        r#"{"user_id":0,"items":[{"product_id":1,"quantity":1}]}"#.to_string(),
+        r#"{"user_id":3,"items":[{"product_id":-1,"quantity":1}]}"#.to_string(),
+        r#"{"user_id":"3","items":[{"product_id":1,"quantity":1}]}"#.to_string(),
+        json!({"user_id": 3, "items": fifty_one}).to_string(),
+    ] {
+        s.call("POST", "/orders", Some(&bad))
+            .await
+            .expect_error(400, "bad_request");
+    }
+    assert_eq!(stock_of(s, 1).await, before);
+
+    // Referenced rows cannot be deleted.
+    s.call("DELETE", "/users/3", None)
+        .await
+        .expect_error(409, "conflict");
+    s.call("DELETE", "/products/2", None)
+        .await
+        .expect_error(409, "conflict");
+
+    // Cancel restores the stock, once.
+    let cancelled = s
+        .call("POST", &format!("/orders/{id}/cancel"), None)
+        .await
+        .expect(200);
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["items"], order["items"]);
+    assert_eq!(stock_of(s, 2).await, i64::from(DATASET.stock));
+    s.call("POST", &format!("/orders/{id}/cancel"), None)
+        .await
+        .expect_error(409, "conflict");
+    assert_eq!(stock_of(s, 2).await, i64::from(DATASET.stock));
+    s.call("POST", "/orders/999999/cancel", None)
+        .await
+        .expect_error(404, "not_found");
+    assert_eq!(
+        s.call("GET", &format!("/orders/{id}"), None)
+            .await
+            .expect(200)["status"],
+        "cancelled"
+    );
+}
+
+async fn bodies(s: &Server) {
+    let user = r#"{"username":"typed","email":"typed@example.com"}"#;
+    let post = |content_type: Option<&str>| {
+        let mut request = s.http.post(s.url("/users")).body(user);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request
+    };
+    s.send(post(None))
+        .await
+        .expect_error(415, "unsupported_media_type");
+    s.send(post(Some("text/plain")))
+        .await
+        .expect_error(415, "unsupported_media_type");
+    s.send(post(Some("application/x-www-form-urlencoded")))
+        .await
+        .expect_error(415, "unsupported_media_type");
+    s.send(s.http.patch(s.url("/users/1")).body("{}"))
+        .await
+        .expect_error(415, "unsupported_media_type");
+    s.send(post(Some("application/json; charset=utf-8")))
+        .await
+        .expect(201);
+
+    // Over 64 KiB: 413, whether or not the body is valid JSON.
+    let padding = " ".repeat(64 * 1024);
+    let big = format!(r#"{{"username":"big","email":"big@example.com"}}{padding}"#);
+    s.call("POST", "/users", Some(&big))
+        .await
+        .expect_error(413, "payload_too_large");
+    // A chunked body without Content-Length is cut off at the limit too.
+    let chunk = format!("400\r\n{}\r\n", " ".repeat(1024));
+    let head = "POST /products HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\n\
+                transfer-encoding: chunked\r\nconnection: close\r\n\r\n";
+    let raw = format!("{head}{}0\r\n\r\n", chunk.repeat(70));
+    let response = s.raw(raw.as_bytes()).await;
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(
+        response.contains(r#""code":"payload_too_large""#),
+        "{response}"
+    );
+    // Exactly at the limit is fine.
+    let body = r#"{"username":"edge","email":"edge@example.com"}"#;
+    let at_limit = format!("{body}{}", " ".repeat(64 * 1024 - body.len()));
+    s.call("POST", "/users", Some(&at_limit)).await.expect(201);
+    s.call("GET", "/users?limit=1", None).await.expect(200);
+}
+
+/// 40 clients order the same product (stock 10) at once: exactly 10 win.
+async fn concurrent_orders(s: &Server) {
+    s.call("PATCH", "/products/7", Some(r#"{"stock_quantity":10}"#))
+        .await
+        .expect(200);
+    let attempts = (1..=40).map(|user| {
+        let body = format!(r#"{{"user_id":{},"items":[{{"product_id":7,"quantity":1}},{{"product_id":8,"quantity":1}}]}}"#, user % DATASET.users + 1);
+        async move { s.call("POST", "/orders", Some(&body)).await }
+    });
+    let replies = join_all(attempts).await;
+    let won = replies.iter().filter(|r| r.status == 201).count();
+    for reply in replies.iter().filter(|r| r.status != 201) {
+        reply.expect_error(409, "insufficient_stock");
+    }
+    assert_eq!(won, 10);
+    assert_eq!(stock_of(s, 7).await, 0);
+    assert_eq!(stock_of(s, 8).await, i64::from(DATASET.stock) - 10);
+}
+
+async fn full_suite(server: &str, driver: &str) {
+    let s = Server::start(server, driver).await;
+    health(&s).await;
+    routing(&s).await;
+    ids(&s).await;
+    pagination(&s).await;
+    users(&s).await;
+    products(&s).await;
+    orders(&s).await;
+    bodies(&s).await;
+    concurrent_orders(&s).await;
+}
+
+macro_rules! suite {
+    ($($name:ident: $server:literal, $driver:literal;)+) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            full_suite($server, $driver).await;
+        }
+    )+};
+}
+
+suite! {
+    hyper_on_tokio_postgres: "hyper", "tokio-postgres";
+    hyper_on_sqlx: "hyper", "sqlx";
+    axum_on_tokio_postgres: "axum", "tokio-postgres";
+    axum_on_sqlx: "axum", "sqlx";
+    actix_on_tokio_postgres: "actix", "tokio-postgres";
+    actix_on_sqlx: "actix", "sqlx";
+}
+
+/// `(path, methods)` of every operation in `schema/openapi.yaml`, read from
+/// its `paths:` section (two-space indented path keys, four-space methods).
+fn openapi_routes() -> Vec<(String, Vec<String>)> {
+    let spec = include_str!("../../../schema/openapi.yaml");
+    let paths = spec.split("\npaths:\n").nth(1).expect("a paths: section");
+    let mut routes: Vec<(String, Vec<String>)> = Vec::new();
+    for line in paths
+        .lines()
+        .take_while(|line| line.is_empty() || line.starts_with(' '))
+    {
+        if let Some(path) = line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')) {
+            routes.push((format!("/{path}"), Vec::new()));
+        } else if let Some(method) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')) {
+            if ["get", "post", "put", "patch", "delete"].contains(&method) {
+                routes
+                    .last_mut()
+                    .expect("a method under a path")
+                    .1
+                    .push(method.to_uppercase());
+            }
+        }
+    }
+    routes
+}
+
+/// Every route a server exposes is in the OpenAPI document and the other way
+/// round: each documented operation is routed (neither 404 nor 405), and
+/// every other method on a documented path is 405 with exactly the
+/// documented methods in `Allow`. Unknown paths are 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_expose_exactly_the_openapi_routes() {
+    let routes = openapi_routes();
+    assert_eq!(routes.len(), 10, "paths in openapi.yaml: {routes:?}");
+    for server in SERVERS {
+        let s = Server::start(server, DRIVERS[0]).await;
+        for (template, methods) in &routes {
+            let path = template.replace("{id}", "1");
+            for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+                let reply = s.call(method, &path, None).await;
+                if methods.iter().any(|m| m == method) {
+                    assert!(
+                        reply.status != 404
+                            || reply.json()["error"]["message"]
+                                .as_str()
+                                .is_some_and(|m| !m.starts_with("no route")),
+                        "{server}: documented {method} {path} is not routed: {}",
+                        reply.text
+                    );
+                    assert_ne!(
+                        reply.status, 405,
+                        "{server}: documented {method} {path} is 405"
+                    );
+                } else {
+                    reply.expect_error(405, "method_not_allowed");
+                    let mut allowed: Vec<&str> = reply
+                        .header("allow")
+                        .unwrap_or_default()
+                        .split(", ")
+                        .collect();
+                    allowed.sort_unstable();
+                    let mut documented: Vec<&str> = methods.iter().map(String::as_str).collect();
+                    documented.sort_unstable();
+                    assert_eq!(allowed, documented, "{server}: Allow of {path}");
+                }
+            }
+        }
+        for undocumented in [
+            "/user",
+            "/users/1/items",
+            "/orders/1/refund",
+            "/health/x",
+            "/products/1/orders",
+        ] {
+            s.call("GET", undocumented, None)
+                .await
+                .expect_error(404, "not_found");
+        }
+    }
+}
+
+/// Replaces timestamps written during the run, which no two runs share.
+fn without_run_times(mut value: Value) -> Value {
+    match &mut value {
+        Value::Object(map) => {
+            for (key, field) in map.iter_mut() {
+                if key.ends_with("_at")
+                    && !field.as_str().is_some_and(|t| t.starts_with("2024-01-01"))
+                {
+                    *field = json!("<now>");
+                } else {
+                    *field = without_run_times(field.take());
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| *item = without_run_times(item.take())),
+        _ => {}
+    }
+    value
+}
+
+/// The same requests, on the same data, get the same answers from every
+/// server: status, the contract's headers and the body, byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_are_identical_across_servers() {
+    let script: &[(&str, &str, Option<&str>)] = &[
+        ("GET", "/health", None),
+        ("GET", "/users/1", None),
+        ("GET", "/users?limit=2&offset=3", None),
+        ("GET", "/users/abc", None),
+        ("GET", "/users/0", None),
+        ("GET", "/users/424242", None),
+        ("GET", "/products?category=books&limit=3", None),
+        ("GET", "/products/5", None),
+        ("GET", "/products?limit=500", None),
+        ("GET", "/missing/route", None),
+        ("DELETE", "/orders", None),
+        ("PUT", "/users/1", None),
+        (
+            "POST",
+            "/users",
+            Some(r#"{"username":"same","email":"same@example.com"}"#),
+        ),
+        (
+            "POST",
+            "/users",
+            Some(r#"{"username":"same","email":"same2@example.com"}"#),
+        ),
+        ("POST", "/users", Some(r#"{"username":"x","email":"bad"}"#)),
+        ("POST", "/users", Some(r#"{"username":"same","email":"#)),
+        (
+            "POST",
+            "/users",
+            Some(r#"{"username":"same","email":"a@b.co","role":"admin"}"#),
+        ),
+        ("PATCH", "/users/2", Some(r#"{"username":"renamed"}"#)),
+        ("PATCH", "/users/2", Some("{}")),
+        (
+            "POST",
+            "/products",
+            Some(r#"{"name":"Ünicode ✓","price":"3.5","stock_quantity":2,"category":"toys"}"#),
+        ),
+        (
+            "POST",
+            "/products",
+            Some(r#"{"name":"Bad","price":"3.555","stock_quantity":2,"category":"toys"}"#),
+        ),
+        (
+            "POST",
+            "/orders",
+            Some(
+                r#"{"user_id":1,"items":[{"product_id":3,"quantity":2},{"product_id":4,"quantity":1}]}"#,
+            ),
+        ),
+        (
+            "POST",
+            "/orders",
+            Some(r#"{"user_id":1,"items":[{"product_id":3,"quantity":1000}]}"#),
+        ),
+        (
+            "POST",
+            "/orders",
+            Some(r#"{"user_id":1,"items":[{"product_id":99999,"quantity":1}]}"#),
+        ),
+        (
+            "POST",
+            "/orders",
+            Some(
+                r#"{"user_id":1,"items":[{"product_id":3,"quantity":1},{"product_id":3,"quantity":1}]}"#,
+            ),
+        ),
+        ("GET", "/orders/1", None),
+        ("GET", "/users/1/orders", None),
+        ("POST", "/orders/1/cancel", None),
+        ("POST", "/orders/1/cancel", None),
+        ("DELETE", "/users/1", None),
+        ("DELETE", "/products/40", None),
+        ("DELETE", "/users/50", None),
+        ("GET", "/health/db", None),
+    ];
+    let mut transcripts = Vec::new();
+    for server in SERVERS {
+        let s = Server::start(server, "tokio-postgres").await;
+        let mut transcript = Vec::new();
+        for (method, path, body) in script {
+            let reply: Reply = s.call(method, path, *body).await;
+            let body = if reply.text.is_empty() {
+                Value::Null
+            } else {
+                without_run_times(reply.json())
+            };
+            let headers: Vec<Option<String>> = ["content-type", "location", "allow"]
+                .iter()
+                .map(|h| reply.header(h).map(str::to_string))
+                .collect();
+            transcript.push(format!(
+                "{method} {path} -> {} {headers:?} {body}",
+                reply.status
+            ));
+        }
+        transcripts.push((server, transcript));
+    }
+    let (reference_server, reference) = &transcripts[0];
+    for (server, transcript) in &transcripts[1..] {
+        for (expected, actual) in reference.iter().zip(transcript) {
+            assert_eq!(expected, actual, "{server} differs from {reference_server}");
+        }
+    }
+}
+
+/// SIGTERM stops a server cleanly (exit 0) after it finishes what it serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_stop_gracefully_on_sigterm() {
+    for server in SERVERS {
+        let mut s = Server::start(server, "tokio-postgres").await;
+        s.call("GET", "/health", None).await.expect(200);
+        let status = s.terminate();
+        assert!(status.success(), "{server} exited with {status}");
+    }
+}
+
+/// A server that cannot reach its database at start says so and exits non-zero.
+#[test]
+fn servers_refuse_to_start_without_a_database() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for server in SERVERS {
+        let exe = std::env::current_exe().unwrap();
+        let binary = exe
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join(format!("stackbench-{server}"));
+        let output = std::process::Command::new(binary)
+            .args([
+                "--port",
+                "0",
+                "--database-url",
+                &format!("postgres://nobody@127.0.0.1:{port}/none"),
+            ])
+            .output()
+            .expect("the server binary runs");
+        assert!(
+            !output.status.success(),
+            "{server} started without a database"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("cannot use the database"),
+            "{server}: {stderr}"
+        );
+    }
+}
