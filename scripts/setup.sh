@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what stackbench needs that the Rust toolchain does not bring:
+# the PostgreSQL server binaries (Debian/Ubuntu packages). Safe to run again:
+# it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs) first"
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt || die "rustfmt missing: rustup component add rustfmt"
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy || die "clippy missing: rustup component add clippy"
+
+have_postgres() {
+    # The same places the schema crate looks (schema/src/cluster.rs).
+    [ -n "${DATABASE_URL:-}" ] && return 0
+    command -v initdb >/dev/null && command -v pg_ctl >/dev/null && command -v postgres >/dev/null && return 0
+    if command -v pg_config >/dev/null; then
+        local bindir; bindir=$(pg_config --bindir)
+        [ -x "$bindir/initdb" ] && [ -x "$bindir/pg_ctl" ] && [ -x "$bindir/postgres" ] && return 0
+    fi
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null; then sudo "$@"
+    else die "need root to run: $*"
+    fi
+}
+
+if have_postgres; then
+    say "PostgreSQL server binaries: found"
+else
+    command -v apt-get >/dev/null || die "PostgreSQL server binaries not found and no apt-get: install PostgreSQL (initdb, pg_ctl, postgres) or set DATABASE_URL"
+    say "installing PostgreSQL from the OS packages"
+    as_root apt-get update -qq
+    # The package's own service is not needed: stackbench runs its own cluster.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql postgresql-client >/dev/null
+    have_postgres || die "PostgreSQL was installed but its binaries were not found"
+    say "PostgreSQL installed"
+fi
