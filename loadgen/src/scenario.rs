@@ -1,0 +1,508 @@
+//! Scenario files (`scenarios/*.toml`): a dataset, a default load, and
+//! weighted flows of requests. Everything is checked and compiled when the
+//! file loads; a malformed file is rejected, with its line, before any load
+//! is sent.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::template::Template;
+use crate::threshold::Threshold;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    name: String,
+    #[serde(default)]
+    description: String,
+    dataset: DatasetFile,
+    #[serde(default)]
+    load: LoadFile,
+    #[serde(default)]
+    thresholds: Vec<Spanned<String>>,
+    #[serde(rename = "flow")]
+    flows: Vec<Spanned<FlowFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatasetFile {
+    users: u32,
+    products: u32,
+    stock: u32,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoadFile {
+    model: Option<Spanned<String>>,
+    connections: Option<u32>,
+    rate: Option<f64>,
+    max_inflight: Option<u32>,
+    duration: Option<Spanned<String>>,
+    warmup: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    stages: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlowFile {
+    name: String,
+    #[serde(default = "one")]
+    weight: u32,
+    #[serde(rename = "step")]
+    steps: Vec<Spanned<StepFile>>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepFile {
+    name: Option<String>,
+    method: Spanned<String>,
+    path: Spanned<String>,
+    body: Option<Spanned<String>>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    expect: u16,
+    #[serde(default)]
+    capture: BTreeMap<String, String>,
+    #[serde(default)]
+    check: BTreeMap<String, toml::Value>,
+}
+
+/// The dataset the database is reset to before a run.
+pub use schema::Dataset;
+
+/// Closed: each connection sends its next request when the last one
+/// answers. Open: requests are sent at a planned rate, whatever the answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Model {
+    Closed { connections: u32 },
+    Open { rate: f64, max_inflight: u32 },
+}
+
+/// A stage of the load: ramp linearly to `target` over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    pub duration: Duration,
+    pub target: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Load {
+    pub model: Model,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub timeout: Duration,
+    /// Replace the constant load when present: the timeline is the stages,
+    /// and its first `warmup` is not counted.
+    pub stages: Option<Vec<Stage>>,
+}
+
+impl Load {
+    /// The whole timeline: warm-up included.
+    pub fn total(&self) -> Duration {
+        match &self.stages {
+            Some(stages) => stages.iter().map(|s| s.duration).sum(),
+            None => self.warmup + self.duration,
+        }
+    }
+
+    /// The counted part of the timeline.
+    pub fn measured(&self) -> Duration {
+        self.total().saturating_sub(self.warmup)
+    }
+}
+
+/// One request of a flow.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Index in [`Scenario::steps`], the key of its statistics.
+    pub id: usize,
+    pub label: String,
+    pub method: String,
+    pub path: Template,
+    /// Extra header lines, pre-formatted as `Name: value\r\n`.
+    pub headers: Vec<u8>,
+    pub body: Option<Template>,
+    pub expect: u16,
+    /// `(slot, top-level JSON field)` to capture from the response.
+    pub captures: Vec<(usize, String)>,
+    /// `(top-level JSON field, expected JSON value)`.
+    pub checks: Vec<(String, serde_json::Value)>,
+}
+
+impl Step {
+    /// Whether the response body must be read and parsed.
+    pub fn needs_body(&self) -> bool {
+        !self.captures.is_empty() || !self.checks.is_empty()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub name: String,
+    pub weight: u32,
+    pub steps: Vec<Step>,
+    /// Number of capture slots the flow's steps use.
+    pub slots: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub source: PathBuf,
+    pub dataset: Dataset,
+    pub load: Load,
+    pub thresholds: Vec<Threshold>,
+    pub flows: Vec<Flow>,
+}
+
+impl Scenario {
+    /// Every step of every flow, in `id` order.
+    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.flows.iter().flat_map(|flow| flow.steps.iter())
+    }
+}
+
+/// A scenario error with where it is.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// Finds `name`: a path to a file, or the name of one in `scenarios/`.
+pub fn locate(name: &str) -> Result<PathBuf, String> {
+    let direct = PathBuf::from(name);
+    if direct.is_file() {
+        return Ok(direct);
+    }
+    let file = if name.ends_with(".toml") { name.to_string() } else { format!("{name}.toml") };
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for dir in [PathBuf::from("scenarios"), workspace.join("scenarios")] {
+        let candidate = dir.join(&file);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    let known: Vec<String> = std::fs::read_dir(workspace.join("scenarios"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".toml").map(str::to_string))
+        .collect();
+    Err(format!("no scenario `{name}`; known: {}", known.join(", ")))
+}
+
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.display().to_string(),
+        line: 0,
+        message: e.to_string(),
+    })?;
+    parse(&text, path)
+}
+
+pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+    let error = |offset: usize, message: String| ScenarioError {
+        file: path.display().to_string(),
+        line: text[..offset.min(text.len())].matches('\n').count() + 1,
+        message,
+    };
+    let file: File = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |span| span.start);
+        error(offset, e.message().to_string())
+    })?;
+    let at = |span: std::ops::Range<usize>| span.start;
+
+    let load = &file.load;
+    let parse_duration_field = |field: &Option<Spanned<String>>, default: Duration| match field {
+        Some(value) => parse_duration(value.get_ref()).map_err(|m| error(at(value.span()), m)),
+        None => Ok(default),
+    };
+    let model = match load.model.as_ref().map(|m| (m.get_ref().as_str(), m.span())) {
+        None | Some(("closed", _)) => Model::Closed {
+            connections: load.connections.unwrap_or(32),
+        },
+        Some(("open", span)) => Model::Open {
+            rate: load
+                .rate
+                .ok_or_else(|| error(at(span.clone()), "an open model needs `rate` (requests/s)".into()))?,
+            max_inflight: load.max_inflight.unwrap_or(1024),
+        },
+        Some((other, span)) => {
+            return Err(error(at(span), format!("model must be \"closed\" or \"open\", not {other:?}")))
+        }
+    };
+    let stages = match &load.stages {
+        Some(stages) => Some(parse_stages(stages.get_ref()).map_err(|m| error(at(stages.span()), m))?),
+        None => None,
+    };
+    let load = Load {
+        model,
+        duration: parse_duration_field(&load.duration, Duration::from_secs(30))?,
+        warmup: parse_duration_field(&load.warmup, Duration::from_secs(5))?,
+        timeout: parse_duration_field(&load.timeout, Duration::from_secs(10))?,
+        stages,
+    };
+    check_load(&load).map_err(|m| error(0, m))?;
+
+    let thresholds = file
+        .thresholds
+        .iter()
+        .map(|t| t.get_ref().parse().map_err(|m| error(at(t.span()), m)))
+        .collect::<Result<_, _>>()?;
+
+    if file.flows.is_empty() {
+        return Err(error(0, "a scenario needs at least one [[flow]]".into()));
+    }
+    let mut flows = Vec::new();
+    let mut next_id = 0;
+    for flow in &file.flows {
+        let flow_at = at(flow.span());
+        let flow = flow.get_ref();
+        if flow.steps.is_empty() {
+            return Err(error(flow_at, format!("flow {:?} has no [[flow.step]]", flow.name)));
+        }
+        if flow.weight == 0 {
+            return Err(error(flow_at, format!("flow {:?}: weight must be at least 1", flow.name)));
+        }
+        let mut slots: Vec<String> = Vec::new();
+        let mut steps = Vec::new();
+        for step in &flow.steps {
+            let step_at = at(step.span());
+            let step = step.get_ref();
+            let method = step.method.get_ref().to_ascii_uppercase();
+            if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&method.as_str()) {
+                return Err(error(at(step.method.span()), format!("unknown method {method:?}")));
+            }
+            let slot = |name: &str| slots.iter().position(|s| s == name);
+            let path = Template::compile(step.path.get_ref(), &slot).map_err(|m| error(at(step.path.span()), m))?;
+            if !step.path.get_ref().starts_with('/') {
+                return Err(error(at(step.path.span()), "path must start with `/`".into()));
+            }
+            let body = match &step.body {
+                Some(body) => Some(Template::compile(body.get_ref(), &slot).map_err(|m| error(at(body.span()), m))?),
+                None => None,
+            };
+            if !(100..=599).contains(&step.expect) {
+                return Err(error(step_at, format!("expect {} is not an HTTP status", step.expect)));
+            }
+            let mut headers = Vec::new();
+            for (name, value) in &step.headers {
+                if name.contains([':', '\r', '\n']) || value.contains(['\r', '\n']) {
+                    return Err(error(step_at, format!("invalid header {name:?}")));
+                }
+                headers.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+            }
+            let checks = step
+                .check
+                .iter()
+                .map(|(field, value)| {
+                    serde_json::to_value(value)
+                        .map(|value| (field.clone(), value))
+                        .map_err(|e| error(step_at, e.to_string()))
+                })
+                .collect::<Result<_, _>>()?;
+            let mut captures = Vec::new();
+            for (name, field) in &step.capture {
+                let index = slot(name).unwrap_or_else(|| {
+                    slots.push(name.clone());
+                    slots.len() - 1
+                });
+                captures.push((index, field.clone()));
+            }
+            let label = step
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{method} {}", step.path.get_ref()));
+            steps.push(Step {
+                id: next_id,
+                label,
+                method,
+                path,
+                headers,
+                body,
+                expect: step.expect,
+                captures,
+                checks,
+            });
+            next_id += 1;
+        }
+        flows.push(Flow {
+            name: flow.name.clone(),
+            weight: flow.weight,
+            steps,
+            slots: slots.len(),
+        });
+    }
+    let mut labels: Vec<&str> = flows.iter().flat_map(|f| f.steps.iter().map(|s| s.label.as_str())).collect();
+    labels.sort_unstable();
+    if let Some(pair) = labels.windows(2).find(|w| w[0] == w[1]) {
+        return Err(error(0, format!("two steps are named {:?}; give each step a distinct `name`", pair[0])));
+    }
+    Ok(Scenario {
+        name: file.name,
+        description: file.description,
+        source: path.to_path_buf(),
+        dataset: Dataset {
+            users: file.dataset.users,
+            products: file.dataset.products,
+            stock: file.dataset.stock,
+        },
+        load,
+        thresholds,
+        flows,
+    })
+}
+
+/// Checks a load once CLI overrides are applied too.
+pub fn check_load(load: &Load) -> Result<(), String> {
+    match load.model {
+        Model::Closed { connections: 0 } => return Err("connections must be at least 1".into()),
+        Model::Open { rate, .. } if !(rate > 0.0 && rate.is_finite()) => {
+            return Err("rate must be a positive number of requests/s".into())
+        }
+        Model::Open { max_inflight: 0, .. } => return Err("max_inflight must be at least 1".into()),
+        _ => {}
+    }
+    if load.timeout.is_zero() {
+        return Err("timeout must be positive".into());
+    }
+    if load.measured().is_zero() {
+        return Err("nothing would be measured: the duration (or the stages past the warm-up) is zero".into());
+    }
+    Ok(())
+}
+
+/// `250ms`, `10s`, `1.5s`, `2m`, `1h`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 10s, 2m"))?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return Err(format!("{text:?}: the unit must be ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is out of range"))
+}
+
+/// `10s:1000,30s:1000,10s:0`: ramp to 1000 over 10 s, hold 30 s, ramp down over 10 s.
+pub fn parse_stages(text: &str) -> Result<Vec<Stage>, String> {
+    let stages: Vec<Stage> = text
+        .split(',')
+        .map(|stage| {
+            let (duration, target) = stage
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| format!("stage {stage:?} is not DURATION:TARGET, e.g. 10s:1000"))?;
+            let target: f64 = target
+                .trim()
+                .parse()
+                .map_err(|_| format!("stage {stage:?}: {target:?} is not a number"))?;
+            if !(target >= 0.0 && target.is_finite()) {
+                return Err(format!("stage {stage:?}: the target must be 0 or more"));
+            }
+            Ok(Stage {
+                duration: parse_duration(duration)?,
+                target,
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    if stages.is_empty() {
+        return Err("no stages".into());
+    }
+    Ok(stages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+[dataset]
+users = 10
+products = 5
+stock = 100
+
+[load]
+model = "open"
+rate = 100
+duration = "2s"
+warmup = "500ms"
+
+[[flow]]
+name = "order"
+[[flow.step]]
+name = "place"
+method = "POST"
+path = "/orders"
+body = '{"user_id": {{random(1, 10)}}, "items": {{items(1, 2, 1, 5, 1, 1)}}}'
+expect = 201
+capture = { order_id = "id" }
+[[flow.step]]
+method = "GET"
+path = "/orders/{{order_id}}"
+expect = 200
+check = { status = "confirmed" }
+"#;
+
+    #[test]
+    fn parses_a_scenario() {
+        let scenario = parse(GOOD, Path::new("t.toml")).unwrap();
+        assert_eq!(scenario.load.model, Model::Open { rate: 100.0, max_inflight: 1024 });
+        assert_eq!(scenario.load.total(), Duration::from_millis(2500));
+        let steps: Vec<&Step> = scenario.steps().collect();
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[1].label, "GET /orders/{{order_id}}");
+        assert!(steps[0].needs_body() && steps[1].needs_body());
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases = [
+            (GOOD.replace("path = \"/orders/{{order_id}}\"", "path = \"/orders/{{order}}\""), 27, "captured"),
+            (GOOD.replace("method = \"GET\"", "method = \"FETCH\""), 26, "unknown method"),
+            (GOOD.replace("duration = \"2s\"", "duration = \"2 parsecs\""), 11, "duration"),
+            (GOOD.replace("expect = 200", "expect = \"ok\""), 28, "invalid type"),
+            (GOOD.replace("[[flow.step]]\nmethod", "[[flow.step]]\nmethd = 1\nmethod"), 26, "unknown field"),
+        ];
+        for (text, line, needle) in cases {
+            let error = parse(&text, Path::new("t.toml")).unwrap_err();
+            assert_eq!(error.line, line, "{error}");
+            assert!(error.to_string().contains(needle), "{error}");
+            assert!(error.to_string().starts_with(&format!("t.toml:{line}: ")), "{error}");
+        }
+    }
+
+    #[test]
+    fn parses_durations_and_stages() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("10").is_err());
+        let stages = parse_stages("10s:1000, 30s:1000,10s:0").unwrap();
+        assert_eq!(stages.len(), 3);
+        assert_eq!(stages[2].target, 0.0);
+        assert!(parse_stages("10s").is_err());
+    }
+}
