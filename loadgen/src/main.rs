@@ -1,19 +1,39 @@
-//! `loadgen`: stackbench's command line.
+//! `loadgen`: stackbench's load generator and command line.
 //!
-//! `loadgen db` manages the database every run needs (the managed throwaway
-//! PostgreSQL, or the one `DATABASE_URL` names) through the `schema` crate.
+//! - `loadgen run` sends a scenario's load to one server and prints latency
+//!   histograms; `show` and `diff` read saved runs back.
+//! - `loadgen db` manages the database every run needs (the managed
+//!   throwaway PostgreSQL, or the one `DATABASE_URL` names).
+//!
+//! loadgen never links a server crate: it starts their binaries and talks HTTP.
 
+mod affinity;
 mod db;
+mod engine;
+mod http1;
+mod report;
+mod run;
+mod scenario;
+mod schedule;
+mod stats;
+mod target;
+mod template;
+mod threshold;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
     name = "loadgen",
     version,
-    about = "stackbench: load generation and the database it runs against"
+    about = "stackbench: load generation against the stackbench servers, and the database they use",
+    long_about = "stackbench's load generator. `run` sends a scenario's load (closed model: connections; \
+                  open model: a request rate, latency corrected for coordinated omission) to one server \
+                  and prints latency histograms; results are saved as JSON under results/."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -22,12 +42,40 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a scenario against one server and print latency histograms.
+    Run(Box<run::RunArgs>),
+    /// Print a saved run again.
+    Show {
+        /// A run record written by `loadgen run`.
+        file: PathBuf,
+        /// Also print the full percentile distribution.
+        #[arg(long)]
+        latency: bool,
+    },
+    /// Print two saved runs side by side with the change of each figure.
+    Diff { a: PathBuf, b: PathBuf },
     /// Start, stop, inspect or reset the database (the managed cluster under
     /// target/, or DATABASE_URL when set).
     Db {
         #[command(subcommand)]
         action: db::Action,
     },
+}
+
+fn read_record(path: &PathBuf) -> anyhow::Result<report::RunRecord> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let record: report::RunRecord = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a loadgen run record", path.display()))?;
+    if record.schema != report::SCHEMA {
+        anyhow::bail!(
+            "{} has schema {:?}; this loadgen reads {:?}",
+            path.display(),
+            record.schema,
+            report::SCHEMA
+        );
+    }
+    Ok(record)
 }
 
 fn main() -> ExitCode {
@@ -43,11 +91,19 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("building the tokio runtime");
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Db { action } => db::run(action).await,
-        }
-    });
+    let result = match cli.command {
+        Command::Run(args) => run::run(&runtime, *args).map(ExitCode::from),
+        Command::Show { file, latency } => read_record(&file).map(|record| {
+            print!("{}", record.render(latency));
+            ExitCode::SUCCESS
+        }),
+        Command::Diff { a, b } => read_record(&a).and_then(|a| {
+            let b = read_record(&b)?;
+            print!("{}", report::diff(&a, &b));
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Db { action } => runtime.block_on(db::run(action)),
+    };
     match result {
         Ok(code) => code,
         Err(error) => {

@@ -17,7 +17,9 @@ use crate::threshold::Threshold;
 #[serde(deny_unknown_fields)]
 struct File {
     name: String,
+    /// For people reading the file; not used by loadgen.
     #[serde(default)]
+    #[allow(dead_code)]
     description: String,
     dataset: DatasetFile,
     #[serde(default)]
@@ -150,7 +152,6 @@ impl Step {
 
 #[derive(Debug, Clone)]
 pub struct Flow {
-    pub name: String,
     pub weight: u32,
     pub steps: Vec<Step>,
     /// Number of capture slots the flow's steps use.
@@ -160,7 +161,6 @@ pub struct Flow {
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: String,
-    pub description: String,
     pub source: PathBuf,
     pub dataset: Dataset,
     pub load: Load,
@@ -190,7 +190,11 @@ pub fn locate(name: &str) -> Result<PathBuf, String> {
     if direct.is_file() {
         return Ok(direct);
     }
-    let file = if name.ends_with(".toml") { name.to_string() } else { format!("{name}.toml") };
+    let file = if name.ends_with(".toml") {
+        name.to_string()
+    } else {
+        format!("{name}.toml")
+    };
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     for dir in [PathBuf::from("scenarios"), workspace.join("scenarios")] {
         let candidate = dir.join(&file);
@@ -201,7 +205,13 @@ pub fn locate(name: &str) -> Result<PathBuf, String> {
     let known: Vec<String> = std::fs::read_dir(workspace.join("scenarios"))
         .into_iter()
         .flatten()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".toml").map(str::to_string))
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".toml")
+                .map(str::to_string)
+        })
         .collect();
     Err(format!("no scenario `{name}`; known: {}", known.join(", ")))
 }
@@ -232,22 +242,34 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         Some(value) => parse_duration(value.get_ref()).map_err(|m| error(at(value.span()), m)),
         None => Ok(default),
     };
-    let model = match load.model.as_ref().map(|m| (m.get_ref().as_str(), m.span())) {
+    let model = match load
+        .model
+        .as_ref()
+        .map(|m| (m.get_ref().as_str(), m.span()))
+    {
         None | Some(("closed", _)) => Model::Closed {
             connections: load.connections.unwrap_or(32),
         },
         Some(("open", span)) => Model::Open {
-            rate: load
-                .rate
-                .ok_or_else(|| error(at(span.clone()), "an open model needs `rate` (requests/s)".into()))?,
+            rate: load.rate.ok_or_else(|| {
+                error(
+                    at(span.clone()),
+                    "an open model needs `rate` (requests/s)".into(),
+                )
+            })?,
             max_inflight: load.max_inflight.unwrap_or(1024),
         },
         Some((other, span)) => {
-            return Err(error(at(span), format!("model must be \"closed\" or \"open\", not {other:?}")))
+            return Err(error(
+                at(span),
+                format!("model must be \"closed\" or \"open\", not {other:?}"),
+            ))
         }
     };
     let stages = match &load.stages {
-        Some(stages) => Some(parse_stages(stages.get_ref()).map_err(|m| error(at(stages.span()), m))?),
+        Some(stages) => {
+            Some(parse_stages(stages.get_ref()).map_err(|m| error(at(stages.span()), m))?)
+        }
         None => None,
     };
     let load = Load {
@@ -274,10 +296,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         let flow_at = at(flow.span());
         let flow = flow.get_ref();
         if flow.steps.is_empty() {
-            return Err(error(flow_at, format!("flow {:?} has no [[flow.step]]", flow.name)));
+            return Err(error(
+                flow_at,
+                format!("flow {:?} has no [[flow.step]]", flow.name),
+            ));
         }
         if flow.weight == 0 {
-            return Err(error(flow_at, format!("flow {:?}: weight must be at least 1", flow.name)));
+            return Err(error(
+                flow_at,
+                format!("flow {:?}: weight must be at least 1", flow.name),
+            ));
         }
         let mut slots: Vec<String> = Vec::new();
         let mut steps = Vec::new();
@@ -286,19 +314,32 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
             let step = step.get_ref();
             let method = step.method.get_ref().to_ascii_uppercase();
             if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&method.as_str()) {
-                return Err(error(at(step.method.span()), format!("unknown method {method:?}")));
+                return Err(error(
+                    at(step.method.span()),
+                    format!("unknown method {method:?}"),
+                ));
             }
             let slot = |name: &str| slots.iter().position(|s| s == name);
-            let path = Template::compile(step.path.get_ref(), &slot).map_err(|m| error(at(step.path.span()), m))?;
+            let path = Template::compile(step.path.get_ref(), &slot)
+                .map_err(|m| error(at(step.path.span()), m))?;
             if !step.path.get_ref().starts_with('/') {
-                return Err(error(at(step.path.span()), "path must start with `/`".into()));
+                return Err(error(
+                    at(step.path.span()),
+                    "path must start with `/`".into(),
+                ));
             }
             let body = match &step.body {
-                Some(body) => Some(Template::compile(body.get_ref(), &slot).map_err(|m| error(at(body.span()), m))?),
+                Some(body) => Some(
+                    Template::compile(body.get_ref(), &slot)
+                        .map_err(|m| error(at(body.span()), m))?,
+                ),
                 None => None,
             };
             if !(100..=599).contains(&step.expect) {
-                return Err(error(step_at, format!("expect {} is not an HTTP status", step.expect)));
+                return Err(error(
+                    step_at,
+                    format!("expect {} is not an HTTP status", step.expect),
+                ));
             }
             let mut headers = Vec::new();
             for (name, value) in &step.headers {
@@ -318,10 +359,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
                 .collect::<Result<_, _>>()?;
             let mut captures = Vec::new();
             for (name, field) in &step.capture {
-                let index = slot(name).unwrap_or_else(|| {
-                    slots.push(name.clone());
-                    slots.len() - 1
-                });
+                let index = match slots.iter().position(|s| s == name) {
+                    Some(index) => index,
+                    None => {
+                        slots.push(name.clone());
+                        slots.len() - 1
+                    }
+                };
                 captures.push((index, field.clone()));
             }
             let label = step
@@ -342,20 +386,27 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
             next_id += 1;
         }
         flows.push(Flow {
-            name: flow.name.clone(),
             weight: flow.weight,
             steps,
             slots: slots.len(),
         });
     }
-    let mut labels: Vec<&str> = flows.iter().flat_map(|f| f.steps.iter().map(|s| s.label.as_str())).collect();
+    let mut labels: Vec<&str> = flows
+        .iter()
+        .flat_map(|f| f.steps.iter().map(|s| s.label.as_str()))
+        .collect();
     labels.sort_unstable();
     if let Some(pair) = labels.windows(2).find(|w| w[0] == w[1]) {
-        return Err(error(0, format!("two steps are named {:?}; give each step a distinct `name`", pair[0])));
+        return Err(error(
+            0,
+            format!(
+                "two steps are named {:?}; give each step a distinct `name`",
+                pair[0]
+            ),
+        ));
     }
     Ok(Scenario {
         name: file.name,
-        description: file.description,
         source: path.to_path_buf(),
         dataset: Dataset {
             users: file.dataset.users,
@@ -375,14 +426,19 @@ pub fn check_load(load: &Load) -> Result<(), String> {
         Model::Open { rate, .. } if !(rate > 0.0 && rate.is_finite()) => {
             return Err("rate must be a positive number of requests/s".into())
         }
-        Model::Open { max_inflight: 0, .. } => return Err("max_inflight must be at least 1".into()),
+        Model::Open {
+            max_inflight: 0, ..
+        } => return Err("max_inflight must be at least 1".into()),
         _ => {}
     }
     if load.timeout.is_zero() {
         return Err("timeout must be positive".into());
     }
     if load.measured().is_zero() {
-        return Err("nothing would be measured: the duration (or the stages past the warm-up) is zero".into());
+        return Err(
+            "nothing would be measured: the duration (or the stages past the warm-up) is zero"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -390,7 +446,9 @@ pub fn check_load(load: &Load) -> Result<(), String> {
 /// `250ms`, `10s`, `1.5s`, `2m`, `1h`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: f64 = number
         .parse()
@@ -400,33 +458,32 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => number,
         "m" => number * 60.0,
         "h" => number * 3600.0,
-        _ => return Err(format!("{text:?}: the unit must be ms, s, m or h")),
+        _ => return Err(format!("{text:?} is not a duration: the unit must be ms, s, m or h")),
     };
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is out of range"))
 }
 
 /// `10s:1000,30s:1000,10s:0`: ramp to 1000 over 10 s, hold 30 s, ramp down over 10 s.
 pub fn parse_stages(text: &str) -> Result<Vec<Stage>, String> {
-    let stages: Vec<Stage> = text
-        .split(',')
-        .map(|stage| {
-            let (duration, target) = stage
-                .trim()
-                .split_once(':')
-                .ok_or_else(|| format!("stage {stage:?} is not DURATION:TARGET, e.g. 10s:1000"))?;
-            let target: f64 = target
-                .trim()
-                .parse()
-                .map_err(|_| format!("stage {stage:?}: {target:?} is not a number"))?;
-            if !(target >= 0.0 && target.is_finite()) {
-                return Err(format!("stage {stage:?}: the target must be 0 or more"));
-            }
-            Ok(Stage {
-                duration: parse_duration(duration)?,
-                target,
+    let stages: Vec<Stage> =
+        text.split(',')
+            .map(|stage| {
+                let (duration, target) = stage.trim().split_once(':').ok_or_else(|| {
+                    format!("stage {stage:?} is not DURATION:TARGET, e.g. 10s:1000")
+                })?;
+                let target: f64 = target
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("stage {stage:?}: {target:?} is not a number"))?;
+                if !(target >= 0.0 && target.is_finite()) {
+                    return Err(format!("stage {stage:?}: the target must be 0 or more"));
+                }
+                Ok(Stage {
+                    duration: parse_duration(duration)?,
+                    target,
+                })
             })
-        })
-        .collect::<Result<_, String>>()?;
+            .collect::<Result<_, String>>()?;
     if stages.is_empty() {
         return Err("no stages".into());
     }
@@ -469,7 +526,13 @@ check = { status = "confirmed" }
     #[test]
     fn parses_a_scenario() {
         let scenario = parse(GOOD, Path::new("t.toml")).unwrap();
-        assert_eq!(scenario.load.model, Model::Open { rate: 100.0, max_inflight: 1024 });
+        assert_eq!(
+            scenario.load.model,
+            Model::Open {
+                rate: 100.0,
+                max_inflight: 1024
+            }
+        );
         assert_eq!(scenario.load.total(), Duration::from_millis(2500));
         let steps: Vec<&Step> = scenario.steps().collect();
         assert_eq!(steps.len(), 2);
@@ -480,17 +543,43 @@ check = { status = "confirmed" }
     #[test]
     fn errors_name_the_line() {
         let cases = [
-            (GOOD.replace("path = \"/orders/{{order_id}}\"", "path = \"/orders/{{order}}\""), 27, "captured"),
-            (GOOD.replace("method = \"GET\"", "method = \"FETCH\""), 26, "unknown method"),
-            (GOOD.replace("duration = \"2s\"", "duration = \"2 parsecs\""), 11, "duration"),
-            (GOOD.replace("expect = 200", "expect = \"ok\""), 28, "invalid type"),
-            (GOOD.replace("[[flow.step]]\nmethod", "[[flow.step]]\nmethd = 1\nmethod"), 26, "unknown field"),
+            (
+                GOOD.replace(
+                    "path = \"/orders/{{order_id}}\"",
+                    "path = \"/orders/{{order}}\"",
+                ),
+                25,
+                "captured",
+            ),
+            (
+                GOOD.replace("method = \"GET\"", "method = \"FETCH\""),
+                24,
+                "unknown method",
+            ),
+            (
+                GOOD.replace("duration = \"2s\"", "duration = \"2 parsecs\""),
+                11,
+                "duration",
+            ),
+            (
+                GOOD.replace("expect = 200", "expect = \"ok\""),
+                26,
+                "invalid type",
+            ),
+            (
+                GOOD.replace("[[flow.step]]\nmethod", "[[flow.step]]\nmethd = 1\nmethod"),
+                24,
+                "unknown field",
+            ),
         ];
         for (text, line, needle) in cases {
             let error = parse(&text, Path::new("t.toml")).unwrap_err();
             assert_eq!(error.line, line, "{error}");
             assert!(error.to_string().contains(needle), "{error}");
-            assert!(error.to_string().starts_with(&format!("t.toml:{line}: ")), "{error}");
+            assert!(
+                error.to_string().starts_with(&format!("t.toml:{line}: ")),
+                "{error}"
+            );
         }
     }
 

@@ -108,7 +108,10 @@ impl FromStr for Threshold {
             "mean" => Metric::Latency(LatencyStat::Mean),
             "max" => Metric::Latency(LatencyStat::Max),
             _ => {
-                let percentile: f64 = name.strip_prefix('p').and_then(|p| p.parse().ok()).ok_or_else(usage)?;
+                let percentile: f64 = name
+                    .strip_prefix('p')
+                    .and_then(|p| p.parse().ok())
+                    .ok_or_else(usage)?;
                 if !(0.0..=100.0).contains(&percentile) {
                     return Err(usage());
                 }
@@ -116,7 +119,12 @@ impl FromStr for Threshold {
             }
         };
         let limit = match metric {
-            Metric::Latency(_) => parse_duration(value).map_err(|e| format!("threshold {text:?}: {e}"))?.as_secs_f64() * 1e6,
+            Metric::Latency(_) => {
+                parse_duration(value)
+                    .map_err(|e| format!("threshold {text:?}: {e}"))?
+                    .as_secs_f64()
+                    * 1e6
+            }
             Metric::ErrorRate => match value.strip_suffix('%') {
                 Some(percent) => percent.trim().parse::<f64>().map_err(|_| usage())? / 100.0,
                 None => value.parse().map_err(|_| usage())?,
@@ -139,10 +147,14 @@ mod tests {
     #[test]
     fn parses_and_checks() {
         let latency = |stat: LatencyStat| match stat {
-            LatencyStat::Percentile(p) if p == 99.0 => 15_000.0,
+            LatencyStat::Percentile(99.0) => 15_000.0,
             _ => 1_000.0,
         };
-        let observed = Observed { latency_us: &latency, error_rate: 0.002, rps: 4000.0 };
+        let observed = Observed {
+            latency_us: &latency,
+            error_rate: 0.002,
+            rps: 4000.0,
+        };
         let check = |text: &str| text.parse::<Threshold>().unwrap().check(&observed).1;
         assert!(check("p99 < 20ms"));
         assert!(!check("p99 < 10ms"));

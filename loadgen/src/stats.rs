@@ -1,0 +1,211 @@
+//! What a run measures, per step: latency histograms, errors by kind and
+//! status codes. Each worker thread fills its own and they are merged at the
+//! end, so recording takes no lock.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Latencies are recorded in microseconds, up to this (60 s) at 3
+/// significant digits; longer ones are clamped to it.
+pub const MAX_LATENCY_US: u64 = 60_000_000;
+
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds")
+}
+
+/// Why a request did not count as a success. A cheap enum indexes a counter array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The status was not the step's `expect`.
+    Status,
+    /// A body check failed, or a value to capture was missing.
+    Check,
+    /// No answer within `--timeout`.
+    Timeout,
+    /// The connection could not be opened.
+    Connect,
+    /// The connection closed or was reset mid-request.
+    Reset,
+    /// The response was not valid HTTP/1.1.
+    Malformed,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 6] = [
+        ErrorKind::Status,
+        ErrorKind::Check,
+        ErrorKind::Timeout,
+        ErrorKind::Connect,
+        ErrorKind::Reset,
+        ErrorKind::Malformed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Status => "status",
+            ErrorKind::Check => "check",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Reset => "reset",
+            ErrorKind::Malformed => "malformed",
+        }
+    }
+}
+
+/// One step's figures (or the total's).
+#[derive(Debug, Clone)]
+pub struct StepStats {
+    /// From the planned send time in the open model; equal to `uncorrected`
+    /// in the closed model, where the plan is "now".
+    pub corrected: Histogram<u64>,
+    /// From the actual send time: the server's service time.
+    pub uncorrected: Histogram<u64>,
+    pub errors: [u64; ErrorKind::ALL.len()],
+    pub statuses: BTreeMap<u16, u64>,
+}
+
+impl Default for StepStats {
+    fn default() -> StepStats {
+        StepStats {
+            corrected: new_histogram(),
+            uncorrected: new_histogram(),
+            errors: [0; ErrorKind::ALL.len()],
+            statuses: BTreeMap::new(),
+        }
+    }
+}
+
+impl StepStats {
+    /// Requests with a response (of any status) recorded.
+    pub fn responses(&self) -> u64 {
+        self.uncorrected.len()
+    }
+
+    /// Requests counted: answered ones plus those that got no answer.
+    pub fn requests(&self) -> u64 {
+        self.responses()
+            + self.errors[ErrorKind::Timeout as usize]
+            + self.errors[ErrorKind::Connect as usize]
+            + self.errors[ErrorKind::Reset as usize]
+            + self.errors[ErrorKind::Malformed as usize]
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    pub fn record_latency(&mut self, corrected_us: u64, uncorrected_us: u64) {
+        self.corrected.saturating_record(corrected_us.max(1));
+        self.uncorrected.saturating_record(uncorrected_us.max(1));
+    }
+
+    pub fn record_status(&mut self, status: u16) {
+        *self.statuses.entry(status).or_insert(0) += 1;
+    }
+
+    pub fn record_error(&mut self, kind: ErrorKind) {
+        self.errors[kind as usize] += 1;
+    }
+
+    pub fn merge(&mut self, other: &StepStats) {
+        self.corrected
+            .add(&other.corrected)
+            .expect("same histogram bounds");
+        self.uncorrected
+            .add(&other.uncorrected)
+            .expect("same histogram bounds");
+        for (mine, theirs) in self.errors.iter_mut().zip(other.errors) {
+            *mine += theirs;
+        }
+        for (status, count) in &other.statuses {
+            *self.statuses.entry(*status).or_insert(0) += count;
+        }
+    }
+}
+
+/// What one worker thread measured, merged into the run's figures at the end.
+#[derive(Debug, Clone)]
+pub struct ThreadStats {
+    pub steps: Vec<StepStats>,
+    /// Open model: requests sent after their planned time, and by how much.
+    pub lateness: Histogram<u64>,
+    /// Open model: planned requests that were never sent (all connections busy).
+    pub unsent: u64,
+    /// Counted requests still unanswered when the run ended.
+    pub in_flight_at_end: u64,
+    /// Connections re-opened after a reset, timeout or `Connection: close`.
+    pub reconnects: u64,
+    /// Requests sent during the warm-up (not counted).
+    pub warmup_requests: u64,
+}
+
+impl ThreadStats {
+    pub fn new(steps: usize) -> ThreadStats {
+        ThreadStats {
+            steps: vec![StepStats::default(); steps],
+            lateness: new_histogram(),
+            unsent: 0,
+            in_flight_at_end: 0,
+            reconnects: 0,
+            warmup_requests: 0,
+        }
+    }
+
+    pub fn merge(&mut self, other: &ThreadStats) {
+        for (mine, theirs) in self.steps.iter_mut().zip(&other.steps) {
+            mine.merge(theirs);
+        }
+        self.lateness
+            .add(&other.lateness)
+            .expect("same histogram bounds");
+        self.unsent += other.unsent;
+        self.in_flight_at_end += other.in_flight_at_end;
+        self.reconnects += other.reconnects;
+        self.warmup_requests += other.warmup_requests;
+    }
+}
+
+/// A histogram as HdrHistogram's V2 compressed encoding in base64, the form
+/// other HdrHistogram tools read.
+pub fn encode_histogram(histogram: &Histogram<u64>) -> String {
+    use base64::Engine;
+    use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new()
+        .serialize(histogram, &mut bytes)
+        .expect("serializing into memory");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| format!("histogram is not base64: {e}"))?;
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("histogram does not decode: {e:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_round_trip_through_base64() {
+        let mut histogram = new_histogram();
+        for value in [1, 10, 100, 1_000, 59_000_000] {
+            histogram.record(value).unwrap();
+        }
+        let decoded = decode_histogram(&encode_histogram(&histogram)).unwrap();
+        assert_eq!(decoded.len(), 5);
+        assert_eq!(
+            decoded.value_at_quantile(0.5),
+            histogram.value_at_quantile(0.5)
+        );
+        assert_eq!(decoded.max(), histogram.max());
+    }
+}
