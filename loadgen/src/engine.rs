@@ -120,6 +120,8 @@ struct Worker {
     idle: RefCell<Vec<Rc<Slot>>>,
     /// Open model: the pacer, when it waits for an idle connection.
     pacer_waker: Cell<Option<Waker>>,
+    /// Open model: the pacer has planned its last request.
+    pacing_over: Cell<bool>,
 }
 
 /// The live view's figures for the current second.
@@ -134,8 +136,6 @@ struct Interval {
 struct Slot {
     planned: Cell<Option<Instant>>,
     waker: Cell<Option<Waker>>,
-    /// Set when the run is over and no more work will come.
-    finished: Cell<bool>,
 }
 
 fn run_thread(
@@ -162,6 +162,7 @@ fn run_thread(
         in_flight: Cell::new(0),
         idle: RefCell::new(Vec::new()),
         pacer_waker: Cell::new(None),
+        pacing_over: Cell::new(false),
         spec,
     });
     let local = tokio::task::LocalSet::new();
@@ -269,8 +270,8 @@ async fn pacer(worker: Rc<Worker>, plan: Plan) {
     let planned = plan.planned_before(worker.spec.load.total().as_secs_f64());
     let sent = k.max(counted_from);
     worker.stats.borrow_mut().unsent += planned.saturating_sub(sent);
+    worker.pacing_over.set(true);
     for slot in worker.idle.borrow_mut().drain(..) {
-        slot.finished.set(true);
         if let Some(waker) = slot.waker.take() {
             waker.wake();
         }
@@ -427,7 +428,7 @@ async fn connection_task(worker: Rc<Worker>, index: usize, total: usize, slot: O
                     if let Some(planned) = slot.planned.take() {
                         return Poll::Ready(Some(planned));
                     }
-                    if slot.finished.get() {
+                    if worker.pacing_over.get() {
                         return Poll::Ready(None);
                     }
                     slot.waker.set(Some(cx.waker().clone()));

@@ -443,7 +443,7 @@ pub fn check_load(load: &Load) -> Result<(), String> {
     Ok(())
 }
 
-/// `250ms`, `10s`, `1.5s`, `2m`, `1h`.
+/// `500us`, `250ms`, `10s`, `1.5s`, `2m`, `1h`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -454,11 +454,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("{text:?} is not a duration like 500ms, 10s, 2m"))?;
     let seconds = match unit {
+        "us" | "µs" => number / 1e6,
         "ms" => number / 1000.0,
         "s" => number,
         "m" => number * 60.0,
         "h" => number * 3600.0,
-        _ => return Err(format!("{text:?} is not a duration: the unit must be ms, s, m or h")),
+        _ => {
+            return Err(format!(
+                "{text:?} is not a duration: the unit must be us, ms, s, m or h"
+            ))
+        }
     };
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is out of range"))
 }
@@ -581,6 +586,28 @@ check = { status = "confirmed" }
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn every_shipped_scenario_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let scenario = load(&entry.unwrap().path()).unwrap_or_else(|e| panic!("{e}"));
+            names.push(scenario.name);
+        }
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "health",
+                "mixed",
+                "orders",
+                "products-browse",
+                "smoke",
+                "users-read"
+            ]
+        );
     }
 
     #[test]
