@@ -141,7 +141,7 @@ fn loadgen(args: &[&str]) -> Output {
 }
 
 /// Runs loadgen against `server` and returns its exit status and run record.
-fn run(server: &TestServer, scenario: &PathBuf, extra: &[&str]) -> (Output, Value) {
+fn run(server: &TestServer, scenario: &std::path::Path, extra: &[&str]) -> (Output, Value) {
     let out = temp_path("run.json");
     let mut args = vec![
         "run",
