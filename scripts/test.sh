@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 
+# The HTML report test renders the report in headless Chromium.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+    echo "installing Chromium from the OS packages (for the HTML report test)"
+    if [ "$(id -u)" -eq 0 ]; then run=(); else run=(sudo); fi
+    "${run[@]}" apt-get install -y -qq chromium >/dev/null 2>&1 \
+        || { "${run[@]}" apt-get update -qq && "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 

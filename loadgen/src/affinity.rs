@@ -20,6 +20,12 @@ pub fn pin_self(cpus: &[usize]) -> nix::Result<()> {
     sched_setaffinity(Pid::from_raw(0), &cpu_set(cpus)?)
 }
 
+/// Pins an existing process (the database's postmaster) to `cpus`; the
+/// backends it forks for new connections inherit the mask.
+pub fn pin_pid(pid: i32, cpus: &[usize]) -> nix::Result<()> {
+    sched_setaffinity(Pid::from_raw(pid), &cpu_set(cpus)?)
+}
+
 /// Makes `command` start pinned to `cpus`.
 pub fn pin_command(command: &mut Command, cpus: &[usize]) {
     let cpus = cpus.to_vec();

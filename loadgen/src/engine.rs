@@ -234,7 +234,18 @@ async fn pacer(worker: Rc<Worker>, plan: Plan) {
         if planned >= worker.end {
             break;
         }
-        sleep_until(planned).await;
+        // Tokio's timers fire on millisecond ticks, at or after the deadline:
+        // wake a tick early and yield until the planned instant, so requests
+        // leave on plan and timer lag does not pass for server latency.
+        sleep_until(
+            planned
+                .checked_sub(Duration::from_millis(1))
+                .unwrap_or(planned),
+        )
+        .await;
+        while Instant::now() < planned {
+            tokio::task::yield_now().await;
+        }
         let slot = poll_fn(|cx| match worker.idle.borrow_mut().pop() {
             Some(slot) => Poll::Ready(Some(slot)),
             None if Instant::now() >= worker.end => Poll::Ready(None),

@@ -8,8 +8,10 @@
 //! loadgen never links a server crate: it starts their binaries and talks HTTP.
 
 mod affinity;
+mod compare;
 mod db;
 mod engine;
+mod html;
 mod http1;
 mod report;
 mod run;
@@ -33,7 +35,8 @@ use clap::{Parser, Subcommand};
     about = "stackbench: load generation against the stackbench servers, and the database they use",
     long_about = "stackbench's load generator. `run` sends a scenario's load (closed model: connections; \
                   open model: a request rate, latency corrected for coordinated omission) to one server \
-                  and prints latency histograms; results are saved as JSON under results/."
+                  and prints latency histograms; `compare` does it for several servers side by side. \
+                  Results are saved as JSON under results/."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -44,6 +47,15 @@ struct Cli {
 enum Command {
     /// Run a scenario against one server and print latency histograms.
     Run(Box<run::RunArgs>),
+    /// Compare servers x drivers on one scenario, fairly: interleaved rounds,
+    /// a throughput phase and an equal-rate latency phase, the database
+    /// checked after every run; prints a table, saves JSON and an HTML report.
+    Compare(Box<compare::CompareArgs>),
+    /// Rebuild the HTML report of a saved comparison (written beside it).
+    Report {
+        /// A comparison saved by `loadgen compare`.
+        file: PathBuf,
+    },
     /// Print a saved run again.
     Show {
         /// A run record written by `loadgen run`.
@@ -93,6 +105,14 @@ fn main() -> ExitCode {
         .expect("building the tokio runtime");
     let result = match cli.command {
         Command::Run(args) => run::run(&runtime, *args).map(ExitCode::from),
+        Command::Compare(args) => compare::compare(&runtime, *args).map(ExitCode::from),
+        Command::Report { file } => compare::read(&file).and_then(|comparison| {
+            let html = html::report(&comparison)?;
+            let path = file.with_extension("html");
+            std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))?;
+            println!("wrote {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }),
         Command::Show { file, latency } => read_record(&file).map(|record| {
             print!("{}", record.render(latency));
             ExitCode::SUCCESS

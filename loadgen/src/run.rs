@@ -26,7 +26,8 @@ pub struct LoadArgs {
     #[arg(long, conflicts_with = "rate")]
     pub connections: Option<u32>,
     /// Open model: requests per second, sent on schedule whatever the answers
-    /// (latency counted from the planned send time).
+    /// (latency counted from the planned send time). For `compare`: the rate
+    /// of the latency phase [default: 70% of the slowest stack's throughput].
     #[arg(long)]
     pub rate: Option<f64>,
     /// Open model: most requests in flight (connections) at once.
@@ -234,7 +235,8 @@ pub fn measure(
             let late = &stats.lateness;
             let achieved = total.requests as f64 / seconds;
             let late_sends = late.count_between(1_001, u64::MAX);
-            if achieved < 0.99 * rate || stats.unsent > 0 {
+            // A request or two at the very end can miss by rounding; more is a real shortfall.
+            if achieved < 0.99 * rate || stats.unsent > 1 + total.requests / 1000 {
                 warnings.push(format!(
                     "the target rate was not met ({achieved:.1} of {rate:.1} req/s, {} never sent): \
                      the server could not keep up, or --max-inflight {max_inflight} is too low",

@@ -1,0 +1,240 @@
+//! `loadgen compare` end to end on the real servers: the interleaving of
+//! rounds, the JSON and HTML it leaves (rendered in headless Chromium), and
+//! the database check failing a run whose stock was changed behind the
+//! servers' back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The comparisons share the benchmark database: one at a time.
+static DATABASE: Mutex<()> = Mutex::new(());
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("loadgen-compare-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn chromium() -> PathBuf {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.is_file())
+        .expect("Chromium is needed to check the HTML report: scripts/setup.sh installs it (apt-get install chromium)")
+}
+
+fn headless(html: &Path, extra: &[&str]) -> std::process::Output {
+    let profile = temp("chromium-profile");
+    Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+        ])
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("Chromium runs")
+}
+
+#[test]
+fn rounds_interleave_and_the_report_renders() {
+    let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
+    let out = temp("compare.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "compare",
+            "--scenario",
+            "smoke",
+            "--servers",
+            "hyper,axum",
+            "--rounds",
+            "2",
+        ])
+        .args([
+            "--duration",
+            "1s",
+            "--warmup",
+            "200ms",
+            "--threads",
+            "1",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let comparison: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let order: Vec<&str> = comparison["order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "round 1 throughput hyper+tokio-postgres",
+            "round 1 throughput axum+tokio-postgres",
+            "round 2 throughput hyper+tokio-postgres",
+            "round 2 throughput axum+tokio-postgres",
+            "round 1 latency hyper+tokio-postgres",
+            "round 1 latency axum+tokio-postgres",
+            "round 2 latency hyper+tokio-postgres",
+            "round 2 latency axum+tokio-postgres",
+        ]
+    );
+    // The latency phase ran every stack at the same rate: 70% of the slowest median.
+    let rate = comparison["latency_rate"].as_f64().unwrap();
+    let slowest = comparison["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["rps_median"].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        (rate - 0.7 * slowest).abs() < 1e-6,
+        "rate {rate}, slowest {slowest}"
+    );
+    for run in comparison["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["phase"] == "latency")
+    {
+        assert_eq!(run["record"]["config"]["rate"].as_f64().unwrap(), rate);
+    }
+    assert!(stdout.contains("req/s median (min-max)"), "{stdout}");
+    assert!(stdout.contains("hyper+tokio-postgres") && stdout.contains("axum+tokio-postgres"));
+
+    // The HTML report renders offline in a real browser, with its charts.
+    let html = out.with_extension("html");
+    let dom = headless(&html, &["--dump-dom"]);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert_eq!(dom.matches("<svg").count(), 3, "three charts");
+    assert!(
+        dom.matches("<polyline").count() >= 2,
+        "one latency curve per stack"
+    );
+    assert!(dom.matches("<rect").count() >= 4, "bars");
+    let png = temp("report.png");
+    let shot = headless(
+        &html,
+        &[
+            "--window-size=1100,1900",
+            &format!("--screenshot={}", png.display()),
+        ],
+    );
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000,
+        "screenshot of {} bytes",
+        bytes.len()
+    );
+
+    // `loadgen report` rebuilds the same page from the JSON.
+    let first = std::fs::read_to_string(&html).unwrap();
+    std::fs::remove_file(&html).unwrap();
+    let rebuilt = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .arg("report")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(rebuilt.status.success());
+    assert_eq!(std::fs::read_to_string(&html).unwrap(), first);
+}
+
+#[test]
+fn stock_changed_behind_the_servers_back_fails_the_comparison() {
+    let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = runtime.block_on(schema::database_url()).unwrap();
+    let client = runtime.block_on(schema::connect(&url)).unwrap();
+    // No orders left from earlier runs: the first one seen is from this run, after its reset.
+    runtime
+        .block_on(client.batch_execute("TRUNCATE order_items, orders"))
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "compare",
+            "--scenario",
+            "smoke",
+            "--servers",
+            "axum",
+            "--rounds",
+            "1",
+            "--no-latency-phase",
+        ])
+        .args([
+            "--duration",
+            "4s",
+            "--warmup",
+            "0s",
+            "--threads",
+            "1",
+            "--out",
+        ])
+        .arg(temp("tampered.json"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once orders flow (the reset is done), add stock to product 7 by hand.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let orders: i64 = runtime
+            .block_on(client.query_one("SELECT count(*) FROM orders", &[]))
+            .unwrap()
+            .get(0);
+        if orders > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no orders were placed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    runtime
+        .block_on(client.execute(
+            "UPDATE products SET stock_quantity = stock_quantity + 5 WHERE id = 7",
+            &[],
+        ))
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the comparison passed: {stderr}");
+    assert!(stderr.contains("database is inconsistent"), "{stderr}");
+    assert!(stderr.contains("product 7:"), "{stderr}");
+    assert!(
+        !stderr.contains("product 8:"),
+        "only the changed product is named: {stderr}"
+    );
+}
