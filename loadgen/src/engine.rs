@@ -60,6 +60,9 @@ pub struct Tick {
     pub latency: Histogram<u64>,
 }
 
+/// A connection idle longer than this is replaced before its next request.
+const IDLE_LIMIT: Duration = Duration::from_secs(1);
+
 /// What a run measured.
 pub struct Outcome {
     pub stats: ThreadStats,
@@ -299,6 +302,8 @@ struct Cursor {
 /// Per-connection buffers and randomness, reused for every request.
 struct Client {
     connection: Option<Connection>,
+    /// When the connection last finished a request.
+    idle_since: Instant,
     rng: fastrand::Rng,
     counter: u64,
     counter_stride: u64,
@@ -405,6 +410,7 @@ async fn connection_task(worker: Rc<Worker>, index: usize, total: usize, slot: O
         .collect();
     let mut client = Client {
         connection: None,
+        idle_since: Instant::now(),
         rng: fastrand::Rng::with_seed(
             spec.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         ),
@@ -543,6 +549,13 @@ async fn exchange(worker: &Worker, client: &mut Client, step: &Step) -> (Exchang
     let timeout = spec.load.timeout;
     client.prepare(step, &spec.host);
     let deadline = Instant::now() + timeout;
+    if client.connection.is_some() && client.idle_since.elapsed() > IDLE_LIMIT {
+        // Servers close idle keep-alive connections (actix-web after 5 s); a
+        // request written into one that is closing would fail for the
+        // generator's sake, not the server's. Open a fresh one instead.
+        client.connection = None;
+        worker.stats.borrow_mut().reconnects += 1;
+    }
     if client.connection.is_none() {
         let connect =
             tokio::time::timeout_at(deadline.min(worker.end), Connection::connect(spec.address));
@@ -561,6 +574,7 @@ async fn exchange(worker: &Worker, client: &mut Client, step: &Step) -> (Exchang
         () = sleep_until(deadline) => return (Exchange::Failed(ErrorKind::Timeout), sent),
         () = sleep_until(worker.end) => return (Exchange::RunEnded, sent),
     };
+    client.idle_since = Instant::now();
     let outcome = match result {
         Ok(response) => {
             let ok = !step.needs_body()

@@ -74,6 +74,12 @@ enum Command {
     },
 }
 
+/// The workspace this loadgen was built in: where `scenarios/` and `results/` are.
+pub fn workspace_dir() -> PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
 fn read_record(path: &PathBuf) -> anyhow::Result<report::RunRecord> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;

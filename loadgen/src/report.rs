@@ -515,7 +515,7 @@ pub fn machine() -> Machine {
 
 /// The commit of the checkout this binary was run in, if any.
 pub fn git_commit() -> Option<String> {
-    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = crate::workspace_dir();
     let output = std::process::Command::new("git")
         .arg("-C")
         .arg(workspace)

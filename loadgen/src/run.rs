@@ -399,9 +399,7 @@ pub fn save(record: &RunRecord, path: &std::path::Path) -> anyhow::Result<()> {
 }
 
 pub fn results_dir() -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("results")
+    crate::workspace_dir().join("results")
 }
 
 pub fn timestamp() -> String {

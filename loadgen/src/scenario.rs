@@ -195,7 +195,7 @@ pub fn locate(name: &str) -> Result<PathBuf, String> {
     } else {
         format!("{name}.toml")
     };
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = crate::workspace_dir();
     for dir in [PathBuf::from("scenarios"), workspace.join("scenarios")] {
         let candidate = dir.join(&file);
         if candidate.is_file() {
