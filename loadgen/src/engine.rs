@@ -498,33 +498,36 @@ async fn connection_task(worker: Rc<Worker>, index: usize, total: usize, slot: O
                         client.connection = None;
                         stats.reconnects += 1;
                     }
+                    let corrected = done.saturating_duration_since(planned).as_micros() as u64;
+                    let failed = match (status == step.expect, ok) {
+                        (false, _) => Some(ErrorKind::Status),
+                        (true, false) => Some(ErrorKind::Check),
+                        (true, true) => None,
+                    };
+                    // The live view shows the warm-up too; the figures do not.
+                    let mut interval = worker.interval.borrow_mut();
+                    interval.responses += 1;
+                    interval.errors += u64::from(failed.is_some());
+                    interval.latency.saturating_record(corrected.max(1));
                     if counted {
                         let step_stats = &mut stats.steps[step.id];
-                        let corrected = done.saturating_duration_since(planned).as_micros() as u64;
                         let uncorrected = done.saturating_duration_since(sent).as_micros() as u64;
                         step_stats.record_latency(corrected, uncorrected);
                         step_stats.record_status(status);
-                        let mut interval = worker.interval.borrow_mut();
-                        interval.responses += 1;
-                        interval.latency.saturating_record(corrected.max(1));
-                        if status != step.expect {
-                            step_stats.record_error(ErrorKind::Status);
-                            interval.errors += 1;
-                        } else if !ok {
-                            step_stats.record_error(ErrorKind::Check);
-                            interval.errors += 1;
+                        if let Some(kind) = failed {
+                            step_stats.record_error(kind);
                         }
                     }
-                    status == step.expect && ok
+                    failed.is_none()
                 }
                 Exchange::Failed(kind) => {
                     client.connection = None;
                     if kind != ErrorKind::Connect {
                         stats.reconnects += 1;
                     }
+                    worker.interval.borrow_mut().errors += 1;
                     if counted {
                         stats.steps[step.id].record_error(kind);
-                        worker.interval.borrow_mut().errors += 1;
                     }
                     false
                 }
