@@ -62,8 +62,9 @@ pub struct LoadArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub load: LoadArgs,
-    /// hyper, axum or actix (loadgen starts its release binary on a free
-    /// port), or the http://host:port of a running server.
+    /// hyper, axum or actix (loadgen starts its release binary on port 3000,
+    /// 3001 or 3002, or a free port if that is taken), or the
+    /// http://host:port of a running server.
     #[arg(long, default_value = "axum")]
     pub target: String,
     /// Database driver of a server that loadgen starts.

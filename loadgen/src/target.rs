@@ -1,6 +1,6 @@
 //! What load is sent to: a URL, or a stackbench server binary that loadgen
-//! starts (on a free port, against the benchmark database), measures and
-//! stops.
+//! starts (on its own port, or a free one if that is taken, against the
+//! benchmark database), measures and stops.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
@@ -82,7 +82,17 @@ pub fn server_binary(server: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// The server's own port (hyper 3000, axum 3001, actix 3002) when it is
+/// free, else any free port.
+fn port_for(server: &str) -> anyhow::Result<u16> {
+    let own = match server {
+        "hyper" => 3000,
+        "axum" => 3001,
+        _ => 3002,
+    };
+    if TcpListener::bind(("127.0.0.1", own)).is_ok() {
+        return Ok(own);
+    }
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -102,7 +112,7 @@ impl ServerProcess {
             .output()
             .ok()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-        let port = free_port()?;
+        let port = port_for(server)?;
         let mut command = Command::new(&binary);
         command
             .args(["--port", &port.to_string(), "--driver", driver])
