@@ -185,17 +185,10 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Json<T> {
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let headers = request.headers();
-        let declared_length = headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let checked = contract::require_json(headers.get(CONTENT_TYPE).map(|v| v.as_bytes()))
-            .and_then(|()| match declared_length {
-                Some(length) if length > MAX_BODY_BYTES as u64 => {
-                    Err(ApiError::payload_too_large())
-                }
-                _ => Ok(()),
-            });
+        let checked = contract::check_json_headers(
+            headers.get(CONTENT_TYPE).map(|v| v.as_bytes()),
+            headers.get(CONTENT_LENGTH).map(|v| v.as_bytes()),
+        );
         let mut payload = payload.take();
         Box::pin(async move {
             checked?;

@@ -130,14 +130,10 @@ impl<T: DeserializeOwned + Validate, S: Send + Sync> FromRequest<S> for Json<T> 
 
     async fn from_request(request: Request, _: &S) -> Result<Json<T>> {
         let headers = request.headers();
-        contract::require_json(headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes))?;
-        let declared_length = headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared_length.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
-            return Err(ApiError::payload_too_large().into());
-        }
+        contract::check_json_headers(
+            headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
+            headers.get(CONTENT_LENGTH).map(HeaderValue::as_bytes),
+        )?;
         let body = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|_| ApiError::payload_too_large())?;

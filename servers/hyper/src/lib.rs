@@ -172,14 +172,10 @@ fn query(request: &Request<Incoming>) -> Result<ListQuery> {
 /// Reads a JSON body under the size limit and parses it by `shop`'s rules.
 async fn json_body<T: DeserializeOwned + Validate>(request: Request<Incoming>) -> Result<T> {
     let headers = request.headers();
-    contract::require_json(headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes))?;
-    let declared_length = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared_length.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
-        return Err(ApiError::payload_too_large());
-    }
+    contract::check_json_headers(
+        headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
+        headers.get(CONTENT_LENGTH).map(HeaderValue::as_bytes),
+    )?;
     let body = Limited::new(request.into_body(), MAX_BODY_BYTES)
         .collect()
         .await

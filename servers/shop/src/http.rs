@@ -123,7 +123,7 @@ pub fn is_json_content_type(content_type: Option<&[u8]>) -> bool {
 }
 
 /// Refuses a body that is not declared as JSON (415), before it is read.
-pub fn require_json(content_type: Option<&[u8]>) -> Result<(), ApiError> {
+fn require_json(content_type: Option<&[u8]>) -> Result<(), ApiError> {
     if is_json_content_type(content_type) {
         Ok(())
     } else {
@@ -131,6 +131,23 @@ pub fn require_json(content_type: Option<&[u8]>) -> Result<(), ApiError> {
             ErrorCode::UnsupportedMediaType,
             "request body must be JSON: send `Content-Type: application/json`",
         ))
+    }
+}
+
+/// The checks made before a JSON body is read, from its headers alone:
+/// declared as JSON (else 415), and not declared larger than the limit
+/// (else 413). Adapters still cap what they read, for bodies without a length.
+pub fn check_json_headers(
+    content_type: Option<&[u8]>,
+    content_length: Option<&[u8]>,
+) -> Result<(), ApiError> {
+    require_json(content_type)?;
+    let declared = content_length
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > MAX_BODY_BYTES as u64 => Err(ApiError::payload_too_large()),
+        _ => Ok(()),
     }
 }
 
