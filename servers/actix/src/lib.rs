@@ -8,7 +8,9 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Data, ServiceConfig};
-use actix_web::{App, FromRequest, HttpRequest, HttpResponse, HttpServer, Resource, ResponseError};
+use actix_web::{
+    guard, App, FromRequest, HttpRequest, HttpResponse, HttpServer, Resource, ResponseError,
+};
 use futures_util::future::{ready, LocalBoxFuture, Ready};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -51,34 +53,39 @@ pub async fn serve(
 
 fn routes(config: &mut ServiceConfig) {
     config
-        .service(resource("/health").route(web::get().to(health)))
-        .service(resource("/health/db").route(web::get().to(health_db)))
+        .service(resource("/health").route(get().to(health)))
+        .service(resource("/health/db").route(get().to(health_db)))
         .service(
             resource("/users")
-                .route(web::get().to(list_users))
+                .route(get().to(list_users))
                 .route(web::post().to(create_user)),
         )
         .service(
             resource("/users/{id}")
-                .route(web::get().to(get_user))
+                .route(get().to(get_user))
                 .route(web::patch().to(update_user))
                 .route(web::delete().to(delete_user)),
         )
-        .service(resource("/users/{id}/orders").route(web::get().to(list_user_orders)))
+        .service(resource("/users/{id}/orders").route(get().to(list_user_orders)))
         .service(
             resource("/products")
-                .route(web::get().to(list_products))
+                .route(get().to(list_products))
                 .route(web::post().to(create_product)),
         )
         .service(
             resource("/products/{id}")
-                .route(web::get().to(get_product))
+                .route(get().to(get_product))
                 .route(web::patch().to(update_product))
                 .route(web::delete().to(delete_product)),
         )
         .service(resource("/orders").route(web::post().to(create_order)))
-        .service(resource("/orders/{id}").route(web::get().to(get_order)))
+        .service(resource("/orders/{id}").route(get().to(get_order)))
         .service(resource("/orders/{id}/cancel").route(web::post().to(cancel_order)));
+}
+
+/// A GET route that answers HEAD too (actix-web sends no body for HEAD).
+fn get() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 /// A resource whose other methods answer 405 with the contract's `Allow`.

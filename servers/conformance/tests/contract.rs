@@ -30,20 +30,43 @@ async fn routing(s: &Server) {
         .await
         .expect_error(404, "not_found");
     for (method, path, allow) in [
-        ("DELETE", "/users", "GET, POST"),
-        ("PUT", "/users/1", "GET, PATCH, DELETE"),
-        ("POST", "/users/1/orders", "GET"),
+        ("DELETE", "/users", "GET, HEAD, POST"),
+        ("PUT", "/users/1", "GET, HEAD, PATCH, DELETE"),
+        ("POST", "/users/1/orders", "GET, HEAD"),
         ("GET", "/orders", "POST"),
-        ("PATCH", "/orders/1", "GET"),
+        ("PATCH", "/orders/1", "GET, HEAD"),
         ("GET", "/orders/1/cancel", "POST"),
-        ("POST", "/health", "GET"),
-        ("DELETE", "/products", "GET, POST"),
+        ("HEAD", "/orders", "POST"),
+        ("OPTIONS", "/users", "GET, HEAD, POST"),
+        ("POST", "/health", "GET, HEAD"),
+        ("DELETE", "/products", "GET, HEAD, POST"),
         // The method is checked before the id: a bad id on a wrong method is 405.
-        ("PUT", "/products/abc", "GET, PATCH, DELETE"),
+        ("PUT", "/products/abc", "GET, HEAD, PATCH, DELETE"),
     ] {
         let reply = s.call(method, path, None).await;
-        reply.expect_error(405, "method_not_allowed");
+        assert_eq!(reply.status, 405, "{method} {path}");
         assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
+        if method != "HEAD" {
+            reply.expect_error(405, "method_not_allowed");
+        }
+    }
+    // HEAD is answered wherever GET is: the same status and headers, no body.
+    for path in ["/health", "/users/1", "/products?limit=2", "/users/9999"] {
+        let get = s.call("GET", path, None).await;
+        let head = s.call("HEAD", path, None).await;
+        assert_eq!(head.status, get.status, "HEAD {path}");
+        assert_eq!(
+            head.header("content-type"),
+            Some("application/json"),
+            "HEAD {path}"
+        );
+        let length = get.text.len().to_string();
+        assert_eq!(
+            head.header("content-length"),
+            Some(length.as_str()),
+            "HEAD {path}"
+        );
+        assert!(head.text.is_empty(), "HEAD {path} sent a body");
     }
 }
 
@@ -64,6 +87,8 @@ async fn ids(s: &Server) {
     s.call("GET", "/users/9223372036854775807", None)
         .await
         .expect_error(404, "not_found");
+    // Path parameters are percent-decoded, as URLs allow.
+    assert_eq!(s.call("GET", "/users/%31", None).await.expect(200)["id"], 1);
     s.call("GET", "/orders/9223372036854775807", None)
         .await
         .expect_error(404, "not_found");
@@ -645,6 +670,10 @@ async fn servers_expose_exactly_the_openapi_routes() {
                         .collect();
                     allowed.sort_unstable();
                     let mut documented: Vec<&str> = methods.iter().map(String::as_str).collect();
+                    // HEAD comes with every GET (HTTP semantics; the document says so once).
+                    if documented.contains(&"GET") {
+                        documented.push("HEAD");
+                    }
                     documented.sort_unstable();
                     assert_eq!(allowed, documented, "{server}: Allow of {path}");
                 }

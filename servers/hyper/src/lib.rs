@@ -81,7 +81,13 @@ async fn route(state: &AppState, request: Request<Incoming>) -> Result {
         return Err(ApiError::no_route(request.method().as_str(), &path));
     }
     let store = &state.store;
-    let method = request.method().clone();
+    let asked = request.method().clone();
+    // hyper sends no body in answer to HEAD, so GET's handlers serve it.
+    let method = if asked == Method::HEAD {
+        Method::GET
+    } else {
+        asked.clone()
+    };
     match (segments.as_slice(), method) {
         (["health"], Method::GET) => {
             Ok(json_response(StatusCode::OK, contract::HEALTH_OK.to_vec()))
@@ -96,17 +102,17 @@ async fn route(state: &AppState, request: Request<Incoming>) -> Result {
             let user = store.create_user(&json_body(request).await?).await?;
             Ok(created(format!("/users/{}", user.id), &user))
         }
-        (["users", id], Method::GET) => ok(&store.get_user(contract::parse_id(id)?).await?),
+        (["users", id], Method::GET) => ok(&store.get_user(id_of(id)?).await?),
         (["users", id], Method::PATCH) => {
-            let id = contract::parse_id(id)?;
+            let id = id_of(id)?;
             ok(&store.update_user(id, &json_body(request).await?).await?)
         }
         (["users", id], Method::DELETE) => {
-            store.delete_user(contract::parse_id(id)?).await?;
+            store.delete_user(id_of(id)?).await?;
             Ok(no_content())
         }
         (["users", id, "orders"], Method::GET) => {
-            let id = contract::parse_id(id)?;
+            let id = id_of(id)?;
             ok(&store.list_user_orders(id, query(&request)?.page).await?)
         }
 
@@ -120,13 +126,13 @@ async fn route(state: &AppState, request: Request<Incoming>) -> Result {
             let product = store.create_product(&json_body(request).await?).await?;
             Ok(created(format!("/products/{}", product.id), &product))
         }
-        (["products", id], Method::GET) => ok(&store.get_product(contract::parse_id(id)?).await?),
+        (["products", id], Method::GET) => ok(&store.get_product(id_of(id)?).await?),
         (["products", id], Method::PATCH) => {
-            let id = contract::parse_id(id)?;
+            let id = id_of(id)?;
             ok(&store.update_product(id, &json_body(request).await?).await?)
         }
         (["products", id], Method::DELETE) => {
-            store.delete_product(contract::parse_id(id)?).await?;
+            store.delete_product(id_of(id)?).await?;
             Ok(no_content())
         }
 
@@ -134,16 +140,14 @@ async fn route(state: &AppState, request: Request<Incoming>) -> Result {
             let order = store.create_order(&json_body(request).await?).await?;
             Ok(created(format!("/orders/{}", order.id), &order))
         }
-        (["orders", id], Method::GET) => ok(&store.get_order(contract::parse_id(id)?).await?),
-        (["orders", id, "cancel"], Method::POST) => {
-            ok(&store.cancel_order(contract::parse_id(id)?).await?)
-        }
+        (["orders", id], Method::GET) => ok(&store.get_order(id_of(id)?).await?),
+        (["orders", id, "cancel"], Method::POST) => ok(&store.cancel_order(id_of(id)?).await?),
 
-        (segments, method) => Err(match route_template(segments) {
+        (segments, _) => Err(match route_template(segments) {
             Some(template) => {
-                ApiError::method_not_allowed(method.as_str(), contract::allowed_methods(template))
+                ApiError::method_not_allowed(asked.as_str(), contract::allowed_methods(template))
             }
-            None => ApiError::no_route(method.as_str(), &path),
+            None => ApiError::no_route(asked.as_str(), &path),
         }),
     }
 }
@@ -163,6 +167,11 @@ fn route_template(segments: &[&str]) -> Option<&'static str> {
         ["orders", _, "cancel"] => "/orders/{id}/cancel",
         _ => return None,
     })
+}
+
+/// An id from a raw path segment (axum and actix decode theirs).
+fn id_of(segment: &str) -> Result<i64> {
+    contract::parse_raw_id(segment)
 }
 
 fn query(request: &Request<Incoming>) -> Result<ListQuery> {

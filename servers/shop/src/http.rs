@@ -19,16 +19,17 @@ pub const JSON_CONTENT_TYPE: &str = "application/json";
 /// Every route of the API and the methods it allows, as the `Allow` header
 /// of a 405 lists them. The adapters' routers and `schema/openapi.yaml` must
 /// agree with this table; tests check both.
+/// HEAD is answered wherever GET is, as HTTP asks (RFC 9110 9.3.2).
 pub const ROUTES: &[(&str, &str)] = &[
-    ("/health", "GET"),
-    ("/health/db", "GET"),
-    ("/users", "GET, POST"),
-    ("/users/{id}", "GET, PATCH, DELETE"),
-    ("/users/{id}/orders", "GET"),
-    ("/products", "GET, POST"),
-    ("/products/{id}", "GET, PATCH, DELETE"),
+    ("/health", "GET, HEAD"),
+    ("/health/db", "GET, HEAD"),
+    ("/users", "GET, HEAD, POST"),
+    ("/users/{id}", "GET, HEAD, PATCH, DELETE"),
+    ("/users/{id}/orders", "GET, HEAD"),
+    ("/products", "GET, HEAD, POST"),
+    ("/products/{id}", "GET, HEAD, PATCH, DELETE"),
     ("/orders", "POST"),
-    ("/orders/{id}", "GET"),
+    ("/orders/{id}", "GET, HEAD"),
     ("/orders/{id}/cancel", "POST"),
 ];
 
@@ -49,6 +50,12 @@ pub fn parse_id(segment: &str) -> Result<i64, ApiError> {
             "`{segment}` is not a valid id: ids are positive 64-bit integers"
         ))),
     }
+}
+
+/// A resource id from a path segment as it came on the wire, still
+/// percent-encoded: for adapters whose router does not decode parameters.
+pub fn parse_raw_id(segment: &str) -> Result<i64, ApiError> {
+    parse_id(&percent_encoding::percent_decode_str(segment).decode_utf8_lossy())
 }
 
 /// `limit` and `offset` of a list request.
@@ -178,6 +185,8 @@ mod tests {
     fn ids_are_positive_64_bit_integers() {
         assert_eq!(parse_id("1"), Ok(1));
         assert_eq!(parse_id("9223372036854775807"), Ok(i64::MAX));
+        assert_eq!(parse_raw_id("%31%32"), Ok(12));
+        assert!(parse_raw_id("%2D1").is_err());
         for bad in [
             "0",
             "-1",
