@@ -300,9 +300,10 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         crate::affinity::pin_self(&cpus.0).context("pinning loadgen")?;
     }
     let database_url = runtime.block_on(schema::database_url())?;
-    if let Some(cpus) = &args.pin_db {
-        pin_database(&cpus.0)?;
-    }
+    let _database_pin = match &args.pin_db {
+        Some(cpus) => Some(pin_database(&cpus.0)?),
+        None => None,
+    };
     let throughput_load = Load {
         model: match load.model {
             Model::Closed { connections } => Model::Closed { connections },
@@ -406,7 +407,20 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
     Ok(0)
 }
 
-fn pin_database(cpus: &[usize]) -> anyhow::Result<()> {
+/// Gives the database its CPUs back when the comparison ends, however it ends.
+struct DatabasePin {
+    pid: i32,
+    previous: nix::sched::CpuSet,
+}
+
+impl Drop for DatabasePin {
+    fn drop(&mut self) {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(self.pid), &self.previous);
+    }
+}
+
+/// Pins the managed cluster's postmaster (and so the backends it forks).
+fn pin_database(cpus: &[usize]) -> anyhow::Result<DatabasePin> {
     let cluster = schema::Cluster::default_location();
     let pid_file = cluster.dir().join("data").join("postmaster.pid");
     let text = std::fs::read_to_string(&pid_file).with_context(|| {
@@ -420,8 +434,10 @@ fn pin_database(cpus: &[usize]) -> anyhow::Result<()> {
         .next()
         .and_then(|l| l.trim().parse().ok())
         .context("postmaster.pid has no pid")?;
+    let previous = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(pid))
+        .context("reading PostgreSQL's CPUs")?;
     crate::affinity::pin_pid(pid, cpus).context("pinning PostgreSQL")?;
-    Ok(())
+    Ok(DatabasePin { pid, previous })
 }
 
 pub fn summarize(stacks: &[Stack], runs: &[CompareRun], latency_phase: bool) -> Vec<StackSummary> {
