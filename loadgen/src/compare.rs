@@ -156,14 +156,15 @@ pub async fn verify_database(url: &str, scenario: &Scenario) -> anyhow::Result<V
     let mut problems = Vec::new();
     let rows = client
         .query(
-            "SELECT p.id, p.stock_quantity::bigint,
-                    COALESCE((SELECT sum(oi.quantity) FROM order_items oi JOIN orders o ON o.id = oi.order_id
-                              WHERE oi.product_id = p.id AND o.status = 'confirmed'), 0)::bigint
-             FROM products p
-             WHERE p.id <= $1 AND (p.stock_quantity < 0 OR p.stock_quantity +
-                   COALESCE((SELECT sum(oi.quantity) FROM order_items oi JOIN orders o ON o.id = oi.order_id
-                             WHERE oi.product_id = p.id AND o.status = 'confirmed'), 0) <> $2)
-             ORDER BY p.id LIMIT 20",
+            "WITH ledger AS (
+                 SELECT p.id, p.stock_quantity::bigint AS left_in_stock,
+                        COALESCE((SELECT sum(oi.quantity) FROM order_items oi JOIN orders o ON o.id = oi.order_id
+                                  WHERE oi.product_id = p.id AND o.status = 'confirmed'), 0)::bigint AS sold
+                 FROM products p WHERE p.id <= $1
+             )
+             SELECT id, left_in_stock, sold FROM ledger
+             WHERE left_in_stock < 0 OR left_in_stock + sold <> $2
+             ORDER BY id LIMIT 20",
             &[&seeded, &stock],
         )
         .await?;
