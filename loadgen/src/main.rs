@@ -7,25 +7,17 @@
 //!
 //! loadgen never links a server crate: it starts their binaries and talks HTTP.
 
-mod affinity;
-mod compare;
-mod db;
+mod commands;
 mod engine;
-mod html;
-mod http1;
+mod measure;
 mod report;
-mod run;
 mod scenario;
-mod schedule;
-mod stats;
-mod target;
-mod template;
-mod threshold;
+mod stack;
+mod units;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -46,11 +38,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a scenario against one server and print latency histograms.
-    Run(Box<run::RunArgs>),
+    Run(Box<commands::run::RunArgs>),
     /// Compare servers x drivers on one scenario, fairly: interleaved rounds,
     /// a throughput phase and an equal-rate latency phase, the database
     /// checked after every run; prints a table, saves JSON and an HTML report.
-    Compare(Box<compare::CompareArgs>),
+    Compare(Box<commands::compare::CompareArgs>),
     /// Rebuild the HTML report of a saved comparison (written beside it).
     Report {
         /// A comparison saved by `loadgen compare`.
@@ -70,30 +62,14 @@ enum Command {
     /// target/, or DATABASE_URL when set).
     Db {
         #[command(subcommand)]
-        action: db::Action,
+        action: commands::db::Action,
     },
 }
 
 /// The workspace this loadgen was built in: where `scenarios/` and `results/` are.
-pub fn workspace_dir() -> PathBuf {
+pub fn workspace_dir() -> std::path::PathBuf {
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-fn read_record(path: &PathBuf) -> anyhow::Result<report::RunRecord> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let record: report::RunRecord = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a loadgen run record", path.display()))?;
-    if record.schema != report::SCHEMA {
-        anyhow::bail!(
-            "{} has schema {:?}; this loadgen reads {:?}",
-            path.display(),
-            record.schema,
-            report::SCHEMA
-        );
-    }
-    Ok(record)
 }
 
 fn main() -> ExitCode {
@@ -110,25 +86,12 @@ fn main() -> ExitCode {
         .build()
         .expect("building the tokio runtime");
     let result = match cli.command {
-        Command::Run(args) => run::run(&runtime, *args).map(ExitCode::from),
-        Command::Compare(args) => compare::compare(&runtime, *args).map(ExitCode::from),
-        Command::Report { file } => compare::read(&file).and_then(|comparison| {
-            let html = html::report(&comparison)?;
-            let path = file.with_extension("html");
-            std::fs::write(&path, html).with_context(|| format!("writing {}", path.display()))?;
-            println!("wrote {}", path.display());
-            Ok(ExitCode::SUCCESS)
-        }),
-        Command::Show { file, latency } => read_record(&file).map(|record| {
-            print!("{}", record.render(latency));
-            ExitCode::SUCCESS
-        }),
-        Command::Diff { a, b } => read_record(&a).and_then(|a| {
-            let b = read_record(&b)?;
-            print!("{}", report::diff(&a, &b));
-            Ok(ExitCode::SUCCESS)
-        }),
-        Command::Db { action } => runtime.block_on(db::run(action)),
+        Command::Run(args) => commands::run::run(&runtime, *args).map(ExitCode::from),
+        Command::Compare(args) => commands::compare::compare(&runtime, *args).map(ExitCode::from),
+        Command::Report { file } => commands::saved::rebuild_report(&file),
+        Command::Show { file, latency } => commands::saved::show(&file, latency),
+        Command::Diff { a, b } => commands::saved::diff(&a, &b),
+        Command::Db { action } => runtime.block_on(commands::db::run(action)),
     };
     match result {
         Ok(code) => code,

@@ -7,37 +7,19 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::measure::record::{Identity, ProcessUsage};
 use anyhow::{bail, Context};
-use serde::{Deserialize, Serialize};
+
+pub mod affinity;
 
 pub const SERVERS: [&str; 3] = ["hyper", "axum", "actix"];
 pub const DRIVERS: [&str; 2] = ["tokio-postgres", "sqlx"];
-
-/// Who answered: recorded with every run.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Identity {
-    /// `hyper`, `axum`, `actix`, or `external` for a URL.
-    pub server: String,
-    pub driver: Option<String>,
-    /// The binary's `--version`, when loadgen started it.
-    pub version: Option<String>,
-    pub url: String,
-}
 
 /// A server process started by loadgen.
 pub struct ServerProcess {
     child: Child,
     pub address: SocketAddr,
     pub identity: Identity,
-}
-
-/// The server's own cost, from `/proc`.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
-pub struct ProcessUsage {
-    /// User + system CPU seconds since the process started.
-    pub cpu_seconds: f64,
-    /// Peak resident memory (VmHWM), bytes.
-    pub peak_rss_bytes: u64,
 }
 
 /// Parses `--target`: a server name or an `http://host:port` URL.
@@ -124,7 +106,7 @@ impl ServerProcess {
             command.args(["--workers", &workers.to_string()]);
         }
         if let Some(cpus) = cpus {
-            crate::affinity::pin_command(&mut command, cpus);
+            crate::stack::affinity::pin_command(&mut command, cpus);
         }
         let child = command
             .spawn()
@@ -205,7 +187,7 @@ pub async fn health_db(address: SocketAddr) -> bool {
     let request = format!("GET /health/db HTTP/1.1\r\nHost: {address}\r\n\r\n");
     let Ok(Ok(mut connection)) = tokio::time::timeout(
         Duration::from_secs(2),
-        crate::http1::Connection::connect(address),
+        crate::engine::http1::Connection::connect(address),
     )
     .await
     else {

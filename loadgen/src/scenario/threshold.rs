@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::scenario::parse_duration;
+use crate::units::parse_duration;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Metric {
@@ -67,7 +67,7 @@ impl Threshold {
     /// A value of this threshold's metric, in its units.
     pub fn format_value(&self, value: f64) -> String {
         match self.metric {
-            Metric::Latency(_) => crate::report::format_us(value),
+            Metric::Latency(_) => crate::units::format_us(value),
             Metric::ErrorRate => format!("{:.3}%", value * 100.0),
             Metric::Rps => format!("{value:.1} req/s"),
         }

@@ -16,11 +16,14 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use tokio::time::{sleep_until, Instant};
 
-use crate::http1::{Connection, WireError};
+pub mod http1;
+pub mod schedule;
+
+use crate::measure::stats::{new_histogram, ErrorKind, ThreadStats};
+use crate::scenario::template::RenderContext;
 use crate::scenario::{Flow, Load, Model, Scenario, Step};
-use crate::schedule::{Plan, Profile};
-use crate::stats::{new_histogram, ErrorKind, ThreadStats};
-use crate::template::RenderContext;
+use http1::{Connection, WireError};
+use schedule::{Plan, Profile};
 
 /// Everything the worker threads share, read-only.
 pub struct RunSpec {

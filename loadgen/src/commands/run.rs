@@ -11,11 +11,14 @@ use clap::Args;
 use hdrhistogram::Histogram;
 
 use crate::engine::{self, RunSpec, Tick};
-use crate::report::{self, Figures, Generator, OpenModel, RunConfig, RunRecord, ThresholdResult};
+use crate::measure::record::Identity;
+use crate::measure::record::{
+    self, Figures, Generator, OpenModel, RunConfig, RunRecord, ThresholdResult,
+};
+use crate::measure::stats::new_histogram;
+use crate::scenario::threshold::{LatencyStat, Observed, Threshold};
 use crate::scenario::{self, Load, Model, Scenario};
-use crate::stats::new_histogram;
-use crate::target::{self, Identity, ServerProcess, TargetSpec};
-use crate::threshold::{LatencyStat, Observed, Threshold};
+use crate::stack::{self, ServerProcess, TargetSpec};
 
 #[derive(Args, Debug, Clone)]
 pub struct LoadArgs {
@@ -68,7 +71,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "axum")]
     pub target: String,
     /// Database driver of a server that loadgen starts.
-    #[arg(long, default_value = "tokio-postgres", value_parser = target::DRIVERS)]
+    #[arg(long, default_value = "tokio-postgres", value_parser = stack::DRIVERS)]
     pub driver: String,
     /// Pass/fail rule, repeatable: "p99 < 20ms", "error_rate < 0.1%", "rps > 5000".
     /// A breached threshold makes loadgen exit with status 99.
@@ -78,11 +81,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub latency: bool,
     /// Pin loadgen's threads to these CPUs (e.g. 1 or 2-3), with the OS affinity call.
-    #[arg(long, value_parser = crate::affinity::parse_cpus)]
-    pub pin_loadgen: Option<crate::affinity::Cpus>,
+    #[arg(long, value_parser = crate::stack::affinity::parse_cpus)]
+    pub pin_loadgen: Option<crate::stack::affinity::Cpus>,
     /// Pin a server that loadgen starts to these CPUs.
-    #[arg(long, value_parser = crate::affinity::parse_cpus)]
-    pub pin_server: Option<crate::affinity::Cpus>,
+    #[arg(long, value_parser = crate::stack::affinity::parse_cpus)]
+    pub pin_server: Option<crate::stack::affinity::Cpus>,
     /// Where to save the run record (JSON) [default: results/run-<scenario>-<target>-<time>.json].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -204,12 +207,12 @@ pub fn measure(
 
     let seconds = load.measured().as_secs_f64();
     let stats = &outcome.stats;
-    let mut total = crate::stats::StepStats::default();
+    let mut total = crate::measure::stats::StepStats::default();
     let endpoints = scenario
         .steps()
         .map(|step| {
             total.merge(&stats.steps[step.id]);
-            report::Endpoint {
+            record::Endpoint {
                 name: step.label.clone(),
                 figures: Figures::of(&stats.steps[step.id], seconds),
             }
@@ -280,13 +283,13 @@ pub fn measure(
         ));
     }
     RunRecord {
-        schema: report::SCHEMA.to_string(),
+        schema: record::SCHEMA.to_string(),
         scenario: scenario.name.clone(),
         scenario_file: scenario.source.display().to_string(),
         config,
         target,
-        machine: report::machine(),
-        git_commit: report::git_commit(),
+        machine: record::machine(),
+        git_commit: record::git_commit(),
         started_at,
         measured_seconds: seconds,
         total,
@@ -346,7 +349,7 @@ fn show_progress(ticks: mpsc::Receiver<Tick>, threads: usize, load: &Load) {
         let p99 = if latency.is_empty() {
             "-".into()
         } else {
-            report::format_us(latency.value_at_quantile(0.99) as f64)
+            crate::units::format_us(latency.value_at_quantile(0.99) as f64)
         };
         let line = format!(
             "{responses} req/s, p99 {p99}, {errors} errors, {in_flight} in flight{rate}{phase}"
@@ -415,7 +418,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
     }
     let threads = args.load.threads();
     let config = config_of(&load, &args.load, threads);
-    let target = target::parse_target(&args.target)?;
+    let target = stack::parse_target(&args.target)?;
     let (server, address, identity) = runtime.block_on(async {
         match target {
             TargetSpec::Server(name) => {
@@ -429,7 +432,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
                     eprintln!("resetting the database loadgen manages (DATABASE_URL, or the managed cluster); the server at {url} must use the same one, or pass --no-reset");
                     reset_database(&scenario).await?;
                 }
-                if !target::health_db(address).await {
+                if !stack::health_db(address).await {
                     bail!("{url} does not answer GET /health/db with 200: is the server running?");
                 }
                 Ok((None, address, Identity { server: "external".into(), driver: None, version: None, url }))
@@ -444,7 +447,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
         load.warmup.as_secs_f64()
     );
     if let Some(cpus) = &args.pin_loadgen {
-        crate::affinity::pin_self(&cpus.0).context("pinning loadgen")?;
+        crate::stack::affinity::pin_self(&cpus.0).context("pinning loadgen")?;
     }
     let host = address.to_string();
     let mut record = measure(&scenario, &load, config, address, host, identity);
@@ -453,7 +456,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
         server.stop()?;
     }
     let passed = check_thresholds(&mut record, &thresholds);
-    print!("{}", record.render(args.latency));
+    print!("{}", crate::report::text::run(&record, args.latency));
     let path = args.out.unwrap_or_else(|| {
         results_dir().join(format!(
             "run-{}-{}-{}.json",

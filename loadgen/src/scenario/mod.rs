@@ -10,8 +10,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::template::Template;
-use crate::threshold::Threshold;
+pub use crate::units::parse_duration;
+
+use template::Template;
+use threshold::Threshold;
+
+pub mod template;
+pub mod threshold;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -441,31 +446,6 @@ pub fn check_load(load: &Load) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-/// `500us`, `250ms`, `10s`, `1.5s`, `2m`, `1h`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 500ms, 10s, 2m"))?;
-    let seconds = match unit {
-        "us" | "µs" => number / 1e6,
-        "ms" => number / 1000.0,
-        "s" => number,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => {
-            return Err(format!(
-                "{text:?} is not a duration: the unit must be us, ms, s, m or h"
-            ))
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is out of range"))
 }
 
 /// `10s:1000,30s:1000,10s:0`: ramp to 1000 over 10 s, hold 30 s, ramp down over 10 s.

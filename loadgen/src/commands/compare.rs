@@ -9,13 +9,17 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use serde::{Deserialize, Serialize};
 
-use crate::affinity::Cpus;
-use crate::report::{self, RunRecord};
-use crate::run::{self, LoadArgs};
+use crate::commands::run::{self, LoadArgs};
+use crate::measure::comparison::{
+    summarize, verdict, CompareRun, Comparison, Pinning, Stack, SCHEMA,
+};
+use crate::measure::record;
+use crate::measure::statistics::median;
+use crate::report::{html, text};
 use crate::scenario::{Load, Model, Scenario};
-use crate::target::{self, ServerProcess};
+use crate::stack::affinity::Cpus;
+use crate::stack::{self, ServerProcess};
 
 /// Runs default to 8 s measured after a 2 s warm-up (--duration, --warmup).
 #[derive(Args, Debug)]
@@ -23,10 +27,10 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub load: LoadArgs,
     /// Servers to compare.
-    #[arg(long, value_delimiter = ',', default_value = "hyper,axum,actix", value_parser = target::SERVERS)]
+    #[arg(long, value_delimiter = ',', default_value = "hyper,axum,actix", value_parser = stack::SERVERS)]
     pub servers: Vec<String>,
     /// Database drivers to compare (each server runs on each).
-    #[arg(long, value_delimiter = ',', default_value = "tokio-postgres", value_parser = target::DRIVERS)]
+    #[arg(long, value_delimiter = ',', default_value = "tokio-postgres", value_parser = stack::DRIVERS)]
     pub drivers: Vec<String>,
     /// Rounds; each runs every stack once, in the same order (A B C, A B C, ...),
     /// so drift of the machine hits every stack alike.
@@ -39,13 +43,13 @@ pub struct CompareArgs {
     #[arg(long)]
     pub server_workers: Option<usize>,
     /// Pin each server to these CPUs (e.g. 0 or 0-1), with the OS affinity call.
-    #[arg(long, value_parser = crate::affinity::parse_cpus)]
+    #[arg(long, value_parser = crate::stack::affinity::parse_cpus)]
     pub pin_server: Option<Cpus>,
     /// Pin loadgen to these CPUs.
-    #[arg(long, value_parser = crate::affinity::parse_cpus)]
+    #[arg(long, value_parser = crate::stack::affinity::parse_cpus)]
     pub pin_loadgen: Option<Cpus>,
     /// Pin the managed PostgreSQL (postmaster and the backends it starts) to these CPUs.
-    #[arg(long, value_parser = crate::affinity::parse_cpus)]
+    #[arg(long, value_parser = crate::stack::affinity::parse_cpus)]
     pub pin_db: Option<Cpus>,
     /// Where to save the comparison (JSON; the HTML report goes beside it)
     /// [default: results/compare-<scenario>-<time>.json].
@@ -53,98 +57,15 @@ pub struct CompareArgs {
     pub out: Option<PathBuf>,
 }
 
-pub const SCHEMA: &str = "stackbench.compare/1";
-
 /// Measured time and warm-up of each run when not given on the command line.
 pub const DEFAULT_DURATION: std::time::Duration = std::time::Duration::from_secs(8);
 pub const DEFAULT_WARMUP: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// A server on a driver.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stack {
-    pub server: String,
-    pub driver: String,
-}
-
-impl Stack {
-    pub fn name(&self) -> String {
-        format!("{}+{}", self.server, self.driver)
-    }
-}
-
-/// One measured run of the comparison.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CompareRun {
-    pub round: u32,
-    /// `throughput` (closed model) or `latency` (open model at an equal rate).
-    pub phase: String,
-    pub stack: Stack,
-    pub record: RunRecord,
-    /// Server CPU seconds over the run (warm-up included), and its peak RSS.
-    pub server_cpu_seconds: f64,
-    pub server_peak_rss_bytes: u64,
-    /// Requests the server answered over the same time (warm-up included).
-    pub server_requests: u64,
-}
-
-/// Per stack, the figures of the summary table.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StackSummary {
-    pub stack: Stack,
-    pub rps_median: f64,
-    pub rps_min: f64,
-    pub rps_max: f64,
-    /// From the latency phase (or the throughput phase when it was skipped), µs.
-    pub p50_us: u64,
-    pub p99_us: u64,
-    pub p99_9_us: u64,
-    pub errors: u64,
-    pub cpu_ms_per_1000: f64,
-    pub peak_rss_bytes: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Comparison {
-    pub schema: String,
-    pub scenario: String,
-    pub machine: report::Machine,
-    pub git_commit: Option<String>,
-    pub started_at: String,
-    pub command: String,
-    pub rounds: u32,
-    /// The order runs happened in: `round phase stack`.
-    pub order: Vec<String>,
-    pub latency_rate: Option<f64>,
-    pub pinning: Pinning,
-    pub runs: Vec<CompareRun>,
-    pub summary: Vec<StackSummary>,
-    pub verdict: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Pinning {
-    pub server: Option<Vec<usize>>,
-    pub loadgen: Option<Vec<usize>>,
-    pub db: Option<Vec<usize>>,
-}
 
 /// Every stack once per round, in the same order each round.
 pub fn interleave(stacks: &[Stack], rounds: u32) -> Vec<(u32, Stack)> {
     (1..=rounds)
         .flat_map(|round| stacks.iter().map(move |stack| (round, stack.clone())))
         .collect()
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n == 0 {
-        0.0
-    } else if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
 }
 
 /// Checks the data the write path must keep true; the servers are stopped.
@@ -256,7 +177,7 @@ impl Runner<'_> {
         eprintln!(
             "   {:.1} req/s, p99 {}, {} errors",
             record.total.rps,
-            report::format_us(record.total.latency.p99_us as f64),
+            crate::units::format_us(record.total.latency.p99_us as f64),
             record.total.error_count()
         );
         self.runs.push(CompareRun {
@@ -287,7 +208,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
     let mut stacks = Vec::new();
     for server in &args.servers {
         for driver in &args.drivers {
-            target::server_binary(server)?;
+            stack::server_binary(server)?;
             stacks.push(Stack {
                 server: server.clone(),
                 driver: driver.clone(),
@@ -298,7 +219,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         bail!("nothing to compare: give --servers and --drivers");
     }
     if let Some(cpus) = &args.pin_loadgen {
-        crate::affinity::pin_self(&cpus.0).context("pinning loadgen")?;
+        crate::stack::affinity::pin_self(&cpus.0).context("pinning loadgen")?;
     }
     let database_url = runtime.block_on(schema::database_url())?;
     let _database_pin = match &args.pin_db {
@@ -374,8 +295,8 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
     let comparison = Comparison {
         schema: SCHEMA.to_string(),
         scenario: scenario.name.clone(),
-        machine: report::machine(),
-        git_commit: report::git_commit(),
+        machine: record::machine(),
+        git_commit: record::git_commit(),
         started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         rounds: args.rounds,
@@ -390,7 +311,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         summary,
         verdict,
     };
-    print!("{}", render(&comparison));
+    print!("{}", text::comparison(&comparison));
     let path = args.out.clone().unwrap_or_else(|| {
         run::results_dir().join(format!(
             "compare-{}-{}.json",
@@ -437,168 +358,8 @@ fn pin_database(cpus: &[usize]) -> anyhow::Result<DatabasePin> {
         .context("postmaster.pid has no pid")?;
     let previous = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(pid))
         .context("reading PostgreSQL's CPUs")?;
-    crate::affinity::pin_pid(pid, cpus).context("pinning PostgreSQL")?;
+    crate::stack::affinity::pin_pid(pid, cpus).context("pinning PostgreSQL")?;
     Ok(DatabasePin { pid, previous })
-}
-
-pub fn summarize(stacks: &[Stack], runs: &[CompareRun], latency_phase: bool) -> Vec<StackSummary> {
-    stacks
-        .iter()
-        .map(|stack| {
-            let mine: Vec<&CompareRun> = runs.iter().filter(|run| run.stack == *stack).collect();
-            let mut rps: Vec<f64> = mine
-                .iter()
-                .filter(|r| r.phase == "throughput")
-                .map(|r| r.record.total.rps)
-                .collect();
-            let latency_phase_name = if latency_phase {
-                "latency"
-            } else {
-                "throughput"
-            };
-            let mut latency = crate::stats::new_histogram();
-            for run in mine.iter().filter(|r| r.phase == latency_phase_name) {
-                if let Ok(histogram) = run.record.total.histogram() {
-                    latency.add(&histogram).expect("same bounds");
-                }
-            }
-            let cpu: f64 = mine.iter().map(|r| r.server_cpu_seconds).sum();
-            let requests: u64 = mine.iter().map(|r| r.server_requests).sum();
-            StackSummary {
-                stack: stack.clone(),
-                rps_min: rps.iter().cloned().fold(f64::INFINITY, f64::min),
-                rps_max: rps.iter().cloned().fold(0.0, f64::max),
-                rps_median: median(&mut rps),
-                p50_us: latency.value_at_quantile(0.5),
-                p99_us: latency.value_at_quantile(0.99),
-                p99_9_us: latency.value_at_quantile(0.999),
-                errors: mine.iter().map(|r| r.record.total.error_count()).sum(),
-                cpu_ms_per_1000: if requests > 0 {
-                    1e6 * cpu / requests as f64
-                } else {
-                    0.0
-                },
-                peak_rss_bytes: mine
-                    .iter()
-                    .map(|r| r.server_peak_rss_bytes)
-                    .max()
-                    .unwrap_or(0),
-            }
-        })
-        .collect()
-}
-
-/// Who is fastest, by how much, and whether that is beyond the noise: the
-/// difference counts only when the rounds' ranges do not overlap.
-pub fn verdict(summary: &[StackSummary]) -> String {
-    let mut ranked: Vec<&StackSummary> = summary.iter().collect();
-    ranked.sort_by(|a, b| b.rps_median.total_cmp(&a.rps_median));
-    match ranked.as_slice() {
-        [] => "no stacks".into(),
-        [only] => format!(
-            "{}: {:.1} req/s (median)",
-            only.stack.name(),
-            only.rps_median
-        ),
-        [best, second, ..] => {
-            let ratio = best.rps_median / second.rps_median.max(1e-9);
-            if best.rps_min <= second.rps_max {
-                format!(
-                    "{} and {} are within the noise of the rounds ({:.2}x, overlapping min-max); run more rounds to separate them",
-                    best.stack.name(),
-                    second.stack.name(),
-                    ratio
-                )
-            } else {
-                format!(
-                    "{} is fastest: {:.2}x the throughput of {} (median of rounds; every round of it beat every round of the other)",
-                    best.stack.name(),
-                    ratio,
-                    second.stack.name()
-                )
-            }
-        }
-    }
-}
-
-pub fn render(comparison: &Comparison) -> String {
-    use comfy_table::{presets, Cell, CellAlignment, Table};
-    let summary = &comparison.summary;
-    let best_rps = summary.iter().map(|s| s.rps_median).fold(0.0, f64::max);
-    let best = |values: &mut dyn Iterator<Item = f64>| {
-        values.filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min)
-    };
-    let best_p99 = best(&mut summary.iter().map(|s| s.p99_us as f64));
-    let best_cpu = best(&mut summary.iter().map(|s| s.cpu_ms_per_1000));
-    let best_rss = best(&mut summary.iter().map(|s| s.peak_rss_bytes as f64));
-    let ratio = |value: f64, best: f64| {
-        if best > 0.0 && best.is_finite() {
-            format!(" ({:.2}x)", value / best)
-        } else {
-            String::new()
-        }
-    };
-    let latency_title = match comparison.latency_rate {
-        Some(rate) => format!("at {rate:.0} req/s"),
-        None => "closed".into(),
-    };
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_header(vec![
-            "stack".to_string(),
-            "req/s median (min-max)".into(),
-            format!("p50 {latency_title}"),
-            format!("p99 {latency_title}"),
-            format!("p99.9 {latency_title}"),
-            "errors".into(),
-            "CPU-ms / 1000 req".into(),
-            "peak RSS".into(),
-        ]);
-    for column in table.column_iter_mut().skip(1) {
-        column.set_cell_alignment(CellAlignment::Right);
-    }
-    for s in summary {
-        table.add_row(vec![
-            Cell::new(s.stack.name()),
-            Cell::new(format!(
-                "{:.0} ({:.0}-{:.0}){}",
-                s.rps_median,
-                s.rps_min,
-                s.rps_max,
-                ratio(s.rps_median, best_rps)
-            )),
-            Cell::new(report::format_us(s.p50_us as f64)),
-            Cell::new(format!(
-                "{}{}",
-                report::format_us(s.p99_us as f64),
-                ratio(s.p99_us as f64, best_p99)
-            )),
-            Cell::new(report::format_us(s.p99_9_us as f64)),
-            Cell::new(s.errors),
-            Cell::new(format!(
-                "{:.1}{}",
-                s.cpu_ms_per_1000,
-                ratio(s.cpu_ms_per_1000, best_cpu)
-            )),
-            Cell::new(format!(
-                "{:.1} MiB{}",
-                s.peak_rss_bytes as f64 / 1048576.0,
-                ratio(s.peak_rss_bytes as f64, best_rss)
-            )),
-        ]);
-    }
-    format!(
-        "\n{} on {}: {} round(s), throughput from the closed phase, latency {}\n{table}\n{}\n",
-        comparison.scenario,
-        comparison.machine.cpu_model,
-        comparison.rounds,
-        match comparison.latency_rate {
-            Some(_) => "from the open phase at one equal rate".to_string(),
-            None => "from the closed phase".into(),
-        },
-        comparison.verdict
-    )
 }
 
 pub fn save(comparison: &Comparison, path: &std::path::Path) -> anyhow::Result<()> {
@@ -607,7 +368,7 @@ pub fn save(comparison: &Comparison, path: &std::path::Path) -> anyhow::Result<(
     }
     std::fs::write(path, serde_json::to_string_pretty(comparison)?)
         .with_context(|| format!("writing {}", path.display()))?;
-    let html = crate::html::report(comparison)?;
+    let html = html::report(comparison)?;
     let html_path = path.with_extension("html");
     std::fs::write(&html_path, html).with_context(|| format!("writing {}", html_path.display()))
 }
@@ -649,37 +410,5 @@ mod tests {
             order,
             ["1a", "1b", "1c", "2a", "2b", "2c", "3a", "3b", "3c"]
         );
-    }
-
-    fn summary(name: &str, rps: [f64; 3]) -> StackSummary {
-        StackSummary {
-            stack: Stack {
-                server: name.into(),
-                driver: "d".into(),
-            },
-            rps_median: rps[1],
-            rps_min: rps[0],
-            rps_max: rps[2],
-            p50_us: 1,
-            p99_us: 2,
-            p99_9_us: 3,
-            errors: 0,
-            cpu_ms_per_1000: 1.0,
-            peak_rss_bytes: 1,
-        }
-    }
-
-    #[test]
-    fn the_verdict_says_when_differences_are_noise() {
-        let clear = verdict(&[
-            summary("a", [90.0, 100.0, 110.0]),
-            summary("b", [120.0, 130.0, 140.0]),
-        ]);
-        assert!(clear.starts_with("b+d is fastest: 1.30x"), "{clear}");
-        let noisy = verdict(&[
-            summary("a", [90.0, 100.0, 125.0]),
-            summary("b", [120.0, 130.0, 140.0]),
-        ]);
-        assert!(noisy.contains("within the noise"), "{noisy}");
     }
 }

@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 
 use plotters::prelude::*;
 
-use crate::compare::{Comparison, StackSummary};
-use crate::report::format_us;
+use crate::measure::comparison::{Comparison, StackSummary};
+use crate::units::format_us;
 
 const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -103,7 +103,7 @@ fn latency_chart(comparison: &Comparison) -> Drawn {
         "throughput"
     };
     for summary in &comparison.summary {
-        let mut histogram = crate::stats::new_histogram();
+        let mut histogram = crate::measure::stats::new_histogram();
         for run in comparison
             .runs
             .iter()

@@ -1,0 +1,8 @@
+//! What a run measured and how it is judged: per-thread statistics merged at
+//! the end, the saved records of runs and comparisons, and the statistics
+//! that verdicts rest on. Nothing here sends a request or prints.
+
+pub mod comparison;
+pub mod record;
+pub mod statistics;
+pub mod stats;

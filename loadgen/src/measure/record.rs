@@ -1,0 +1,245 @@
+//! Run records: what `loadgen run` prints and saves, and what `show` and
+//! `diff` read back. The JSON schema is versioned (`schema`); histograms are
+//! stored whole (HdrHistogram V2, deflated, base64) so runs can be merged
+//! and re-analysed later.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::measure::stats::{decode_histogram, encode_histogram, ErrorKind, StepStats};
+
+pub const SCHEMA: &str = "stackbench.run/1";
+
+/// Who answered: recorded with every run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Identity {
+    /// `hyper`, `axum`, `actix`, or `external` for a URL.
+    pub server: String,
+    pub driver: Option<String>,
+    /// The binary's `--version`, when loadgen started it.
+    pub version: Option<String>,
+    pub url: String,
+}
+
+/// The server's own cost, from `/proc`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct ProcessUsage {
+    /// User + system CPU seconds since the process started.
+    pub cpu_seconds: f64,
+    /// Peak resident memory (VmHWM), bytes.
+    pub peak_rss_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// `stackbench.run/1`: bump on an incompatible change.
+    pub schema: String,
+    pub scenario: String,
+    pub scenario_file: String,
+    pub config: RunConfig,
+    pub target: Identity,
+    pub machine: Machine,
+    pub git_commit: Option<String>,
+    pub started_at: String,
+    /// Seconds of the counted part of the run.
+    pub measured_seconds: f64,
+    pub total: Figures,
+    pub endpoints: Vec<Endpoint>,
+    pub open_model: Option<OpenModel>,
+    pub generator: Generator,
+    pub in_flight_at_end: u64,
+    pub reconnects: u64,
+    pub warmup_requests: u64,
+    pub server_usage: Option<ProcessUsage>,
+    pub thresholds: Vec<ThresholdResult>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunConfig {
+    /// `closed` or `open`.
+    pub model: String,
+    pub connections: Option<u32>,
+    pub rate: Option<f64>,
+    pub max_inflight: Option<u32>,
+    pub duration_seconds: f64,
+    pub warmup_seconds: f64,
+    pub timeout_seconds: f64,
+    pub stages: Option<String>,
+    pub threads: usize,
+    pub seed: u64,
+    pub reset: bool,
+    pub command: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Machine {
+    pub cpu_model: String,
+    pub cores: usize,
+    pub kernel: String,
+    pub memory_bytes: u64,
+    pub hostname: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub name: String,
+    pub figures: Figures,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Figures {
+    pub requests: u64,
+    pub responses: u64,
+    pub rps: f64,
+    pub errors: BTreeMap<ErrorKind, u64>,
+    pub error_rate: f64,
+    pub statuses: BTreeMap<u16, u64>,
+    /// From the planned send time (open model); the same as `uncorrected` in the closed model.
+    pub latency: Latency,
+    pub uncorrected: Latency,
+    pub latency_histogram: String,
+    pub uncorrected_histogram: String,
+}
+
+/// Microseconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Latency {
+    pub mean_us: f64,
+    pub stdev_us: f64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p99_9_us: u64,
+    pub p99_99_us: u64,
+    pub max_us: u64,
+}
+
+impl Latency {
+    pub fn of(histogram: &Histogram<u64>) -> Latency {
+        let q = |quantile| histogram.value_at_quantile(quantile);
+        Latency {
+            mean_us: histogram.mean(),
+            stdev_us: histogram.stdev(),
+            p50_us: q(0.5),
+            p90_us: q(0.9),
+            p99_us: q(0.99),
+            p99_9_us: q(0.999),
+            p99_99_us: q(0.9999),
+            max_us: histogram.max(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenModel {
+    pub target_rate: f64,
+    pub achieved_rate: f64,
+    /// Requests sent more than 1 ms after their planned time.
+    pub late_sends: u64,
+    pub lateness_p50_us: u64,
+    pub lateness_p99_us: u64,
+    pub lateness_max_us: u64,
+    /// Planned requests never sent: every connection (`max_inflight`) was busy.
+    pub unsent: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Generator {
+    /// CPU use of each worker thread over the run, percent of one core.
+    pub thread_cpu_percent: Vec<f64>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    pub threshold: String,
+    pub observed: String,
+    pub pass: bool,
+}
+
+impl Figures {
+    pub fn of(stats: &StepStats, seconds: f64) -> Figures {
+        let requests = stats.requests();
+        let errors: BTreeMap<ErrorKind, u64> = ErrorKind::ALL
+            .iter()
+            .filter(|kind| stats.errors[**kind as usize] > 0)
+            .map(|kind| (*kind, stats.errors[*kind as usize]))
+            .collect();
+        Figures {
+            requests,
+            responses: stats.responses(),
+            rps: if seconds > 0.0 {
+                requests as f64 / seconds
+            } else {
+                0.0
+            },
+            error_rate: if requests > 0 {
+                stats.error_count() as f64 / requests as f64
+            } else {
+                0.0
+            },
+            errors,
+            statuses: stats.statuses.clone(),
+            latency: Latency::of(&stats.corrected),
+            uncorrected: Latency::of(&stats.uncorrected),
+            latency_histogram: encode_histogram(&stats.corrected),
+            uncorrected_histogram: encode_histogram(&stats.uncorrected),
+        }
+    }
+
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    pub fn histogram(&self) -> Result<Histogram<u64>, String> {
+        decode_histogram(&self.latency_histogram)
+    }
+}
+
+/// What machine this is, for the record.
+pub fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu_model = cpuinfo
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("model name")
+                .and_then(|rest| rest.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let memory_bytes = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024);
+    let uname = nix::sys::utsname::uname().ok();
+    Machine {
+        cpu_model,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        kernel: uname
+            .as_ref()
+            .map_or_else(String::new, |u| u.release().to_string_lossy().into_owned()),
+        memory_bytes,
+        hostname: uname
+            .as_ref()
+            .map_or_else(String::new, |u| u.nodename().to_string_lossy().into_owned()),
+    }
+}
+
+/// The commit of the checkout this binary was run in, if any.
+pub fn git_commit() -> Option<String> {
+    let workspace = crate::workspace_dir();
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(workspace)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}

@@ -1,0 +1,386 @@
+//! Reports as text: a run's tables, the full percentile distribution, two
+//! runs side by side, a comparison's summary table.
+
+use std::fmt::Write as _;
+
+use comfy_table::{presets, Cell, CellAlignment, Table};
+use hdrhistogram::Histogram;
+
+use crate::measure::comparison::Comparison;
+use crate::measure::record::{Figures, Latency, RunRecord};
+use crate::units::format_us;
+
+fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_header(header.to_vec());
+    for column in table.column_iter_mut().skip(1) {
+        column.set_cell_alignment(CellAlignment::Right);
+    }
+    table
+}
+
+fn latency_row(name: &str, figures: &Figures, latency: &Latency) -> Vec<Cell> {
+    let mut row = vec![
+        Cell::new(name),
+        Cell::new(figures.requests),
+        Cell::new(format!("{:.1}", figures.rps)),
+        Cell::new(figures.error_count()),
+    ];
+    for value in [latency.mean_us, latency.stdev_us] {
+        row.push(Cell::new(format_us(value)));
+    }
+    for value in [
+        latency.p50_us,
+        latency.p90_us,
+        latency.p99_us,
+        latency.p99_9_us,
+        latency.p99_99_us,
+        latency.max_us,
+    ] {
+        row.push(Cell::new(format_us(value as f64)));
+    }
+    row
+}
+
+const LATENCY_HEADER: [&str; 12] = [
+    "endpoint", "requests", "req/s", "errors", "mean", "stdev", "p50", "p90", "p99", "p99.9",
+    "p99.99", "max",
+];
+
+/// The human report: tables per endpoint and in total, status codes and
+/// errors, the open model's pacing, the generator's self-checks.
+pub fn run(record: &RunRecord, full_distribution: bool) -> String {
+    let mut out = String::new();
+    let target = match (&record.target.driver, &record.target.version) {
+        (Some(driver), _) => {
+            format!(
+                "{} on {driver} ({})",
+                record.target.server, record.target.url
+            )
+        }
+        (None, _) => record.target.url.clone(),
+    };
+    let _ = writeln!(
+        out,
+        "scenario {} against {target}: {} model, {:.1} s measured after {:.1} s warm-up, {} threads",
+        record.scenario, record.config.model, record.measured_seconds, record.config.warmup_seconds, record.config.threads
+    );
+    let open = record.config.model == "open";
+    let mut latency = table(&LATENCY_HEADER);
+    for endpoint in &record.endpoints {
+        latency.add_row(latency_row(
+            &endpoint.name,
+            &endpoint.figures,
+            &endpoint.figures.latency,
+        ));
+    }
+    latency.add_row(latency_row("total", &record.total, &record.total.latency));
+    let title = if open {
+        "latency from the planned send time (coordinated omission corrected)"
+    } else {
+        "latency"
+    };
+    let _ = writeln!(out, "\n{title}\n{latency}");
+    if open {
+        let mut uncorrected = table(&LATENCY_HEADER);
+        for endpoint in &record.endpoints {
+            uncorrected.add_row(latency_row(
+                &endpoint.name,
+                &endpoint.figures,
+                &endpoint.figures.uncorrected,
+            ));
+        }
+        uncorrected.add_row(latency_row(
+            "total",
+            &record.total,
+            &record.total.uncorrected,
+        ));
+        let _ = writeln!(
+            out,
+            "\nservice time from the actual send (uncorrected; hides queueing)\n{uncorrected}"
+        );
+    }
+    let mut outcomes = table(&["endpoint", "status codes", "errors by kind", "error rate"]);
+    for (name, figures) in record
+        .endpoints
+        .iter()
+        .map(|e| (e.name.as_str(), &e.figures))
+        .chain([("total", &record.total)])
+    {
+        let statuses: Vec<String> = figures
+            .statuses
+            .iter()
+            .map(|(code, n)| format!("{code}: {n}"))
+            .collect();
+        let errors: Vec<String> = figures
+            .errors
+            .iter()
+            .map(|(kind, n)| format!("{}: {n}", kind.name()))
+            .collect();
+        outcomes.add_row(vec![
+            Cell::new(name),
+            Cell::new(statuses.join(", ")),
+            Cell::new(if errors.is_empty() {
+                "-".to_string()
+            } else {
+                errors.join(", ")
+            }),
+            Cell::new(format!("{:.3}%", figures.error_rate * 100.0)),
+        ]);
+    }
+    let _ = writeln!(out, "\n{outcomes}");
+    if let Some(open) = &record.open_model {
+        let _ = writeln!(
+            out,
+            "rate: achieved {:.1} req/s of {:.1} target ({:.1}%); {} sent late (>1 ms; lateness p50 {}, p99 {}, max {}); {} never sent (all {} connections busy)",
+            open.achieved_rate,
+            open.target_rate,
+            100.0 * open.achieved_rate / open.target_rate,
+            open.late_sends,
+            format_us(open.lateness_p50_us as f64),
+            format_us(open.lateness_p99_us as f64),
+            format_us(open.lateness_max_us as f64),
+            open.unsent,
+            record.config.max_inflight.unwrap_or(0),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "in flight at the end: {}; reconnects: {}; warm-up requests (not counted): {}",
+        record.in_flight_at_end, record.reconnects, record.warmup_requests
+    );
+    let cpu: Vec<String> = record
+        .generator
+        .thread_cpu_percent
+        .iter()
+        .map(|p| format!("{p:.0}%"))
+        .collect();
+    let _ = writeln!(out, "generator CPU per thread: {}", cpu.join(" "));
+    if let Some(usage) = &record.server_usage {
+        let _ = writeln!(
+            out,
+            "server: {:.2} CPU-s, {:.1} CPU-ms per 1000 requests, peak RSS {:.1} MiB",
+            usage.cpu_seconds,
+            1e6 * usage.cpu_seconds / record.total.requests.max(1) as f64,
+            usage.peak_rss_bytes as f64 / 1048576.0
+        );
+    }
+    for warning in &record.generator.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    for threshold in &record.thresholds {
+        let verdict = if threshold.pass { "pass" } else { "FAIL" };
+        let _ = writeln!(
+            out,
+            "threshold {verdict}: {} (observed {})",
+            threshold.threshold, threshold.observed
+        );
+    }
+    if full_distribution {
+        match record.total.histogram() {
+            Ok(histogram) => out.push_str(&percentile_distribution(&histogram)),
+            Err(error) => {
+                let _ = writeln!(out, "(no distribution: {error})");
+            }
+        }
+    }
+    out
+}
+
+/// The percentile distribution in HdrHistogram's text layout (values in ms).
+pub fn percentile_distribution(histogram: &Histogram<u64>) -> String {
+    let mut out = String::from("\n       Value   Percentile   TotalCount 1/(1-Percentile)\n\n");
+    for value in histogram.iter_quantiles(5) {
+        let quantile = value.quantile_iterated_to();
+        let inverse = if quantile < 1.0 {
+            format!("{:.2}", 1.0 / (1.0 - quantile))
+        } else {
+            "inf".into()
+        };
+        let _ = writeln!(
+            out,
+            "{:12.3} {:12.6} {:12} {:>14}",
+            value.value_iterated_to() as f64 / 1000.0,
+            quantile,
+            value.count_since_last_iteration(),
+            inverse
+        );
+    }
+    let _ = writeln!(
+        out,
+        "#[Mean = {:.3}, StdDeviation = {:.3}]\n#[Max = {:.3}, Total count = {}]",
+        histogram.mean() / 1000.0,
+        histogram.stdev() / 1000.0,
+        histogram.max() as f64 / 1000.0,
+        histogram.len()
+    );
+    out
+}
+
+/// Two runs side by side, with the change of each figure.
+pub fn diff(a: &RunRecord, b: &RunRecord) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "A: {} on {} ({}, {})",
+        a.scenario, a.target.url, a.target.server, a.started_at
+    );
+    let _ = writeln!(
+        out,
+        "B: {} on {} ({}, {})",
+        b.scenario, b.target.url, b.target.server, b.started_at
+    );
+    if a.config != b.config {
+        let _ = writeln!(
+            out,
+            "note: the runs' configurations differ; compare with care"
+        );
+    }
+    let mut t = table(&["figure", "A", "B", "change"]);
+    let change = |x: f64, y: f64| {
+        if x == 0.0 {
+            "-".to_string()
+        } else {
+            format!("{:+.1}%", 100.0 * (y - x) / x)
+        }
+    };
+    let mut row = |name: &str, x: f64, y: f64, format: &dyn Fn(f64) -> String| {
+        t.add_row(vec![
+            Cell::new(name),
+            Cell::new(format(x)),
+            Cell::new(format(y)),
+            Cell::new(change(x, y)),
+        ]);
+    };
+    let count = |v: f64| format!("{v:.0}");
+    let rate = |v: f64| format!("{v:.1}");
+    let (x, y) = (&a.total, &b.total);
+    row("requests", x.requests as f64, y.requests as f64, &count);
+    row("req/s", x.rps, y.rps, &rate);
+    row(
+        "errors",
+        x.error_count() as f64,
+        y.error_count() as f64,
+        &count,
+    );
+    let pairs = [
+        ("mean", x.latency.mean_us, y.latency.mean_us),
+        ("p50", x.latency.p50_us as f64, y.latency.p50_us as f64),
+        ("p90", x.latency.p90_us as f64, y.latency.p90_us as f64),
+        ("p99", x.latency.p99_us as f64, y.latency.p99_us as f64),
+        (
+            "p99.9",
+            x.latency.p99_9_us as f64,
+            y.latency.p99_9_us as f64,
+        ),
+        (
+            "p99.99",
+            x.latency.p99_99_us as f64,
+            y.latency.p99_99_us as f64,
+        ),
+        ("max", x.latency.max_us as f64, y.latency.max_us as f64),
+    ];
+    for (name, p, q) in pairs {
+        row(name, p, q, &format_us);
+    }
+    for endpoint in &a.endpoints {
+        if let Some(other) = b.endpoints.iter().find(|e| e.name == endpoint.name) {
+            row(
+                &format!("{} req/s", endpoint.name),
+                endpoint.figures.rps,
+                other.figures.rps,
+                &rate,
+            );
+            row(
+                &format!("{} p99", endpoint.name),
+                endpoint.figures.latency.p99_us as f64,
+                other.figures.latency.p99_us as f64,
+                &format_us,
+            );
+        }
+    }
+    let _ = writeln!(out, "{t}");
+    out
+}
+
+pub fn comparison(comparison: &Comparison) -> String {
+    use comfy_table::{presets, Cell, CellAlignment, Table};
+    let summary = &comparison.summary;
+    let best_rps = summary.iter().map(|s| s.rps_median).fold(0.0, f64::max);
+    let best = |values: &mut dyn Iterator<Item = f64>| {
+        values.filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min)
+    };
+    let best_p99 = best(&mut summary.iter().map(|s| s.p99_us as f64));
+    let best_cpu = best(&mut summary.iter().map(|s| s.cpu_ms_per_1000));
+    let best_rss = best(&mut summary.iter().map(|s| s.peak_rss_bytes as f64));
+    let ratio = |value: f64, best: f64| {
+        if best > 0.0 && best.is_finite() {
+            format!(" ({:.2}x)", value / best)
+        } else {
+            String::new()
+        }
+    };
+    let latency_title = match comparison.latency_rate {
+        Some(rate) => format!("at {rate:.0} req/s"),
+        None => "closed".into(),
+    };
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_header(vec![
+            "stack".to_string(),
+            "req/s median (min-max)".into(),
+            format!("p50 {latency_title}"),
+            format!("p99 {latency_title}"),
+            format!("p99.9 {latency_title}"),
+            "errors".into(),
+            "CPU-ms / 1000 req".into(),
+            "peak RSS".into(),
+        ]);
+    for column in table.column_iter_mut().skip(1) {
+        column.set_cell_alignment(CellAlignment::Right);
+    }
+    for s in summary {
+        table.add_row(vec![
+            Cell::new(s.stack.name()),
+            Cell::new(format!(
+                "{:.0} ({:.0}-{:.0}){}",
+                s.rps_median,
+                s.rps_min,
+                s.rps_max,
+                ratio(s.rps_median, best_rps)
+            )),
+            Cell::new(format_us(s.p50_us as f64)),
+            Cell::new(format!(
+                "{}{}",
+                format_us(s.p99_us as f64),
+                ratio(s.p99_us as f64, best_p99)
+            )),
+            Cell::new(format_us(s.p99_9_us as f64)),
+            Cell::new(s.errors),
+            Cell::new(format!(
+                "{:.1}{}",
+                s.cpu_ms_per_1000,
+                ratio(s.cpu_ms_per_1000, best_cpu)
+            )),
+            Cell::new(format!(
+                "{:.1} MiB{}",
+                s.peak_rss_bytes as f64 / 1048576.0,
+                ratio(s.peak_rss_bytes as f64, best_rss)
+            )),
+        ]);
+    }
+    format!(
+        "\n{} on {}: {} round(s), throughput from the closed phase, latency {}\n{table}\n{}\n",
+        comparison.scenario,
+        comparison.machine.cpu_model,
+        comparison.rounds,
+        match comparison.latency_rate {
+            Some(_) => "from the open phase at one equal rate".to_string(),
+            None => "from the closed phase".into(),
+        },
+        comparison.verdict
+    )
+}
