@@ -30,7 +30,7 @@ DATABASE_URL=$url RUST_LOG=warn taskset -c "$SERVER_CPU" target/release/stackben
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
-    "$loadgen" run --scenario health --target "http://127.0.0.1:$PORT" --no-reset --connections 1 --duration 100ms --warmup 0s --out /dev/null >/dev/null 2>&1 && break
+    "$loadgen" run --scenario health --target "http://127.0.0.1:$PORT" --connections 1 --duration 100ms --warmup 0s --out /dev/null >/dev/null 2>&1 && break
     sleep 0.1
 done
 
@@ -38,7 +38,7 @@ mkdir -p results/bench
 loadgen_rps=(); wrk_rps=()
 for round in $(seq "$ROUNDS"); do
     out=results/bench/loadgen-health-round$round.json
-    taskset -c "$TOOL_CPU" "$loadgen" run --scenario health --target "http://127.0.0.1:$PORT" --no-reset \
+    taskset -c "$TOOL_CPU" "$loadgen" run --scenario health --target "http://127.0.0.1:$PORT" \
         --connections "$CONNECTIONS" --threads 1 --duration "${DURATION}s" --warmup 0s --out "$out" >/dev/null 2>&1
     rps=$(sed -n '/"total": {/,/"rps"/p' "$out" | grep '"rps"' | head -n1 | tr -dc '0-9.')
     loadgen_rps+=("$rps")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: set-up, formatting, lints, then every test against a real
-# PostgreSQL (the managed cluster under target/, or DATABASE_URL when set).
+# PostgreSQL (the managed cluster in the per-user data directory, or DATABASE_URL's
+# database when set: the tests create and drop databases on its server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -28,7 +28,7 @@ use clap::{Parser, Subcommand};
     long_about = "stackbench's load generator. `run` sends a scenario's load (closed model: connections; \
                   open model: a request rate, latency corrected for coordinated omission) to one server \
                   and prints latency histograms; `compare` does it for several servers side by side. \
-                  Results are saved as JSON under results/."
+                  Results are saved as JSON under ./results (--results-dir)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -58,22 +58,30 @@ enum Command {
     },
     /// Print two saved runs side by side with the change of each figure.
     Diff { a: PathBuf, b: PathBuf },
-    /// Start, stop, inspect or reset the database (the managed cluster under
-    /// target/, or DATABASE_URL when set).
+    /// Start, stop, inspect, create or reset the database (the managed
+    /// cluster, or DATABASE_URL's when set).
     Db {
+        #[command(flatten)]
+        data: commands::places::DataDir,
         #[command(subcommand)]
         action: commands::db::Action,
     },
 }
 
-/// The workspace this loadgen was built in: where `scenarios/` and `results/` are.
-pub fn workspace_dir() -> std::path::PathBuf {
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
+/// Every open-model connection is opened before the clock starts: raise the
+/// open-file limit from its usual soft 1024 to what the system allows.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    raise_open_file_limit();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -91,7 +99,7 @@ fn main() -> ExitCode {
         Command::Report { file } => commands::saved::rebuild_report(&file),
         Command::Show { file, latency } => commands::saved::show(&file, latency),
         Command::Diff { a, b } => commands::saved::diff(&a, &b),
-        Command::Db { action } => runtime.block_on(commands::db::run(action)),
+        Command::Db { data, action } => runtime.block_on(commands::db::run(action, &data)),
     };
     match result {
         Ok(code) => code,

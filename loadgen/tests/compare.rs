@@ -88,26 +88,45 @@ fn rounds_interleave_and_the_report_renders() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
+    // Each round rotates the order, so neither stack always runs first.
     assert_eq!(
         order,
         [
             "round 1 throughput hyper+tokio-postgres",
             "round 1 throughput axum+tokio-postgres",
-            "round 2 throughput hyper+tokio-postgres",
             "round 2 throughput axum+tokio-postgres",
+            "round 2 throughput hyper+tokio-postgres",
             "round 1 latency hyper+tokio-postgres",
             "round 1 latency axum+tokio-postgres",
-            "round 2 latency hyper+tokio-postgres",
             "round 2 latency axum+tokio-postgres",
+            "round 2 latency hyper+tokio-postgres",
         ]
     );
+    // Two rounds: the figures are printed with their spread, no winner is named.
+    let verdicts = &comparison["verdicts"];
+    assert!(
+        verdicts["caveat"]
+            .as_str()
+            .unwrap()
+            .contains("no winner is named"),
+        "{verdicts}"
+    );
+    assert!(verdicts["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["winner"] == false));
+    // Per-round figures are kept, two per stack.
+    for summary in comparison["summary"].as_array().unwrap() {
+        assert_eq!(summary["rounds"].as_array().unwrap().len(), 2, "{summary}");
+    }
     // The latency phase ran every stack at the same rate: 70% of the slowest median.
     let rate = comparison["latency_rate"].as_f64().unwrap();
     let slowest = comparison["summary"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["rps_median"].as_f64().unwrap())
+        .map(|s| s["rps"]["median"].as_f64().unwrap())
         .fold(f64::INFINITY, f64::min);
     assert!(
         (rate - 0.7 * slowest).abs() < 1e-6,
@@ -121,7 +140,8 @@ fn rounds_interleave_and_the_report_renders() {
     {
         assert_eq!(run["record"]["config"]["rate"].as_f64().unwrap(), rate);
     }
-    assert!(stdout.contains("req/s median (min-max)"), "{stdout}");
+    assert!(stdout.contains("median (min-max) over rounds"), "{stdout}");
+    assert!(stdout.contains("no winner is named"), "{stdout}");
     assert!(stdout.contains("hyper+tokio-postgres") && stdout.contains("axum+tokio-postgres"));
 
     // The HTML report renders offline in a real browser, with its charts.
@@ -133,17 +153,57 @@ fn rounds_interleave_and_the_report_renders() {
         String::from_utf8_lossy(&dom.stderr)
     );
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert_eq!(dom.matches("<svg").count(), 3, "three charts");
+    let (stacks, rounds) = (["hyper+tokio-postgres", "axum+tokio-postgres"], 2);
+    // Three round charts (throughput, p99, CPU), the percentile curves, and
+    // successes, p99 and errors over time for each of the two phases.
+    assert_eq!(dom.matches("<svg").count(), 4 + 3 * 2, "ten charts");
+    assert!(!dom.contains("<script"), "no script");
+    // Each round a dot beside its stack's median, in each of the round charts.
     assert!(
-        dom.matches("<polyline").count() >= 2,
-        "one latency curve per stack"
+        dom.matches("<circle").count() >= 3 * rounds * stacks.len(),
+        "a dot per round per stack"
     );
-    assert!(dom.matches("<rect").count() >= 4, "bars");
+    // Each timeline has a line per run (the axes are black), the median
+    // round's bold: one per stack.
+    let timelines: Vec<&str> = dom
+        .split("<figure class=\"timeline\">")
+        .skip(1)
+        .map(|figure| figure.split("</figure>").next().unwrap())
+        .collect();
+    assert_eq!(timelines.len(), 3 * 2, "three timelines per phase");
+    for timeline in &timelines {
+        let lines: Vec<&str> = timeline
+            .split("<polyline")
+            .skip(1)
+            .filter(|line| !line.contains("stroke=\"#000000\""))
+            .collect();
+        assert_eq!(lines.len(), rounds * stacks.len(), "a line per run");
+        let bold = lines
+            .iter()
+            .filter(|line| line.contains("stroke-width=\"2\""))
+            .count();
+        assert_eq!(bold, stacks.len(), "a bold line per stack");
+    }
+    // The table per endpoint has a row per stack for each endpoint.
+    let endpoints = dom
+        .split("<table id=\"endpoints\">")
+        .nth(1)
+        .and_then(|table| table.split("</table>").next())
+        .expect("the table per endpoint");
+    let rows = endpoints.matches("<tr").count() - 1;
+    assert!(rows >= stacks.len(), "{endpoints}");
+    for stack in stacks {
+        assert_eq!(
+            endpoints.matches(stack).count() * stacks.len(),
+            rows,
+            "{endpoints}"
+        );
+    }
     let png = temp("report.png");
     let shot = headless(
         &html,
         &[
-            "--window-size=1100,1900",
+            "--window-size=1100,3400",
             &format!("--screenshot={}", png.display()),
         ],
     );
@@ -171,6 +231,49 @@ fn rounds_interleave_and_the_report_renders() {
     assert_eq!(std::fs::read_to_string(&html).unwrap(), first);
 }
 
+/// One round cannot tell a difference from noise: the figures are printed,
+/// no winner is named, and the output says why. The same stack listed
+/// twice is labelled apart.
+#[test]
+fn a_single_round_names_no_winner() {
+    let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
+    let out = temp("single.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["compare", "--scenario", "smoke", "--servers", "axum,axum"])
+        .args(["--rounds", "1", "--no-latency-phase", "--duration", "1s"])
+        .args(["--warmup", "200ms", "--threads", "1", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("1 round(s): no winner is named"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(" is highest") && !stdout.contains(" is lowest"),
+        "{stdout}"
+    );
+    let comparison: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let labels: Vec<&str> = comparison["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stack"]["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["axum+tokio-postgres", "axum+tokio-postgres#2"]);
+    assert!(comparison["verdicts"]["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["winner"] == false));
+}
+
 #[test]
 fn stock_changed_behind_the_servers_back_fails_the_comparison() {
     let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
@@ -178,7 +281,9 @@ fn stock_changed_behind_the_servers_back_fails_the_comparison() {
         .enable_all()
         .build()
         .unwrap();
-    let url = runtime.block_on(schema::database_url()).unwrap();
+    let url = runtime
+        .block_on(schema::database_url(&schema::Cluster::default_location()))
+        .unwrap();
     let client = runtime.block_on(schema::connect(&url)).unwrap();
     // No orders left from earlier runs: the first one seen is from this run, after its reset.
     runtime

@@ -16,11 +16,19 @@ use tokio::net::{TcpListener, TcpStream};
 /// A test server: `/ok`, `/health/db`, `/stall` (held while the server is in
 /// the last 200 ms of each second since it started), `/fail` (500),
 /// `/json` (`{"status":"bad"}`), `/slow` (2 s), `/reset` (closes without an
-/// answer), `/garbage` (not HTTP).
+/// answer), `/garbage` (not HTTP), `/hangable` (never answered once `hang`
+/// is set), `/echo` (keeps the request head in `heads`).
 struct TestServer {
     address: std::net::SocketAddr,
     received: Arc<AtomicU64>,
-    _runtime: tokio::runtime::Runtime,
+    state: Arc<State>,
+    runtime: tokio::runtime::Runtime,
+}
+
+#[derive(Default)]
+struct State {
+    hang: std::sync::atomic::AtomicBool,
+    heads: std::sync::Mutex<Vec<String>>,
 }
 
 impl TestServer {
@@ -36,6 +44,8 @@ impl TestServer {
         let address = listener.local_addr().unwrap();
         let started = Instant::now();
         let counter = Arc::clone(&received);
+        let state = Arc::new(State::default());
+        let shared = Arc::clone(&state);
         runtime.spawn(async move {
             let deadline = accept_for.map(|d| tokio::time::Instant::now() + d);
             loop {
@@ -50,14 +60,25 @@ impl TestServer {
                 };
                 let (stream, _) = accepted.unwrap();
                 stream.set_nodelay(true).unwrap();
-                tokio::spawn(serve_connection(stream, started, Arc::clone(&counter)));
+                tokio::spawn(serve_connection(
+                    stream,
+                    started,
+                    Arc::clone(&counter),
+                    Arc::clone(&shared),
+                ));
             }
         });
         TestServer {
             address,
             received,
-            _runtime: runtime,
+            state,
+            runtime,
         }
+    }
+
+    /// Stops at once, as a killed server does: connections drop, new ones are refused.
+    fn kill(self) {
+        self.runtime.shutdown_background();
     }
 
     fn url(&self) -> String {
@@ -65,15 +86,33 @@ impl TestServer {
     }
 }
 
-async fn serve_connection(mut stream: TcpStream, started: Instant, received: Arc<AtomicU64>) {
+async fn serve_connection(
+    mut stream: TcpStream,
+    started: Instant,
+    received: Arc<AtomicU64>,
+    state: Arc<State>,
+) {
     let mut buffer = Vec::with_capacity(4096);
     loop {
-        // Read one request head (bodies are not sent to these paths).
+        // Read one request head and skip its body.
         let (path, used) = loop {
             let mut headers = [httparse::EMPTY_HEADER; 32];
             let mut request = httparse::Request::new(&mut headers);
             if let Ok(httparse::Status::Complete(used)) = request.parse(&buffer) {
-                break (request.path.unwrap_or("/").to_string(), used);
+                let path = request.path.unwrap_or("/").to_string();
+                let body: usize = request
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
+                    .unwrap_or(0);
+                if buffer.len() >= used + body {
+                    if path == "/echo" {
+                        let head = String::from_utf8_lossy(&buffer[..used]).into_owned();
+                        state.heads.lock().unwrap().push(head);
+                    }
+                    break (path, used + body);
+                }
             }
             let mut chunk = [0u8; 4096];
             match stream.read(&mut chunk).await {
@@ -98,6 +137,10 @@ async fn serve_connection(mut stream: TcpStream, started: Instant, received: Arc
                 (200, r#"{"status":"ok"}"#)
             }
             "/reset" => return,
+            "/hangable" if state.hang.load(Ordering::Relaxed) => {
+                std::future::pending::<()>().await;
+                return;
+            }
             "/garbage" => {
                 let _ = stream.write_all(b"NOT HTTP AT ALL\r\n\r\n").await;
                 return;
@@ -148,9 +191,10 @@ fn run(server: &TestServer, scenario: &std::path::Path, extra: &[&str]) -> (Outp
         "--scenario",
         scenario.to_str().unwrap(),
         "--no-reset",
-        "--threads",
-        "2",
     ];
+    if !extra.contains(&"--threads") {
+        args.extend(["--threads", "2"]);
+    }
     let url = server.url();
     let out_text = out.to_str().unwrap().to_string();
     args.extend(["--target", &url, "--out", &out_text]);
@@ -230,7 +274,7 @@ fn a_periodic_stall_shows_in_the_corrected_percentiles_only() {
         ],
     );
     let corrected = &open["total"]["latency"];
-    let uncorrected = &open["total"]["uncorrected"];
+    let uncorrected = &open["total"]["service_time"];
     let p90 = us(&corrected["p90_us"]) / 1000.0;
     let p99 = us(&corrected["p99_us"]) / 1000.0;
     assert!(
@@ -352,15 +396,14 @@ fn warm_up_requests_are_sent_but_not_counted() {
         "warm-up {warmup}, counted {counted}"
     );
     // Plus the one `GET /health/db` loadgen sends to check the target first.
+    // Requests in flight at the end were waited for, and counted.
     assert_eq!(
         server.received.load(Ordering::Relaxed),
-        counted + warmup + in_flight + 1
+        counted + warmup + 1
     );
-    // The histograms hold exactly the counted responses.
-    assert_eq!(
-        record["total"]["responses"].as_u64().unwrap() + in_flight,
-        counted + in_flight
-    );
+    assert!(in_flight <= 2, "{in_flight} in flight with 2 connections");
+    assert_eq!(record["total"]["responses"].as_u64().unwrap(), counted);
+    assert_eq!(record["total"]["errors"], serde_json::json!({}));
     let rps = us(&record["total"]["rps"]);
     assert!(
         (rps - counted as f64).abs() < 1.0,
@@ -424,6 +467,318 @@ fn a_malformed_scenario_is_rejected_with_its_line_before_any_load() {
     );
     assert!(stderr.contains("9 is greater than 1"), "{stderr}");
     assert_eq!(server.received.load(Ordering::Relaxed), 0, "load was sent");
+}
+
+/// Starts loadgen against `server` in the background; `finish` collects
+/// its exit status and run record.
+fn spawn_run(
+    server: &TestServer,
+    scenario: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, PathBuf) {
+    let out = temp_path("run.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["run", "--scenario", scenario.to_str().unwrap()])
+        .args(["--target", &server.url(), "--threads", "2", "--out"])
+        .arg(&out)
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("loadgen runs");
+    (child, out)
+}
+
+fn finish(child: std::process::Child, out: &std::path::Path) -> (Output, Value) {
+    let output = child.wait_with_output().unwrap();
+    let text = std::fs::read_to_string(out).unwrap_or_else(|_| {
+        panic!(
+            "no run record; stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output, serde_json::from_str(&text).unwrap())
+}
+
+/// A server that stops answering for the last ~2 s of a 5 s open-model run:
+/// the unanswered requests are errors and sit in the percentiles, so a p99
+/// threshold fails, and the timeline shows the stall.
+#[test]
+fn a_stall_at_the_end_fails_a_latency_threshold() {
+    let _turn = timing_lock();
+    let server = TestServer::start(None);
+    let (child, out) = spawn_run(
+        &server,
+        &scenario(&[("/hangable", "")]),
+        &[
+            "--rate",
+            "400",
+            "--duration",
+            "5s",
+            "--warmup",
+            "0s",
+            "--timeout",
+            "10s",
+            "--threshold",
+            "p99 < 50ms",
+        ],
+    );
+    // loadgen starts its clock about 0.3 s after it is spawned.
+    std::thread::sleep(Duration::from_millis(3300));
+    server.state.hang.store(true, Ordering::Relaxed);
+    let (output, record) = finish(child, &out);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(99), "{stdout}");
+    assert!(stdout.contains("threshold FAIL: p99 < 50ms"), "{stdout}");
+    let total = &record["total"];
+    let requests = total["requests"].as_u64().unwrap();
+    assert!(
+        (1960..=2040).contains(&requests),
+        "{requests} planned in 5 s at 400/s"
+    );
+    let unanswered = total["errors"]["unanswered"].as_u64().unwrap();
+    let share = unanswered as f64 / requests as f64;
+    assert!(
+        (0.25..=0.5).contains(&share),
+        "{unanswered} of {requests} unanswered"
+    );
+    assert!((us(&total["error_rate"]) - share).abs() < 1e-9);
+    // Every planned request is in the percentiles: p99 is at least the
+    // time from a stalled request's plan to the end (plus the grace).
+    assert!(
+        total["latency"]["p99_us"].as_u64().unwrap() > 1_500_000,
+        "{}",
+        total["latency"]
+    );
+    assert!(
+        us(&total["rps"]) < 0.75 * 400.0,
+        "rps counts successes only"
+    );
+    // The timeline shows answers stopping, not an average.
+    let timeline = record["timeline"].as_array().unwrap();
+    let ok = |i: usize| timeline[i]["successes"].as_u64().unwrap();
+    assert!(ok(1) > 350, "{:?}", timeline[1]);
+    assert_eq!(ok(4), 0, "{:?}", timeline[4]);
+    assert!(timeline[4]["in_flight"].as_u64().unwrap() > 100);
+}
+
+/// A server killed halfway through a closed-model run: `rps` is the rate of
+/// successful answers; the failed connection attempts are in `attempted_rps`.
+#[test]
+fn a_killed_servers_rps_is_its_answered_rate() {
+    let _turn = timing_lock();
+    let server = TestServer::start(None);
+    let (child, out) = spawn_run(
+        &server,
+        &scenario(&[("/ok", "")]),
+        &["--connections", "4", "--duration", "3s", "--warmup", "0s"],
+    );
+    std::thread::sleep(Duration::from_millis(1800));
+    server.kill();
+    let (output, record) = finish(child, &out);
+    assert!(output.status.success());
+    let total = &record["total"];
+    let seconds = us(&record["measured_seconds"]);
+    let successes = total["successes"].as_u64().unwrap();
+    let responses = total["responses"].as_u64().unwrap();
+    assert_eq!(successes, responses, "{total}");
+    assert!((us(&total["rps"]) - successes as f64 / seconds).abs() < 1e-6);
+    let requests = total["requests"].as_u64().unwrap();
+    assert!(requests > responses, "failed attempts are requests too");
+    assert!(us(&total["attempted_rps"]) > us(&total["rps"]));
+    assert!(total["errors"]["connect"].as_u64().unwrap() > 0, "{total}");
+}
+
+/// A timed-out request is a timeout error whose latency runs from its
+/// planned time to the timeout, not a hole in the percentiles.
+#[test]
+fn a_timeout_carries_its_latency() {
+    let _turn = timing_lock();
+    let server = TestServer::start(None);
+    let (_, record) = run(
+        &server,
+        &scenario(&[("/slow", "")]),
+        &[
+            "--rate",
+            "20",
+            "--duration",
+            "2s",
+            "--warmup",
+            "0s",
+            "--timeout",
+            "300ms",
+        ],
+    );
+    let total = &record["total"];
+    let requests = total["requests"].as_u64().unwrap();
+    assert!((38..=42).contains(&requests), "{requests}");
+    assert_eq!(
+        total["errors"]["timeout"].as_u64(),
+        Some(requests),
+        "{total}"
+    );
+    let latency = &total["latency"];
+    let p50 = us(&latency["p50_us"]) / 1000.0;
+    assert!(
+        (299.0..=340.0).contains(&p50),
+        "p50 {p50} ms for a 300 ms timeout"
+    );
+    assert!(us(&latency["max_us"]) / 1000.0 < 400.0, "{latency}");
+}
+
+/// Threads never outnumber connections: with 4 threads asked for and 2
+/// connections, 2 threads each pace half the rate, and the rate holds.
+#[test]
+fn rate_shares_follow_connections() {
+    let _turn = timing_lock();
+    let server = TestServer::start(None);
+    let (output, record) = run(
+        &server,
+        &scenario(&[("/ok", "")]),
+        &[
+            "--rate",
+            "1000",
+            "--max-inflight",
+            "2",
+            "--threads",
+            "4",
+            "--duration",
+            "2s",
+            "--warmup",
+            "0s",
+        ],
+    );
+    assert!(output.status.success());
+    assert_eq!(record["config"]["threads"], 2);
+    let achieved = us(&record["open_model"]["achieved_rate"]);
+    assert!(
+        (achieved - 1000.0).abs() <= 10.0,
+        "achieved {achieved} of 1000 req/s"
+    );
+    assert_eq!(record["total"]["error_rate"], 0.0);
+}
+
+#[test]
+fn stages_with_a_rate_are_refused_with_a_reason() {
+    let server = TestServer::start(None);
+    let output = loadgen(&[
+        "run",
+        "--scenario",
+        scenario(&[("/ok", "")]).to_str().unwrap(),
+        "--target",
+        &server.url(),
+        "--rate",
+        "100",
+        "--stages",
+        "1s:10",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--stages replaces --rate"), "{stderr}");
+    assert_eq!(server.received.load(Ordering::Relaxed), 0);
+    // --model open makes the stages rates, and the record says so.
+    let (output, record) = run(
+        &server,
+        &scenario(&[("/ok", "")]),
+        &[
+            "--model",
+            "open",
+            "--stages",
+            "1s:100,1s:100",
+            "--warmup",
+            "0s",
+        ],
+    );
+    assert!(output.status.success());
+    assert_eq!(record["config"]["model"], "open");
+    assert_eq!(record["config"]["stage_unit"], "req/s");
+    assert_eq!(record["config"]["rate"], Value::Null);
+    let requests = record["total"]["requests"].as_u64().unwrap();
+    assert!(
+        (148..=152).contains(&requests),
+        "{requests}: 50 then 100 in two ramps"
+    );
+}
+
+/// What goes on the wire: `Host` is the target's authority (and a step's own
+/// `Host` or `Content-Type` replaces the default), a POST without a body
+/// says `Content-Length: 0`, and `localhost` works when the server listens
+/// on 127.0.0.1 only (every resolved address is tried).
+#[test]
+fn requests_carry_the_right_headers() {
+    let server = TestServer::start(None);
+    let path = temp_path("headers.toml");
+    std::fs::write(
+        &path,
+        r#"name = "headers"
+[dataset]
+users = 1
+products = 1
+stock = 1
+[[flow]]
+name = "plain"
+[[flow.step]]
+method = "POST"
+path = "/echo"
+expect = 200
+[[flow.step]]
+name = "own headers"
+method = "POST"
+path = "/echo"
+body = "a=1"
+headers = { host = "example.test", "content-type" = "application/x-www-form-urlencoded" }
+expect = 200
+"#,
+    )
+    .unwrap();
+    let port = server.address.port();
+    let url = format!("http://localhost:{port}");
+    let out = temp_path("headers.json");
+    let output = loadgen(&[
+        "run",
+        "--scenario",
+        path.to_str().unwrap(),
+        "--target",
+        &url,
+        "--connections",
+        "1",
+        "--threads",
+        "1",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "0s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let heads = server.state.heads.lock().unwrap().clone();
+    let plain = heads
+        .iter()
+        .find(|h| !h.contains("example.test"))
+        .expect("a plain POST");
+    let lower = plain.to_ascii_lowercase();
+    assert!(
+        lower.contains(&format!("host: localhost:{port}\r\n")),
+        "{plain}"
+    );
+    assert!(lower.contains("content-length: 0\r\n"), "{plain}");
+    let own = heads
+        .iter()
+        .find(|h| h.contains("example.test"))
+        .expect("a POST with its own headers");
+    let lower = own.to_ascii_lowercase();
+    assert_eq!(lower.matches("host:").count(), 1, "{own}");
+    assert_eq!(lower.matches("content-type:").count(), 1, "{own}");
+    assert!(
+        lower.contains("content-type: application/x-www-form-urlencoded"),
+        "{own}"
+    );
+    assert!(lower.contains("content-length: 3\r\n"), "{own}");
 }
 
 fn resident_kib(pid: u32) -> u64 {

@@ -1,7 +1,8 @@
 //! A throwaway PostgreSQL cluster managed by the project.
 //!
-//! It lives in one directory (by default `target/stackbench-pg`, or
-//! `STACKBENCH_PG_DIR`): `data/` holds the cluster, `postgres.log` its log.
+//! It lives in one directory (by default a per-user data directory, see
+//! [`Cluster::default_location`]): `data/` holds the cluster, `postgres.log`
+//! its log.
 //! All its settings are in [`SETTINGS`], written to `data/stackbench.conf`,
 //! which is also where the chosen port is recorded. Starting is idempotent and
 //! serialised by a file lock, so parallel tests and commands can all call
@@ -62,21 +63,21 @@ pub enum Status {
 }
 
 impl Cluster {
-    /// `STACKBENCH_PG_DIR` if set, else `target/stackbench-pg` in this workspace.
+    /// `STACKBENCH_PG_DIR` if set, else `stackbench/postgres` in the user's
+    /// data directory (`$XDG_DATA_HOME`, or `~/.local/share`): never a path
+    /// fixed at build time, so every loadgen binary and test of one user
+    /// shares one cluster.
     ///
     /// When running as root, the server runs as user `postgres`, which must be
-    /// able to reach the directory; if the workspace is not reachable (e.g. under
-    /// a private home), a directory under the system temp dir is used instead.
+    /// able to reach the directory; if it cannot (e.g. under a private /root,
+    /// or not made yet), a directory under the system temp dir is used instead.
     pub fn default_location() -> Cluster {
         if let Some(dir) = std::env::var_os("STACKBENCH_PG_DIR").filter(|d| !d.is_empty()) {
             return Cluster::at(dir);
         }
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("schema/ sits inside the workspace");
-        let dir = workspace.join("target").join("stackbench-pg");
-        if nix::unistd::geteuid().is_root() && !reachable_by_others(workspace) {
-            let tag = fnv1a(workspace.as_os_str().as_encoded_bytes());
+        let dir = user_data_dir().join("stackbench").join("postgres");
+        if nix::unistd::geteuid().is_root() && !reachable_by_others(&dir) {
+            let tag = fnv1a(dir.as_os_str().as_encoded_bytes());
             return Cluster::at(std::env::temp_dir().join(format!("stackbench-pg-{tag:x}")));
         }
         Cluster::at(dir)
@@ -279,6 +280,9 @@ pub fn url_for(port: u16, database: &str) -> String {
     format!("postgres://{USER}@127.0.0.1:{port}/{database}")
 }
 
+/// Creates the [`DATABASE`] database and marks it as stackbench's: the
+/// whole cluster is (stackbench ran initdb), so a missing mark, say from an
+/// interrupted start, is written again.
 async fn create_database_if_missing(port: u16) -> Result<()> {
     let client =
         crate::connect_patiently(&url_for(port, "postgres"), Duration::from_secs(10)).await?;
@@ -291,7 +295,33 @@ async fn create_database_if_missing(port: u16) -> Result<()> {
             .batch_execute(&format!("CREATE DATABASE {DATABASE}"))
             .await?;
     }
+    if !crate::marker::is_marked(&client, DATABASE).await? {
+        crate::marker::mark(&client, DATABASE).await?;
+    }
     Ok(())
+}
+
+/// The user's data directory: `$XDG_DATA_HOME` (when absolute, as the XDG
+/// spec asks), else `~/.local/share`; the home directory from `HOME`, else
+/// the user database, else the temp dir for a user with no home at all.
+fn user_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+    {
+        return dir;
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|home| !home.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|user| user.dir)
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    home.join(".local").join("share")
 }
 
 /// The directory holding `initdb`, `pg_ctl` and `postgres`: `STACKBENCH_PG_BIN`,
@@ -393,7 +423,7 @@ fn port_is_free(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-/// Whether every ancestor of `path` lets other users through (`o+x`).
+/// Whether `path` and every ancestor exist and let other users through (`o+x`).
 fn reachable_by_others(path: &Path) -> bool {
     path.ancestors().all(|dir| {
         fs::metadata(dir)

@@ -6,14 +6,17 @@
 //! - [`migrate`] applies the ordered SQL files in `schema/migrations/`.
 //! - [`seed`] resets the data to a deterministic dataset with set-based SQL.
 //! - [`cluster`] finds the PostgreSQL binaries on the machine and runs a
-//!   throwaway cluster under `target/`, so nothing needs a database set up by
-//!   hand. `DATABASE_URL`, when set, replaces it.
+//!   throwaway cluster in a per-user data directory, so nothing needs a
+//!   database set up by hand. `DATABASE_URL`, when set, replaces it.
+//! - [`marker`] marks every database stackbench creates; nothing is migrated
+//!   or reset in a database without the mark.
 //! - [`testing`] hands each test a fresh, migrated database of its own.
 //!
 //! The crate uses `tokio-postgres` only: it is the smaller of the two drivers
 //! and none of this code is on a measured path.
 
 pub mod cluster;
+pub mod marker;
 pub mod migrate;
 pub mod seed;
 pub mod testing;
@@ -39,6 +42,14 @@ pub enum Error {
          normal user."
     )]
     NoUnprivilegedUser,
+    #[error(
+        "database `{database}` was not created by stackbench (it lacks the stackbench marker), \
+         so stackbench will not migrate, empty or re-seed it.\n\
+         To run on your own PostgreSQL server, point DATABASE_URL at a new database name and run \
+         `loadgen db create`, which creates and marks it; or unset DATABASE_URL to use the \
+         managed cluster."
+    )]
+    NotCreatedByStackbench { database: String },
     #[error("{what} failed: {detail}")]
     Command { what: String, detail: String },
     #[error("database error: {0}")]
@@ -61,7 +72,11 @@ pub(crate) fn io_context(context: impl Into<String>) -> impl FnOnce(std::io::Err
 
 /// Connects with `tokio-postgres` and drives the connection on the current runtime.
 pub async fn connect(url: &str) -> Result<tokio_postgres::Client> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    connect_with(&url.parse()?).await
+}
+
+async fn connect_with(config: &tokio_postgres::Config) -> Result<tokio_postgres::Client> {
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!(%error, "schema connection closed");
@@ -82,14 +97,66 @@ pub async fn connect_patiently(url: &str, patience: Duration) -> Result<tokio_po
     }
 }
 
-/// The database URL to use: `DATABASE_URL` when set, else the managed
-/// cluster's (started if it is not running), migrated either way.
-pub async fn database_url() -> Result<String> {
-    let url = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => Cluster::default_location().ensure_running().await?.url,
-    };
+/// `DATABASE_URL`, when set and not empty: the user's own database replaces the managed cluster.
+pub fn external_url() -> Option<String> {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// `DATABASE_URL`, or the URL of `cluster`'s database (started if it is not
+/// running), as it is: for connections that only create databases.
+pub(crate) async fn server_url(cluster: &Cluster) -> Result<String> {
+    match external_url() {
+        Some(url) => Ok(url),
+        None => Ok(cluster.ensure_running().await?.url),
+    }
+}
+
+/// The database URL to use: `DATABASE_URL` when set, else `cluster`'s
+/// (started if it is not running); migrated either way, after checking that
+/// stackbench created it ([`marker`]).
+pub async fn database_url(cluster: &Cluster) -> Result<String> {
+    let url = server_url(cluster).await?;
     let client = connect(&url).await?;
+    marker::check(&client).await?;
     migrate::run(&client).await?;
     Ok(url)
+}
+
+/// Creates the database `url` names on its server, marks it as
+/// stackbench's and migrates it: what `loadgen db create` does for a user's
+/// own PostgreSQL. It connects to the `postgres` maintenance database with
+/// the same credentials to create it. Returns false when the database
+/// already existed with the marker; refuses one without it.
+pub async fn create_database(url: &str) -> Result<bool> {
+    let config: tokio_postgres::Config = url.parse()?;
+    // Like libpq, a URL without a database name means the user's name.
+    let database = config
+        .get_dbname()
+        .or(config.get_user())
+        .ok_or_else(|| Error::Other(format!("{url} names no database: add /NAME to it")))?
+        .to_string();
+    let mut maintenance = config.clone();
+    maintenance.dbname("postgres");
+    let admin = connect_with(&maintenance).await?;
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
+        .await?
+        .is_some();
+    if exists {
+        if !marker::is_marked(&admin, &database).await? {
+            return Err(Error::NotCreatedByStackbench { database });
+        }
+    } else {
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {}",
+                marker::quote_identifier(&database)
+            ))
+            .await?;
+        marker::mark(&admin, &database).await?;
+    }
+    migrate::run(&connect(url).await?).await?;
+    Ok(!exists)
 }

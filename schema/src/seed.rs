@@ -29,7 +29,11 @@ pub struct Dataset {
 /// Empties every table and fills it with `dataset`, in one transaction.
 /// User `i` is `user{i}` / `user{i}@example.com`; product `i` costs
 /// `((i * 7919) mod 99900 + 100) / 100` and is in `CATEGORIES[i mod 8]`.
+///
+/// Every reset goes through here, so this is where a database stackbench
+/// did not create is refused ([`crate::marker`]).
 pub async fn reset(client: &Client, dataset: Dataset) -> crate::Result<()> {
+    crate::marker::check(client).await?;
     let Dataset {
         users,
         products,

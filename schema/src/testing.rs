@@ -20,7 +20,9 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     /// Creates a migrated, empty database on the managed cluster (started if
-    /// needed), or on the server of `DATABASE_URL` when that is set.
+    /// needed), or on the server of `DATABASE_URL` when that is set (whose
+    /// own database is only connected to). Like every database stackbench
+    /// creates, it is marked, so it may be reset.
     pub async fn create() -> Result<TestDatabase> {
         TestDatabase::new(true).await
     }
@@ -32,7 +34,7 @@ impl TestDatabase {
 
     async fn new(migrated: bool) -> Result<TestDatabase> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let admin_url = crate::database_url().await?;
+        let admin_url = crate::server_url(&crate::Cluster::default_location()).await?;
         let admin = crate::connect(&admin_url).await?;
         let template = match migrated {
             true => ensure_template(&admin, &admin_url).await?,
@@ -52,6 +54,7 @@ impl TestDatabase {
             &format!("CREATE DATABASE {name} TEMPLATE {template}"),
         )
         .await?;
+        crate::marker::mark(&admin, &name).await?;
         Ok(TestDatabase {
             url: with_database(&admin_url, &name),
             name,

@@ -122,3 +122,36 @@ async fn an_empty_dataset_is_allowed() {
     seed::reset(&client, empty).await.unwrap();
     assert_eq!(seed::counts(&client).await.unwrap(), [0, 0, 0, 0]);
 }
+
+/// `create_database` takes any name a URL can carry, quoting it in SQL.
+#[tokio::test]
+async fn create_database_marks_and_migrates_a_database_of_any_name() {
+    let anchor = TestDatabase::create().await.unwrap();
+    let name = format!("Odd \"name\" {}", std::process::id());
+    let encoded = name.replace(' ', "%20").replace('"', "%22");
+    let url = schema::testing::with_database(&anchor.url, &encoded);
+    assert!(schema::create_database(&url).await.unwrap());
+    assert!(!schema::create_database(&url).await.unwrap(), "second time");
+    let client = schema::connect(&url).await.unwrap();
+    schema::marker::check(&client).await.unwrap();
+    seed::reset(
+        &client,
+        Dataset {
+            users: 2,
+            products: 1,
+            stock: 1,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(seed::counts(&client).await.unwrap(), [2, 1, 0, 0]);
+    drop(client);
+    let admin = schema::connect(&anchor.url).await.unwrap();
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE \"{}\" WITH (FORCE)",
+            name.replace('"', "\"\"")
+        ))
+        .await
+        .unwrap();
+}

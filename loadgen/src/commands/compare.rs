@@ -1,8 +1,9 @@
 //! `loadgen compare`: the same scenario against several server x driver
-//! stacks, fairly, in interleaved rounds; a throughput phase (closed model)
-//! and a latency phase at one equal rate for every stack (open model);
-//! the database checked after every run; a table, a JSON record and an
-//! HTML report.
+//! stacks, fairly, in interleaved rounds that rotate the stacks' order; a
+//! throughput phase (closed model) and a latency phase at one equal rate for
+//! every stack (open model); the database checked after every run; a table
+//! with each figure's spread over rounds and a verdict per figure, a JSON
+//! record and an HTML report.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -10,9 +11,10 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::Args;
 
+use crate::commands::places::Places;
 use crate::commands::run::{self, LoadArgs};
 use crate::measure::comparison::{
-    summarize, verdict, CompareRun, Comparison, Pinning, Stack, SCHEMA,
+    judge, rotation, summarize, CompareRun, Comparison, Pinning, Stack, SCHEMA,
 };
 use crate::measure::record;
 use crate::measure::statistics::median;
@@ -21,20 +23,23 @@ use crate::scenario::{Load, Model, Scenario};
 use crate::stack::affinity::Cpus;
 use crate::stack::{self, ServerProcess};
 
-/// Runs default to 8 s measured after a 2 s warm-up (--duration, --warmup).
+/// Runs default to 6 s measured after a 2 s warm-up (--duration, --warmup).
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     #[command(flatten)]
     pub load: LoadArgs,
-    /// Servers to compare.
+    /// Servers to compare; one listed twice runs twice, labelled apart
+    /// (`axum,axum`: an A/A comparison shows the noise floor).
     #[arg(long, value_delimiter = ',', default_value = "hyper,axum,actix", value_parser = stack::SERVERS)]
     pub servers: Vec<String>,
     /// Database drivers to compare (each server runs on each).
     #[arg(long, value_delimiter = ',', default_value = "tokio-postgres", value_parser = stack::DRIVERS)]
     pub drivers: Vec<String>,
-    /// Rounds; each runs every stack once, in the same order (A B C, A B C, ...),
-    /// so drift of the machine hits every stack alike.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    /// Rounds; each runs every stack once, the order rotated each round
+    /// (A B C, B C A, C A B, ...) so drift of the machine and the position in
+    /// a round hit every stack alike. Verdicts need 3 rounds; naming a
+    /// winner needs 5.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rounds: u32,
     /// Skip the equal-rate latency phase.
     #[arg(long)]
@@ -52,21 +57,16 @@ pub struct CompareArgs {
     #[arg(long, value_parser = crate::stack::affinity::parse_cpus)]
     pub pin_db: Option<Cpus>,
     /// Where to save the comparison (JSON; the HTML report goes beside it)
-    /// [default: results/compare-<scenario>-<time>.json].
+    /// [default: <results-dir>/compare-<scenario>-<time>.json].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub places: Places,
 }
 
 /// Measured time and warm-up of each run when not given on the command line.
-pub const DEFAULT_DURATION: std::time::Duration = std::time::Duration::from_secs(8);
+pub const DEFAULT_DURATION: std::time::Duration = std::time::Duration::from_secs(6);
 pub const DEFAULT_WARMUP: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Every stack once per round, in the same order each round.
-pub fn interleave(stacks: &[Stack], rounds: u32) -> Vec<(u32, Stack)> {
-    (1..=rounds)
-        .flat_map(|round| stacks.iter().map(move |stack| (round, stack.clone())))
-        .collect()
-}
 
 /// Checks the data the write path must keep true; the servers are stopped.
 /// Returns one line per broken invariant, naming the products or orders.
@@ -130,23 +130,24 @@ impl Runner<'_> {
         stack: &Stack,
         load: &Load,
     ) -> anyhow::Result<()> {
-        let label = format!("round {round} {phase} {}", stack.name());
+        let label = format!("round {round} {phase} {}", stack.label);
         eprintln!("== {label}");
         self.order.push(label.clone());
-        run::reset_database(self.scenario).await?;
+        run::reset_database(&self.database_url, self.scenario).await?;
         let pin = self.args.pin_server.as_ref().map(|cpus| cpus.0.as_slice());
         let server = ServerProcess::start(
             &stack.server,
+            self.args.places.bin_dir.as_deref(),
             &stack.driver,
             &self.database_url,
             self.args.server_workers,
             pin,
         )
         .await?;
-        let before = server.usage();
-        let threads = self.args.load.threads();
+        let threads = self.args.load.threads(load);
         let config = run::config_of(load, &self.args.load, threads);
-        let (address, identity) = (server.address, server.identity.clone());
+        let (destination, identity, pid) =
+            (server.destination(), server.identity.clone(), server.pid());
         let scenario = self.scenario.clone();
         let load_for_run = load.clone();
         let record = tokio::task::spawn_blocking(move || {
@@ -154,14 +155,13 @@ impl Runner<'_> {
                 &scenario,
                 &load_for_run,
                 config,
-                address,
-                address.to_string(),
+                destination,
                 identity,
+                Some(pid),
             )
         })
         .await
         .context("the run panicked")?;
-        let after = server.usage();
         server.stop()?;
         let problems = verify_database(&self.database_url, self.scenario).await?;
         if !problems.is_empty() {
@@ -175,7 +175,7 @@ impl Runner<'_> {
             eprintln!("   warning: {warning}");
         }
         eprintln!(
-            "   {:.1} req/s, p99 {}, {} errors",
+            "   {:.1} ok/s, p99 {}, {} errors",
             record.total.rps,
             crate::units::format_us(record.total.latency.p99_us as f64),
             record.total.error_count()
@@ -183,10 +183,7 @@ impl Runner<'_> {
         self.runs.push(CompareRun {
             round,
             phase: phase.to_string(),
-            stack: stack.clone(),
-            server_cpu_seconds: after.cpu_seconds - before.cpu_seconds,
-            server_peak_rss_bytes: after.peak_rss_bytes,
-            server_requests: record.total.requests + record.warmup_requests,
+            stack: stack.label.clone(),
             record,
         });
         Ok(())
@@ -205,11 +202,20 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         ..args.load.clone()
     };
     let (scenario, load) = load_args.resolve()?;
-    let mut stacks = Vec::new();
+    let mut stacks: Vec<Stack> = Vec::new();
     for server in &args.servers {
         for driver in &args.drivers {
-            stack::server_binary(server)?;
+            stack::server_binary(server, args.places.bin_dir.as_deref())?;
+            let name = format!("{server}+{driver}");
+            let copies = stacks
+                .iter()
+                .filter(|s| s.server == *server && s.driver == *driver)
+                .count();
             stacks.push(Stack {
+                label: match copies {
+                    0 => name,
+                    n => format!("{name}#{}", n + 1),
+                },
                 server: server.clone(),
                 driver: driver.clone(),
             });
@@ -221,19 +227,19 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
     if let Some(cpus) = &args.pin_loadgen {
         crate::stack::affinity::pin_self(&cpus.0).context("pinning loadgen")?;
     }
-    let database_url = runtime.block_on(schema::database_url())?;
+    let database_url = runtime.block_on(args.places.data.database_url())?;
     let _database_pin = match &args.pin_db {
-        Some(cpus) => Some(pin_database(&cpus.0)?),
+        Some(cpus) => Some(pin_database(&cpus.0, &args.places.data.cluster())?),
         None => None,
     };
+    // The throughput phase is closed: an open scenario gets as many
+    // connections as it allowed in flight.
+    let connections = match load.model {
+        Model::Closed { connections } => connections,
+        Model::Open { max_inflight, .. } => max_inflight.min(256),
+    };
     let throughput_load = Load {
-        model: match load.model {
-            Model::Closed { connections } => Model::Closed { connections },
-            // The throughput phase is closed: as many connections as the open model allowed in flight.
-            Model::Open { max_inflight, .. } => Model::Closed {
-                connections: max_inflight.min(256),
-            },
-        },
+        model: Model::Closed { connections },
         ..load.clone()
     };
     let mut runner = Runner {
@@ -243,7 +249,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         order: Vec::new(),
         runs: Vec::new(),
     };
-    let schedule = interleave(&stacks, args.rounds);
+    let schedule = rotation(&stacks, args.rounds);
     runtime.block_on(async {
         for (round, stack) in &schedule {
             runner
@@ -256,7 +262,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         runner
             .runs
             .iter()
-            .filter(|run| run.phase == "throughput" && run.stack == *stack)
+            .filter(|run| run.phase == "throughput" && run.stack == stack.label)
             .map(|run| run.record.total.rps)
             .collect()
     };
@@ -272,10 +278,13 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         }))
     };
     if let Some(rate) = latency_rate {
-        let max_inflight = match load.model {
-            Model::Open { max_inflight, .. } => max_inflight,
-            Model::Closed { .. } => 1024,
-        };
+        // Every connection is opened before the window (and costs the server
+        // memory), so the cap is headroom over the throughput phase's
+        // concurrency, not the open model's general default.
+        let max_inflight = args
+            .load
+            .max_inflight
+            .unwrap_or((4 * connections).clamp(256, 1024));
         let latency_load = Load {
             model: Model::Open { rate, max_inflight },
             ..load.clone()
@@ -291,7 +300,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         })?;
     }
     let summary = summarize(&stacks, &runner.runs, latency_rate.is_some());
-    let verdict = verdict(&summary);
+    let verdicts = judge(&summary, args.rounds);
     let comparison = Comparison {
         schema: SCHEMA.to_string(),
         scenario: scenario.name.clone(),
@@ -309,11 +318,11 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         },
         runs: runner.runs,
         summary,
-        verdict,
+        verdicts,
     };
     print!("{}", text::comparison(&comparison));
     let path = args.out.clone().unwrap_or_else(|| {
-        run::results_dir().join(format!(
+        args.places.results_dir.join(format!(
             "compare-{}-{}.json",
             scenario.name,
             run::timestamp()
@@ -342,8 +351,7 @@ impl Drop for DatabasePin {
 }
 
 /// Pins the managed cluster's postmaster (and so the backends it forks).
-fn pin_database(cpus: &[usize]) -> anyhow::Result<DatabasePin> {
-    let cluster = schema::Cluster::default_location();
+fn pin_database(cpus: &[usize], cluster: &schema::Cluster) -> anyhow::Result<DatabasePin> {
     let pid_file = cluster.dir().join("data").join("postmaster.pid");
     let text = std::fs::read_to_string(&pid_file).with_context(|| {
         format!(
@@ -387,28 +395,4 @@ pub fn read(path: &std::path::Path) -> anyhow::Result<Comparison> {
         );
     }
     Ok(comparison)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rounds_interleave_the_stacks() {
-        let stacks: Vec<Stack> = ["a", "b", "c"]
-            .iter()
-            .map(|s| Stack {
-                server: s.to_string(),
-                driver: "d".into(),
-            })
-            .collect();
-        let order: Vec<String> = interleave(&stacks, 3)
-            .iter()
-            .map(|(r, s)| format!("{r}{}", s.server))
-            .collect();
-        assert_eq!(
-            order,
-            ["1a", "1b", "1c", "2a", "2b", "2c", "3a", "3b", "3c"]
-        );
-    }
 }

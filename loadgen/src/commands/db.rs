@@ -3,10 +3,12 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::Subcommand;
 use schema::cluster::Status;
-use schema::{Cluster, Dataset};
+use schema::{external_url, Dataset};
+
+use crate::commands::places::DataDir;
 
 #[derive(Subcommand)]
 pub enum Action {
@@ -21,7 +23,13 @@ pub enum Action {
     /// Print only the URL of the database to use (starting the managed
     /// cluster if needed), for scripts: DATABASE_URL=$(loadgen db url).
     Url,
-    /// Empty the tables and fill them with a deterministic dataset.
+    /// Create the database DATABASE_URL names on your own PostgreSQL server
+    /// (connecting to its `postgres` database; the role needs CREATEDB), mark
+    /// it as stackbench's and apply the migrations. Only a database created
+    /// this way (or the managed cluster's) may be reset by loadgen.
+    Create,
+    /// Empty the tables and fill them with a deterministic dataset. Refused
+    /// for a database stackbench did not create (see `create`).
     Reset {
         /// Number of users.
         #[arg(long, default_value_t = 1000)]
@@ -35,30 +43,24 @@ pub enum Action {
     },
 }
 
-fn external_url() -> Option<String> {
-    std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-}
-
-pub async fn run(action: Action) -> anyhow::Result<ExitCode> {
-    let cluster = Cluster::default_location();
+pub async fn run(action: Action, data: &DataDir) -> anyhow::Result<ExitCode> {
+    let cluster = data.cluster();
     match action {
         Action::Start => {
             if let Some(url) = external_url() {
                 println!("DATABASE_URL is set; not starting the managed cluster. Using {url}");
             }
-            let url = schema::database_url().await?;
-            if external_url().is_none() {
-                println!("managed PostgreSQL running in {}", cluster.dir().display());
-            }
+            let url = data.database_url().await?;
             println!("migrations applied; URL: {url}");
         }
         Action::Stop => {
             if cluster.stop().await? {
-                println!("managed PostgreSQL stopped");
+                println!("managed PostgreSQL stopped ({})", cluster.dir().display());
             } else {
-                println!("managed PostgreSQL was not running");
+                println!(
+                    "managed PostgreSQL was not running ({})",
+                    cluster.dir().display()
+                );
             }
         }
         Action::Status => {
@@ -73,22 +75,44 @@ pub async fn run(action: Action) -> anyhow::Result<ExitCode> {
                     ExitCode::SUCCESS
                 }
                 Status::Stopped => {
-                    println!("managed PostgreSQL: stopped (start it with `loadgen db start`)");
+                    println!(
+                        "managed PostgreSQL in {}: stopped (start it with `loadgen db start`)",
+                        cluster.dir().display()
+                    );
                     ExitCode::from(3)
                 }
                 Status::NotInitialized => {
-                    println!("managed PostgreSQL: not created yet (`loadgen db start` creates it)");
+                    println!(
+                        "managed PostgreSQL in {}: not created yet (`loadgen db start` creates it)",
+                        cluster.dir().display()
+                    );
                     ExitCode::from(3)
                 }
             });
         }
-        Action::Url => println!("{}", schema::database_url().await?),
+        Action::Url => println!("{}", data.database_url().await?),
+        Action::Create => {
+            let Some(url) = external_url() else {
+                bail!(
+                    "DATABASE_URL is not set: `loadgen db create` creates the database it names \
+                     on your own server, e.g. DATABASE_URL=postgres://me@localhost/stackbench. \
+                     The managed cluster needs no create: `loadgen db start`"
+                );
+            };
+            let created = schema::create_database(&url)
+                .await
+                .with_context(|| format!("creating the database of DATABASE_URL ({url})"))?;
+            match created {
+                true => println!("created, marked as stackbench's and migrated: {url}"),
+                false => println!("already created by stackbench; migrations applied: {url}"),
+            }
+        }
         Action::Reset {
             users,
             products,
             stock,
         } => {
-            let url = schema::database_url().await?;
+            let url = data.database_url().await?;
             let client = schema::connect(&url).await?;
             let started = Instant::now();
             schema::seed::reset(

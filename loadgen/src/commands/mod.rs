@@ -3,5 +3,6 @@
 
 pub mod compare;
 pub mod db;
+pub mod places;
 pub mod run;
 pub mod saved;

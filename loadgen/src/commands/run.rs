@@ -8,21 +8,25 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use hdrhistogram::Histogram;
+use tokio::time::Instant;
 
-use crate::engine::{self, RunSpec, Tick};
-use crate::measure::record::Identity;
+use crate::commands::places::Places;
+use crate::engine::{self, Destination, RunSpec, Tick};
 use crate::measure::record::{
-    self, Figures, Generator, OpenModel, RunConfig, RunRecord, ThresholdResult,
+    self, Endpoint, Figures, Generator, Identity, OpenModel, ProcessUsage, RunConfig, RunRecord,
+    Second, ThresholdResult,
 };
-use crate::measure::stats::new_histogram;
+use crate::measure::stats::{new_histogram, ErrorKind, StepStats};
 use crate::scenario::threshold::{LatencyStat, Observed, Threshold};
 use crate::scenario::{self, Load, Model, Scenario};
 use crate::stack::{self, ServerProcess, TargetSpec};
+use crate::units::format_us;
 
 #[derive(Args, Debug, Clone)]
 pub struct LoadArgs {
-    /// Scenario: a name from scenarios/ (e.g. orders) or a path to a TOML file.
+    /// Scenario: a path to a TOML file, or a name: ./scenarios/NAME.toml if
+    /// there is one, else the shipped scenario of that name, embedded in
+    /// loadgen (e.g. orders; an unknown name lists them).
     #[arg(long)]
     pub scenario: String,
     /// Closed model: connections, each sending its next request when the last one answers.
@@ -33,7 +37,9 @@ pub struct LoadArgs {
     /// of the latency phase [default: 70% of the slowest stack's throughput].
     #[arg(long)]
     pub rate: Option<f64>,
-    /// Open model: most requests in flight (connections) at once.
+    /// Open model: most requests in flight (connections) at once; all are
+    /// opened before the clock starts [default: 1024; for `compare`'s latency
+    /// phase: 4x the throughput phase's connections, within 256-1024].
     #[arg(long)]
     pub max_inflight: Option<u32>,
     /// Measured time after the warm-up, e.g. 30s, 2m.
@@ -45,18 +51,24 @@ pub struct LoadArgs {
     /// Per-request timeout.
     #[arg(long, value_parser = scenario::parse_duration)]
     pub timeout: Option<Duration>,
-    /// Ramp stages DURATION:TARGET,... (connections, or req/s with --rate),
-    /// e.g. 10s:1000,30s:1000,10s:0. They replace --duration; the first
-    /// --warmup of them is not counted.
+    /// Ramp stages DURATION:TARGET,..., e.g. 10s:1000,30s:1000,10s:0: targets
+    /// are connections in the closed model and req/s in the open model
+    /// (--model open). They replace --duration, --connections and --rate;
+    /// the first --warmup of them is not counted.
     #[arg(long)]
     pub stages: Option<String>,
+    /// The load model when neither --rate nor --connections says it
+    /// [default: the scenario's]: `closed` or `open`.
+    #[arg(long, value_parser = ["closed", "open"])]
+    pub model: Option<String>,
     /// Worker threads [default: all cores].
     #[arg(long)]
     pub threads: Option<usize>,
     /// Seed of the request sequence (the same seed sends the same requests).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Do not reset the database to the scenario's dataset first.
+    /// Do not reset the database to the scenario's dataset first (a server
+    /// that loadgen starts; a URL target's database is reset only with --reset-db).
     #[arg(long)]
     pub no_reset: bool,
 }
@@ -65,11 +77,21 @@ pub struct LoadArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub load: LoadArgs,
-    /// hyper, axum or actix (loadgen starts its release binary on port 3000,
-    /// 3001 or 3002, or a free port if that is taken), or the
-    /// http://host:port of a running server.
+    /// hyper, axum or actix (loadgen resets the database, then starts the
+    /// server's binary on port 3000, 3001 or 3002, or a free port if that is
+    /// taken), or the http://host:port of a running server (loadgen then
+    /// touches no database unless --reset-db).
     #[arg(long, default_value = "axum")]
     pub target: String,
+    /// For a URL target: reset the database to the scenario's dataset first.
+    /// It resets DATABASE_URL's database, or the managed cluster's, so the
+    /// server must use that one; and only a database stackbench created
+    /// (`loadgen db create`) is reset. Without it, a URL target's run does
+    /// not connect to any database.
+    #[arg(long, conflicts_with = "no_reset")]
+    pub reset_db: bool,
+    #[command(flatten)]
+    pub places: Places,
     /// Database driver of a server that loadgen starts.
     #[arg(long, default_value = "tokio-postgres", value_parser = stack::DRIVERS)]
     pub driver: String,
@@ -86,10 +108,16 @@ pub struct RunArgs {
     /// Pin a server that loadgen starts to these CPUs.
     #[arg(long, value_parser = crate::stack::affinity::parse_cpus)]
     pub pin_server: Option<crate::stack::affinity::Cpus>,
-    /// Where to save the run record (JSON) [default: results/run-<scenario>-<target>-<time>.json].
+    /// Where to save the run record (JSON)
+    /// [default: <results-dir>/run-<scenario>-<target>-<time>.json].
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
+
+/// The open model's cap on requests in flight when nothing else says it.
+const DEFAULT_MAX_INFLIGHT: u32 = 1024;
+/// The closed model's connections when `--model closed` overrides an open scenario.
+const DEFAULT_CONNECTIONS: u32 = 32;
 
 /// Exit status of a run whose thresholds failed (k6's convention).
 pub const THRESHOLD_EXIT: u8 = 99;
@@ -97,21 +125,44 @@ pub const THRESHOLD_EXIT: u8 = 99;
 impl LoadArgs {
     /// The scenario with the command line's overrides applied and checked.
     pub fn resolve(&self) -> anyhow::Result<(Scenario, Load)> {
-        let path = scenario::locate(&self.scenario).map_err(anyhow::Error::msg)?;
-        let scenario = scenario::load(&path)?;
+        let scenario = scenario::find(&self.scenario)?;
         let mut load = scenario.load.clone();
-        match (self.rate, self.connections, load.model) {
-            (Some(rate), _, Model::Open { max_inflight, .. }) => {
-                load.model = Model::Open { rate, max_inflight }
+        if self.stages.is_some() && (self.rate.is_some() || self.connections.is_some()) {
+            bail!(
+                "--stages replaces --rate and --connections: each stage's target is the rate \
+                 (req/s, open model) or the connections (closed model). Drop --rate/--connections \
+                 and choose the model with --model open or --model closed"
+            );
+        }
+        let max_inflight = match load.model {
+            Model::Open { max_inflight, .. } => max_inflight,
+            Model::Closed { .. } => DEFAULT_MAX_INFLIGHT,
+        };
+        let rate_of = |load: &Load| match load.model {
+            Model::Open { rate, .. } => rate,
+            Model::Closed { .. } => 0.0,
+        };
+        match (self.rate, self.connections, self.model.as_deref()) {
+            (Some(_), _, Some("closed")) | (_, Some(_), Some("open")) => {
+                bail!("--model contradicts the model that --rate (open) or --connections (closed) implies")
             }
-            (Some(rate), _, Model::Closed { .. }) => {
-                load.model = Model::Open {
-                    rate,
-                    max_inflight: 1024,
+            (Some(rate), _, _) => load.model = Model::Open { rate, max_inflight },
+            (None, Some(connections), _) => load.model = Model::Closed { connections },
+            (None, None, Some("open")) => {
+                let rate = rate_of(&load);
+                if rate == 0.0 && self.stages.is_none() {
+                    bail!("--model open needs a rate: give --rate R or --stages");
+                }
+                load.model = Model::Open { rate, max_inflight };
+            }
+            (None, None, Some(_)) => {
+                if let Model::Open { .. } = load.model {
+                    load.model = Model::Closed {
+                        connections: DEFAULT_CONNECTIONS,
+                    };
                 }
             }
-            (None, Some(connections), _) => load.model = Model::Closed { connections },
-            (None, None, _) => {}
+            (None, None, None) => {}
         }
         if let (Some(cap), Model::Open { rate, .. }) = (self.max_inflight, load.model) {
             load.model = Model::Open {
@@ -136,27 +187,42 @@ impl LoadArgs {
         Ok((scenario, load))
     }
 
-    pub fn threads(&self) -> usize {
-        self.threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .max(1)
+    /// Worker threads for `load`: as asked [default: all cores], but no
+    /// more than its connections.
+    pub fn threads(&self, load: &Load) -> usize {
+        let requested = self
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        engine::threads_for(load, requested)
     }
 }
 
-/// Resets the database loadgen manages (or DATABASE_URL's) to the dataset.
-pub async fn reset_database(scenario: &Scenario) -> anyhow::Result<String> {
-    let url = schema::database_url().await?;
-    let client = schema::connect(&url).await?;
+/// Resets the database at `url` to the scenario's dataset (refused unless
+/// stackbench created that database).
+pub async fn reset_database(url: &str, scenario: &Scenario) -> anyhow::Result<()> {
+    let client = schema::connect(url).await?;
     schema::seed::reset(&client, scenario.dataset)
         .await
-        .context("resetting the database")?;
-    Ok(url)
+        .context("resetting the database")
 }
 
 pub fn config_of(load: &Load, args: &LoadArgs, threads: usize) -> RunConfig {
-    let (model, connections, rate, max_inflight) = match load.model {
-        Model::Closed { connections } => ("closed", Some(connections), None, None),
-        Model::Open { rate, max_inflight } => ("open", None, Some(rate), Some(max_inflight)),
+    let staged = load.stages.is_some();
+    let (model, connections, rate, max_inflight, stage_unit) = match load.model {
+        Model::Closed { connections } => (
+            "closed",
+            (!staged).then_some(connections),
+            None,
+            None,
+            "connections",
+        ),
+        Model::Open { rate, max_inflight } => (
+            "open",
+            None,
+            (!staged).then_some(rate),
+            Some(max_inflight),
+            "req/s",
+        ),
     };
     RunConfig {
         model: model.to_string(),
@@ -173,6 +239,7 @@ pub fn config_of(load: &Load, args: &LoadArgs, threads: usize) -> RunConfig {
                 .collect::<Vec<_>>()
                 .join(",")
         }),
+        stage_unit: staged.then(|| stage_unit.to_string()),
         threads,
         seed: args.seed,
         reset: !args.no_reset,
@@ -180,44 +247,65 @@ pub fn config_of(load: &Load, args: &LoadArgs, threads: usize) -> RunConfig {
     }
 }
 
-/// Runs the engine with a live line per second on stderr, and returns the record.
+/// Runs the engine with a live line per second on stderr, and returns the
+/// record. With `server_pid`, the server's CPU time is read at the start
+/// and the end of the measured window.
 pub fn measure(
     scenario: &Scenario,
     load: &Load,
     config: RunConfig,
-    address: std::net::SocketAddr,
-    host: String,
+    destination: Destination,
     target: Identity,
+    server_pid: Option<u32>,
 ) -> RunRecord {
-    let threads = config.threads;
-    let spec = Arc::new(RunSpec {
-        scenario: scenario.clone(),
-        load: load.clone(),
-        threads,
-        address,
-        host,
-        seed: config.seed,
-    });
+    let spec = Arc::new(RunSpec::new(
+        scenario.clone(),
+        load.clone(),
+        config.threads,
+        destination,
+        config.seed,
+    ));
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let window = server_pid.map(|pid| {
+        let (from, to) = (spec.warmup_end(), spec.end());
+        std::thread::spawn(move || {
+            std::thread::sleep(from.saturating_duration_since(Instant::now()));
+            let before = stack::process_usage(pid).unwrap_or_default();
+            std::thread::sleep(to.saturating_duration_since(Instant::now()));
+            let after = stack::process_usage(pid).unwrap_or_default();
+            ProcessUsage {
+                cpu_seconds: after.cpu_seconds - before.cpu_seconds,
+                peak_rss_bytes: after.peak_rss_bytes,
+            }
+        })
+    });
     let (sender, receiver) = mpsc::channel();
     let engine_spec = Arc::clone(&spec);
     let engine = std::thread::spawn(move || engine::run(engine_spec, sender));
-    show_progress(receiver, threads, load);
+    let timeline = follow(receiver, &spec);
     let outcome = engine.join().expect("the engine panicked");
+    let server_usage = window.map(|thread| thread.join().expect("the usage reader panicked"));
 
     let seconds = load.measured().as_secs_f64();
     let stats = &outcome.stats;
-    let mut total = crate::measure::stats::StepStats::default();
-    let endpoints = scenario
+    let mut total = StepStats::default();
+    let mut endpoints: Vec<Endpoint> = scenario
         .steps()
         .map(|step| {
             total.merge(&stats.steps[step.id]);
-            record::Endpoint {
+            Endpoint {
                 name: step.label.clone(),
                 figures: Figures::of(&stats.steps[step.id], seconds),
             }
         })
         .collect();
+    if stats.never_sent.requests() > 0 {
+        total.merge(&stats.never_sent);
+        endpoints.push(Endpoint {
+            name: NEVER_SENT.to_string(),
+            figures: Figures::of(&stats.never_sent, seconds),
+        });
+    }
     let total = Figures::of(&total, seconds);
     let wall = outcome.wall.as_secs_f64().max(1e-9);
     let thread_cpu_percent: Vec<f64> = outcome
@@ -235,24 +323,24 @@ pub fn measure(
         }
     }
     let open_model = match load.model {
-        Model::Open { rate, max_inflight } => {
+        Model::Open { max_inflight, .. } => {
             let late = &stats.lateness;
-            let achieved = total.requests as f64 / seconds;
+            let unsent = stats.never_sent.requests();
+            let target = total.requests as f64 / seconds;
+            let achieved = (total.requests - unsent) as f64 / seconds;
             let late_sends = late.count_between(1_001, u64::MAX);
-            // A request or two at the very end can miss by rounding; more is a real shortfall.
-            if achieved < 0.99 * rate || stats.unsent > 1 + total.requests / 1000 {
+            if unsent > 0 || achieved < 0.99 * target {
                 warnings.push(format!(
-                    "the target rate was not met ({achieved:.1} of {rate:.1} req/s, {} never sent): \
-                     the server could not keep up, or --max-inflight {max_inflight} is too low",
-                    stats.unsent
+                    "the planned rate was not met ({achieved:.1} of {target:.1} req/s sent, {unsent} never sent, \
+                     counted as unanswered): the server could not keep up, or --max-inflight {max_inflight} is too low"
                 ));
             }
             // Little's law: requests in flight = rate x time in system.
-            let needed = rate * total.uncorrected.mean_us / 1e6;
+            let needed = target * total.service_time.mean_us / 1e6;
             if needed > 0.9 * f64::from(max_inflight) {
                 warnings.push(format!(
                     "rate x service time = {needed:.0} requests in flight, near or over --max-inflight {max_inflight}: \
-                     requests waited in the generator (counted in the corrected latency)"
+                     requests waited in the generator (counted in the latency from the plan)"
                 ));
             }
             if !late.is_empty() && late_sends as f64 > 0.01 * late.len() as f64 {
@@ -262,30 +350,35 @@ pub fn measure(
                 ));
             }
             Some(OpenModel {
-                target_rate: rate,
+                target_rate: target,
                 achieved_rate: achieved,
                 late_sends,
                 lateness_p50_us: late.value_at_quantile(0.5),
                 lateness_p99_us: late.value_at_quantile(0.99),
                 lateness_max_us: late.max(),
-                unsent: stats.unsent,
+                unsent,
             })
         }
         Model::Closed { .. } => None,
     };
-    if stats.in_flight_at_end > 0
-        && total.requests > 0
-        && stats.in_flight_at_end * 100 > total.requests
-    {
+    let unanswered = total
+        .errors
+        .get(&ErrorKind::Unanswered)
+        .copied()
+        .unwrap_or(0);
+    if unanswered > 0 {
         warnings.push(format!(
-            "{} requests were still unanswered when the run ended",
-            stats.in_flight_at_end
+            "{unanswered} requests were not answered by the end of the run (and {:.1} s of grace): \
+             they count as errors, with their wait so far as latency",
+            spec.grace().as_secs_f64()
         ));
     }
+    let sent = total.requests - stats.never_sent.requests() + stats.warmup_requests;
+    let cpu_us_per_request = 1e6 * outcome.thread_cpu.iter().sum::<f64>() / sent.max(1) as f64;
     RunRecord {
         schema: record::SCHEMA.to_string(),
         scenario: scenario.name.clone(),
-        scenario_file: scenario.source.display().to_string(),
+        scenario_file: scenario.source.clone(),
         config,
         target,
         machine: record::machine(),
@@ -294,20 +387,29 @@ pub fn measure(
         measured_seconds: seconds,
         total,
         endpoints,
+        timeline,
         open_model,
         generator: Generator {
             thread_cpu_percent,
+            cpu_us_per_request,
             warnings,
         },
         in_flight_at_end: stats.in_flight_at_end,
+        grace_seconds: spec.grace().as_secs_f64(),
         reconnects: stats.reconnects,
         warmup_requests: stats.warmup_requests,
-        server_usage: None,
+        server_usage,
         thresholds: Vec::new(),
     }
 }
 
-fn show_progress(ticks: mpsc::Receiver<Tick>, threads: usize, load: &Load) {
+/// The endpoint row of open-model requests that never went out.
+pub const NEVER_SENT: &str = "(planned, never sent)";
+
+/// Merges the threads' ticks into the timeline, and shows each second as it
+/// completes: a progress bar on a terminal, plain lines otherwise.
+fn follow(ticks: mpsc::Receiver<Tick>, spec: &RunSpec) -> Vec<Second> {
+    let load = &spec.load;
     let total = load.total().as_secs();
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(total.max(1));
@@ -318,53 +420,77 @@ fn show_progress(ticks: mpsc::Receiver<Tick>, threads: usize, load: &Load) {
         bar
     });
     let warmup = load.warmup.as_secs_f64();
-    let target_rate = match load.model {
-        Model::Open { rate, .. } => Some(rate),
-        Model::Closed { .. } => None,
+    let target_rate = match (load.model, &load.stages) {
+        (Model::Open { rate, .. }, None) => Some(rate),
+        _ => None,
     };
-    let mut pending: BTreeMap<u64, (usize, u64, u64, u64, Histogram<u64>)> = BTreeMap::new();
+    struct Pending {
+        threads: usize,
+        tick: Tick,
+    }
+    let mut pending: BTreeMap<u64, Pending> = BTreeMap::new();
+    let mut timeline = Vec::new();
     for tick in ticks {
-        let entry = pending
-            .entry(tick.second)
-            .or_insert_with(|| (0, 0, 0, 0, new_histogram()));
-        entry.0 += 1;
-        entry.1 += tick.responses;
-        entry.2 += tick.errors;
-        entry.3 += tick.in_flight;
-        entry.4.add(&tick.latency).expect("same bounds");
-        if entry.0 < threads {
+        let number = tick.second;
+        let entry = match pending.entry(number) {
+            std::collections::btree_map::Entry::Vacant(vacant) => {
+                vacant.insert(Pending { threads: 1, tick })
+            }
+            std::collections::btree_map::Entry::Occupied(occupied) => {
+                let entry = occupied.into_mut();
+                entry.threads += 1;
+                entry.tick.completed += tick.completed;
+                entry.tick.successes += tick.successes;
+                entry.tick.errors += tick.errors;
+                entry.tick.in_flight += tick.in_flight;
+                entry.tick.latency.add(&tick.latency).expect("same bounds");
+                entry
+            }
+        };
+        if entry.threads < spec.threads {
             continue;
         }
-        let (_, responses, errors, in_flight, latency) =
-            pending.remove(&tick.second).expect("present");
-        let phase = if (tick.second as f64) <= warmup {
-            " (warm-up)"
-        } else {
-            ""
+        let tick = pending.remove(&number).expect("present").tick;
+        let second = Second {
+            second: number,
+            // A second that began in the warm-up.
+            warmup: ((number - 1) as f64) < warmup,
+            successes: tick.successes,
+            completed: tick.completed,
+            errors: tick.errors,
+            in_flight: tick.in_flight,
+            p50_us: tick.latency.value_at_quantile(0.5),
+            p99_us: tick.latency.value_at_quantile(0.99),
         };
+        let phase = if second.warmup { " (warm-up)" } else { "" };
         let rate = match target_rate {
-            Some(target) => format!(" rate {responses}/{target:.0}"),
+            Some(target) => format!(" of {target:.0} planned"),
             None => String::new(),
         };
-        let p99 = if latency.is_empty() {
+        let p99 = if tick.latency.is_empty() {
             "-".into()
         } else {
-            crate::units::format_us(latency.value_at_quantile(0.99) as f64)
+            format_us(second.p99_us as f64)
         };
         let line = format!(
-            "{responses} req/s, p99 {p99}, {errors} errors, {in_flight} in flight{rate}{phase}"
+            "{} ok/s ({} ended{rate}), p99 {p99}, {} errors, {} in flight{phase}",
+            second.successes, second.completed, second.errors, second.in_flight
         );
         match &bar {
             Some(bar) => {
-                bar.set_position(tick.second.min(total));
+                bar.set_position(number.min(total));
                 bar.set_message(line);
             }
-            None => eprintln!("[{:>4}s] {line}", tick.second),
+            None if number <= total => eprintln!("[{number:>4}s] {line}"),
+            None if second.completed > 0 => eprintln!("[grace] {line}"),
+            None => {}
         }
+        timeline.push(second);
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    timeline
 }
 
 /// Checks the thresholds against the total figures.
@@ -402,10 +528,6 @@ pub fn save(record: &RunRecord, path: &std::path::Path) -> anyhow::Result<()> {
     std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
 }
 
-pub fn results_dir() -> PathBuf {
-    crate::workspace_dir().join("results")
-}
-
 pub fn timestamp() -> String {
     chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()
 }
@@ -416,26 +538,38 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
     for text in &args.thresholds {
         thresholds.push(text.parse().map_err(anyhow::Error::msg)?);
     }
-    let threads = args.load.threads();
-    let config = config_of(&load, &args.load, threads);
+    let threads = args.load.threads(&load);
+    let mut config = config_of(&load, &args.load, threads);
     let target = stack::parse_target(&args.target)?;
-    let (server, address, identity) = runtime.block_on(async {
+    // The database behind a URL is the user's business unless they ask.
+    config.reset = match target {
+        TargetSpec::Server(_) => !args.load.no_reset,
+        TargetSpec::Url { .. } => args.reset_db,
+    };
+    let data = &args.places.data;
+    let (server, destination, identity) = runtime.block_on(async {
         match target {
             TargetSpec::Server(name) => {
-                let url = if args.load.no_reset { schema::database_url().await? } else { reset_database(&scenario).await? };
-                let server = ServerProcess::start(&name, &args.driver, &url, None, args.pin_server.as_ref().map(|cpus| cpus.0.as_slice())).await?;
-                let (address, identity) = (server.address, server.identity.clone());
-                Ok::<_, anyhow::Error>((Some(server), address, identity))
-            }
-            TargetSpec::Url { address, url } => {
-                if !args.load.no_reset {
-                    eprintln!("resetting the database loadgen manages (DATABASE_URL, or the managed cluster); the server at {url} must use the same one, or pass --no-reset");
-                    reset_database(&scenario).await?;
+                let bin_dir = args.places.bin_dir.as_deref();
+                stack::server_binary(&name, bin_dir)?; // a missing binary fails before the reset
+                let url = data.database_url().await?;
+                if config.reset {
+                    reset_database(&url, &scenario).await?;
                 }
-                if !stack::health_db(address).await {
+                let server = ServerProcess::start(&name, bin_dir, &args.driver, &url, None, args.pin_server.as_ref().map(|cpus| cpus.0.as_slice())).await?;
+                let (destination, identity) = (server.destination(), server.identity.clone());
+                Ok::<_, anyhow::Error>((Some(server), destination, identity))
+            }
+            TargetSpec::Url { addresses, authority, url } => {
+                if config.reset {
+                    eprintln!("--reset-db: resetting DATABASE_URL's database, or the managed cluster's; the server at {url} must use the same one");
+                    reset_database(&data.database_url().await?, &scenario).await?;
+                }
+                if !stack::health_db(&addresses, &authority).await {
                     bail!("{url} does not answer GET /health/db with 200: is the server running?");
                 }
-                Ok((None, address, Identity { server: "external".into(), driver: None, version: None, url }))
+                let destination = Destination { addresses, host: authority };
+                Ok((None, destination, Identity { server: "external".into(), driver: None, version: None, url }))
             }
         }
     })?;
@@ -449,16 +583,15 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
     if let Some(cpus) = &args.pin_loadgen {
         crate::stack::affinity::pin_self(&cpus.0).context("pinning loadgen")?;
     }
-    let host = address.to_string();
-    let mut record = measure(&scenario, &load, config, address, host, identity);
+    let server_pid = server.as_ref().map(ServerProcess::pid);
+    let mut record = measure(&scenario, &load, config, destination, identity, server_pid);
     if let Some(server) = server {
-        record.server_usage = Some(server.usage());
         server.stop()?;
     }
     let passed = check_thresholds(&mut record, &thresholds);
     print!("{}", crate::report::text::run(&record, args.latency));
     let path = args.out.unwrap_or_else(|| {
-        results_dir().join(format!(
+        args.places.results_dir.join(format!(
             "run-{}-{}-{}.json",
             scenario.name,
             record.target.server,

@@ -2,7 +2,16 @@
 //! single-threaded tokio runtime owning its connections, its pacer and its
 //! statistics. Nothing on the request path takes a lock, sends on a channel
 //! or allocates once buffers have grown; threads report once a second for
-//! the live view and hand their figures over at the end.
+//! the timeline and hand their figures over at the end.
+//!
+//! Every request planned in the measured window is accounted for: answered,
+//! failed, timed out (latency from the plan to the timeout), or unanswered
+//! when the run's time is up. Requests in flight at the end get a grace
+//! period ([`RunSpec::grace`]) to finish; what is still unanswered then is
+//! recorded with the latency it had reached, and open-model requests that
+//! never went out (every connection busy) with the time from their plan to
+//! the end: both as lower bounds, so a server that stops answering shows in
+//! the percentiles and the error rate, not only in a warning.
 
 use std::cell::{Cell, RefCell};
 use std::future::poll_fn;
@@ -18,53 +27,111 @@ use tokio::time::{sleep_until, Instant};
 
 pub mod http1;
 pub mod schedule;
+mod timer;
 
-use crate::measure::stats::{new_histogram, ErrorKind, ThreadStats};
-use crate::scenario::template::RenderContext;
-use crate::scenario::{Flow, Load, Model, Scenario, Step};
 use http1::{Connection, WireError};
 use schedule::{Plan, Profile};
+
+use crate::measure::stats::{new_second_histogram, ErrorKind, StepStats, ThreadStats};
+use crate::scenario::template::RenderContext;
+use crate::scenario::{Flow, Load, Model, Scenario, Step};
+
+/// Time before the clock starts, for the threads to open their connections.
+const CONNECT_AHEAD: Duration = Duration::from_millis(300);
+/// The longest requests in flight at the end are waited for.
+const MAX_GRACE: Duration = Duration::from_secs(2);
+
+/// Where load goes: every address the target resolves to, and its authority
+/// for the `Host` header.
+pub struct Destination {
+    pub addresses: Vec<SocketAddr>,
+    pub host: String,
+}
 
 /// Everything the worker threads share, read-only.
 pub struct RunSpec {
     pub scenario: Scenario,
     pub load: Load,
+    /// Never more than the connections: a thread without one could not
+    /// send its share of the rate.
     pub threads: usize,
-    pub address: SocketAddr,
-    /// The `Host` header value.
+    /// Every address the target resolves to, tried in turn.
+    pub addresses: Vec<SocketAddr>,
+    /// The `Host` header value: the target's authority.
     pub host: String,
     pub seed: u64,
+    /// When the clock starts (the warm-up's first instant).
+    pub start: Instant,
 }
 
 impl RunSpec {
-    /// Connections in all: the closed model's connections (the most any
-    /// stage asks for), or the open model's cap on requests in flight.
-    pub fn connections(&self) -> usize {
-        match self.load.model {
-            Model::Closed { connections } => match &self.load.stages {
-                Some(stages) => stages
-                    .iter()
-                    .map(|s| s.target.ceil() as usize)
-                    .max()
-                    .unwrap_or(0),
-                None => connections as usize,
-            },
-            Model::Open { max_inflight, .. } => max_inflight as usize,
+    pub fn new(
+        scenario: Scenario,
+        load: Load,
+        threads: usize,
+        destination: Destination,
+        seed: u64,
+    ) -> RunSpec {
+        RunSpec {
+            threads: threads_for(&load, threads),
+            start: Instant::now() + CONNECT_AHEAD,
+            scenario,
+            load,
+            addresses: destination.addresses,
+            host: destination.host,
+            seed,
         }
+    }
+
+    pub fn warmup_end(&self) -> Instant {
+        self.start + self.load.warmup
+    }
+
+    pub fn end(&self) -> Instant {
+        self.start + self.load.total()
+    }
+
+    /// How long requests in flight at the end may still take: their
+    /// timeout, at most [`MAX_GRACE`].
+    pub fn grace(&self) -> Duration {
+        self.load.timeout.min(MAX_GRACE)
     }
 }
 
-/// One second of one thread, for the live view.
+/// Connections in all: the closed model's connections (the most any stage
+/// asks for), or the open model's cap on requests in flight.
+pub fn connections(load: &Load) -> usize {
+    match load.model {
+        Model::Closed { connections } => match &load.stages {
+            Some(stages) => stages
+                .iter()
+                .map(|s| s.target.ceil() as usize)
+                .max()
+                .unwrap_or(0),
+            None => connections as usize,
+        },
+        Model::Open { max_inflight, .. } => max_inflight as usize,
+    }
+    .max(1)
+}
+
+/// The worker threads a load gets: as asked, but no more than its connections.
+pub fn threads_for(load: &Load, requested: usize) -> usize {
+    requested.clamp(1, connections(load))
+}
+
+/// One second of one thread, for the timeline. `second` counts from the
+/// start, warm-up included; the tick after the last second carries what the
+/// grace period saw.
 pub struct Tick {
     pub second: u64,
-    pub responses: u64,
+    /// Requests that ended this second: answered, failed or given up on.
+    pub completed: u64,
+    pub successes: u64,
     pub errors: u64,
     pub in_flight: u64,
     pub latency: Histogram<u64>,
 }
-
-/// A connection idle longer than this is replaced before its next request.
-const IDLE_LIMIT: Duration = Duration::from_secs(1);
 
 /// What a run measured.
 pub struct Outcome {
@@ -77,15 +144,13 @@ pub struct Outcome {
 
 /// Runs the load described by `spec`, sending a [`Tick`] per thread per second.
 pub fn run(spec: Arc<RunSpec>, ticks: mpsc::Sender<Tick>) -> Outcome {
-    // Threads start together, a moment from now, after opening their first connections.
-    let start = Instant::now() + Duration::from_millis(200);
     let handles: Vec<_> = (0..spec.threads)
         .map(|thread| {
             let spec = Arc::clone(&spec);
             let ticks = ticks.clone();
             std::thread::Builder::new()
                 .name(format!("loadgen-{thread}"))
-                .spawn(move || run_thread(spec, thread, start, ticks))
+                .spawn(move || run_thread(spec, thread, ticks))
                 .expect("spawning a worker thread")
         })
         .collect();
@@ -100,7 +165,7 @@ pub fn run(spec: Arc<RunSpec>, ticks: mpsc::Sender<Tick>) -> Outcome {
     Outcome {
         stats,
         thread_cpu,
-        wall: Instant::now().saturating_duration_since(start),
+        wall: Instant::now().saturating_duration_since(spec.start),
     }
 }
 
@@ -116,11 +181,12 @@ fn thread_cpu_seconds() -> f64 {
 /// The state a worker thread's tasks share; single-threaded, so `Cell`s.
 struct Worker {
     spec: Arc<RunSpec>,
-    start: Instant,
     warmup_end: Instant,
     end: Instant,
+    /// The end plus the grace period: nothing is waited for past this.
+    hard_stop: Instant,
     stats: RefCell<ThreadStats>,
-    interval: RefCell<Interval>,
+    second: RefCell<Second>,
     in_flight: Cell<u64>,
     /// Open model: idle connections waiting for a planned request.
     idle: RefCell<Vec<Rc<Slot>>>,
@@ -130,11 +196,92 @@ struct Worker {
     pacing_over: Cell<bool>,
 }
 
-/// The live view's figures for the current second.
-struct Interval {
-    responses: u64,
+/// The timeline's figures for the current second.
+struct Second {
+    completed: u64,
+    successes: u64,
     errors: u64,
     latency: Histogram<u64>,
+}
+
+impl Second {
+    fn new() -> Second {
+        Second {
+            completed: 0,
+            successes: 0,
+            errors: 0,
+            latency: new_second_histogram(),
+        }
+    }
+}
+
+/// What became of one request.
+enum Exchange {
+    Response {
+        status: u16,
+        ok: bool,
+        close: bool,
+        service: Duration,
+    },
+    Failed(ErrorKind),
+}
+
+impl Worker {
+    /// Records a request planned at `planned` that ended now, in the
+    /// figures if it was planned after the warm-up, and in the timeline.
+    /// Returns whether it succeeded.
+    fn record(
+        &self,
+        stats: &mut StepStats,
+        step: &Step,
+        planned: Instant,
+        exchange: &Exchange,
+    ) -> bool {
+        let latency = Instant::now()
+            .saturating_duration_since(planned)
+            .as_micros() as u64;
+        let counted = planned >= self.warmup_end;
+        let failure = match *exchange {
+            Exchange::Response {
+                status,
+                ok,
+                service,
+                ..
+            } => {
+                if counted {
+                    stats.record_response(latency, service.as_micros() as u64, status);
+                }
+                match (status == step.expect, ok) {
+                    (false, _) => Some(ErrorKind::Status),
+                    (true, false) => Some(ErrorKind::Check),
+                    (true, true) => None,
+                }
+            }
+            Exchange::Failed(kind) => {
+                if counted {
+                    stats.latency.saturating_record(latency.max(1));
+                }
+                Some(kind)
+            }
+        };
+        if let (true, Some(kind)) = (counted, failure) {
+            stats.record_error(kind);
+        }
+        self.note_second(latency, failure.is_none());
+        failure.is_none()
+    }
+
+    /// The timeline shows the warm-up too; the figures do not.
+    fn note_second(&self, latency_us: u64, success: bool) {
+        let mut second = self.second.borrow_mut();
+        second.completed += 1;
+        if success {
+            second.successes += 1;
+        } else {
+            second.errors += 1;
+        }
+        second.latency.saturating_record(latency_us.max(1));
+    }
 }
 
 /// Where the pacer hands a planned send time to an idle connection.
@@ -144,27 +291,18 @@ struct Slot {
     waker: Cell<Option<Waker>>,
 }
 
-fn run_thread(
-    spec: Arc<RunSpec>,
-    thread: usize,
-    start: Instant,
-    ticks: mpsc::Sender<Tick>,
-) -> (ThreadStats, f64) {
+fn run_thread(spec: Arc<RunSpec>, thread: usize, ticks: mpsc::Sender<Tick>) -> (ThreadStats, f64) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("building a worker runtime");
     let cpu_before = thread_cpu_seconds();
     let worker = Rc::new(Worker {
-        start,
-        warmup_end: start + spec.load.warmup,
-        end: start + spec.load.total(),
+        warmup_end: spec.warmup_end(),
+        end: spec.end(),
+        hard_stop: spec.end() + spec.grace(),
         stats: RefCell::new(ThreadStats::new(spec.scenario.steps().count())),
-        interval: RefCell::new(Interval {
-            responses: 0,
-            errors: 0,
-            latency: new_histogram(),
-        }),
+        second: RefCell::new(Second::new()),
         in_flight: Cell::new(0),
         idle: RefCell::new(Vec::new()),
         pacer_waker: Cell::new(None),
@@ -172,9 +310,10 @@ fn run_thread(
         spec,
     });
     let local = tokio::task::LocalSet::new();
-    let total = worker.spec.connections();
+    let total = connections(&worker.spec.load);
     let threads = worker.spec.threads;
-    // Connection `i` of the run belongs to thread `i % threads`.
+    // Connection `i` of the run belongs to thread `i % threads`; a thread's
+    // share of the rate follows its share of the connections.
     let mine: Vec<usize> = (thread..total).step_by(threads).collect();
     let open = matches!(worker.spec.load.model, Model::Open { .. });
     local.block_on(&runtime, async {
@@ -189,86 +328,91 @@ fn run_thread(
             )));
         }
         if open {
+            let share = mine.len() as f64 / total as f64;
             tasks.push(tokio::task::spawn_local(pacer(
                 Rc::clone(&worker),
-                Plan::new(&worker.spec.load, thread, threads),
+                Plan::new(&worker.spec.load, share, thread as f64 / threads as f64),
             )));
         }
-        tasks.push(tokio::task::spawn_local(ticker(Rc::clone(&worker), ticks)));
+        let ticker = tokio::task::spawn_local(ticker(Rc::clone(&worker), ticks.clone()));
         for task in tasks {
             task.await.expect("a worker task panicked");
         }
+        ticker.await.expect("the ticker panicked");
+        // What ended after the last full second: the grace period.
+        let last = Tick::from_second(
+            worker.second.replace(Second::new()),
+            worker.spec.load.total().as_secs_f64().ceil() as u64 + 1,
+            worker.in_flight.get(),
+        );
+        let _ = ticks.send(last);
     });
     let stats = worker.stats.replace(ThreadStats::new(0));
     (stats, thread_cpu_seconds() - cpu_before)
 }
 
+impl Tick {
+    fn from_second(second: Second, number: u64, in_flight: u64) -> Tick {
+        Tick {
+            second: number,
+            completed: second.completed,
+            successes: second.successes,
+            errors: second.errors,
+            in_flight,
+            latency: second.latency,
+        }
+    }
+}
+
 /// Sends one tick per second until the end of the run.
 async fn ticker(worker: Rc<Worker>, ticks: mpsc::Sender<Tick>) {
-    let mut second = 1;
+    let start = worker.spec.start;
+    let mut number = 1;
     loop {
-        let at = worker.start + Duration::from_secs(second);
-        let last = at >= worker.end;
-        sleep_until(at.min(worker.end)).await;
-        let interval = worker.interval.replace(Interval {
-            responses: 0,
-            errors: 0,
-            latency: new_histogram(),
-        });
-        let tick = Tick {
-            second,
-            responses: interval.responses,
-            errors: interval.errors,
-            in_flight: worker.in_flight.get(),
-            latency: interval.latency,
-        };
-        if ticks.send(tick).is_err() || last {
+        let at = (start + Duration::from_secs(number)).min(worker.end);
+        sleep_until(at).await;
+        let second = worker.second.replace(Second::new());
+        let tick = Tick::from_second(second, number, worker.in_flight.get());
+        if ticks.send(tick).is_err() || at >= worker.end {
             return;
         }
-        second += 1;
+        number += 1;
     }
 }
 
 /// Open model: hands each planned request to an idle connection at its
-/// planned time; when none is idle, the request waits (and is late) until
-/// one is. Latency counts from the plan either way.
+/// planned time, and every request already due at once; when none is idle,
+/// the request waits (and is late) until one is. Latency counts from the
+/// plan either way.
 async fn pacer(worker: Rc<Worker>, plan: Plan) {
-    let start = worker.start;
+    let start = worker.spec.start;
+    let mut timer = timer::PreciseTimer::new().expect("creating the pacer's timer");
     let mut k = 0;
     while let Some(offset) = plan.planned(k) {
         let planned = start + Duration::from_secs_f64(offset);
         if planned >= worker.end {
             break;
         }
-        // Tokio's timers fire on millisecond ticks, at or after the deadline:
-        // wake a tick early and yield until the planned instant, so requests
-        // leave on plan and timer lag does not pass for server latency.
-        sleep_until(
-            planned
-                .checked_sub(Duration::from_millis(1))
-                .unwrap_or(planned),
-        )
-        .await;
-        while Instant::now() < planned {
-            tokio::task::yield_now().await;
-        }
+        timer
+            .sleep_until(planned)
+            .await
+            .expect("waiting on the pacer's timer");
         let slot = poll_fn(|cx| match worker.idle.borrow_mut().pop() {
             Some(slot) => Poll::Ready(Some(slot)),
-            None if Instant::now() >= worker.end => Poll::Ready(None),
             None => {
                 worker.pacer_waker.set(Some(cx.waker().clone()));
                 Poll::Pending
             }
         });
-        // A wake-up at the end of the run: idle connections never came back.
         let slot = tokio::select! {
             slot = slot => slot,
             () = sleep_until(worker.end) => None,
         };
         let Some(slot) = slot else { break };
-        let now = Instant::now();
         if planned >= worker.warmup_end {
-            let late = now.saturating_duration_since(planned).as_micros() as u64;
+            let late = Instant::now()
+                .saturating_duration_since(planned)
+                .as_micros() as u64;
             worker
                 .stats
                 .borrow_mut()
@@ -281,12 +425,26 @@ async fn pacer(worker: Rc<Worker>, plan: Plan) {
         }
         k += 1;
     }
-    // Planned (after the warm-up, before the end) but never sent: every
-    // connection was busy until the run ended.
+    // Planned before the end but never sent: every connection stayed busy.
+    // Each waited from its plan until the end, at least.
     let counted_from = plan.planned_before(worker.spec.load.warmup.as_secs_f64());
-    let planned = plan.planned_before(worker.spec.load.total().as_secs_f64());
-    let sent = k.max(counted_from);
-    worker.stats.borrow_mut().unsent += planned.saturating_sub(sent);
+    let planned_in_run = plan.planned_before(worker.spec.load.total().as_secs_f64());
+    {
+        let mut stats = worker.stats.borrow_mut();
+        for j in k..planned_in_run {
+            let Some(offset) = plan.planned(j) else { break };
+            let waited = worker
+                .end
+                .saturating_duration_since(start + Duration::from_secs_f64(offset))
+                .as_micros() as u64;
+            if j >= counted_from {
+                stats
+                    .never_sent
+                    .record_failure(waited, ErrorKind::Unanswered);
+            }
+            worker.note_second(waited, false);
+        }
+    }
     worker.pacing_over.set(true);
     for slot in worker.idle.borrow_mut().drain(..) {
         if let Some(waker) = slot.waker.take() {
@@ -305,8 +463,8 @@ struct Cursor {
 /// Per-connection buffers and randomness, reused for every request.
 struct Client {
     connection: Option<Connection>,
-    /// When the connection last finished a request.
-    idle_since: Instant,
+    /// Which of the target's addresses to try first: the last that worked.
+    address: usize,
     rng: fastrand::Rng,
     counter: u64,
     counter_stride: u64,
@@ -351,21 +509,40 @@ impl Client {
         request.extend_from_slice(step.method.as_bytes());
         request.push(b' ');
         step.path.render(request, &mut context);
-        request.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-        request.extend_from_slice(host.as_bytes());
-        request.extend_from_slice(b"\r\n");
+        request.extend_from_slice(b" HTTP/1.1\r\n");
+        if !step.sets_host {
+            request.extend_from_slice(b"Host: ");
+            request.extend_from_slice(host.as_bytes());
+            request.extend_from_slice(b"\r\n");
+        }
         request.extend_from_slice(&step.headers);
         match &step.body {
             Some(template) => {
                 body.clear();
                 template.render(body, &mut context);
-                request.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");
+                if !step.sets_content_type {
+                    request.extend_from_slice(b"Content-Type: application/json\r\n");
+                }
+                request.extend_from_slice(b"Content-Length: ");
                 let _ = std::io::Write::write_fmt(request, format_args!("{}", body.len()));
                 request.extend_from_slice(b"\r\n\r\n");
                 request.extend_from_slice(body);
             }
+            // A request that may carry a body says it has none (RFC 9110 8.6).
+            None if step.method_expects_body() => {
+                request.extend_from_slice(b"Content-Length: 0\r\n\r\n")
+            }
             None => request.extend_from_slice(b"\r\n"),
         }
+    }
+
+    /// Opens a connection to the first of `addresses` that accepts one,
+    /// starting with the one that worked last.
+    async fn connect(&mut self, addresses: &[SocketAddr]) -> std::io::Result<()> {
+        let (connection, used) = Connection::connect_any(addresses, self.address).await?;
+        self.connection = Some(connection);
+        self.address = used;
+        Ok(())
     }
 }
 
@@ -394,12 +571,6 @@ fn inspect(step: &Step, body: &[u8], captured: &mut [Vec<u8>]) -> bool {
     true
 }
 
-enum Exchange {
-    Response { status: u16, ok: bool, close: bool },
-    Failed(ErrorKind),
-    RunEnded,
-}
-
 async fn connection_task(worker: Rc<Worker>, index: usize, total: usize, slot: Option<Rc<Slot>>) {
     let spec = &worker.spec;
     let flows = &spec.scenario.flows;
@@ -413,7 +584,7 @@ async fn connection_task(worker: Rc<Worker>, index: usize, total: usize, slot: O
         .collect();
     let mut client = Client {
         connection: None,
-        idle_since: Instant::now(),
+        address: 0,
         rng: fastrand::Rng::with_seed(
             spec.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         ),
@@ -431,34 +602,17 @@ async fn connection_task(worker: Rc<Worker>, index: usize, total: usize, slot: O
     client.pick_flow(flows);
     let closed_profile =
         matches!(spec.load.model, Model::Closed { .. }).then(|| Profile::for_load(&spec.load));
-    if closed_profile.is_some() {
-        // Open the connection before the clock starts, as wrk does.
-        client.connection = Connection::connect(spec.address).await.ok();
-        sleep_until(worker.start).await;
-    }
+    // Open the connection before the clock starts, as wrk does; a failure
+    // here is retried, and counted, with the first request.
+    let _ = client.connect(&spec.addresses).await;
+    sleep_until(spec.start).await;
     loop {
         // When to send, by the plan (open) or now (closed).
         let planned = match &slot {
-            Some(slot) => {
-                worker.idle.borrow_mut().push(Rc::clone(slot));
-                if let Some(waker) = worker.pacer_waker.take() {
-                    waker.wake();
-                }
-                let planned = poll_fn(|cx| {
-                    if let Some(planned) = slot.planned.take() {
-                        return Poll::Ready(Some(planned));
-                    }
-                    if worker.pacing_over.get() {
-                        return Poll::Ready(None);
-                    }
-                    slot.waker.set(Some(cx.waker().clone()));
-                    Poll::Pending
-                });
-                match planned.await {
-                    Some(planned) => planned,
-                    None => return,
-                }
-            }
+            Some(slot) => match wait_for_plan(&worker, slot, &mut client).await {
+                Some(planned) => planned,
+                None => return,
+            },
             None => {
                 let now = Instant::now();
                 if now >= worker.end {
@@ -466,7 +620,7 @@ async fn connection_task(worker: Rc<Worker>, index: usize, total: usize, slot: O
                 }
                 let profile = closed_profile.as_ref().expect("closed model");
                 let active = profile
-                    .at(now.saturating_duration_since(worker.start).as_secs_f64())
+                    .at(now.saturating_duration_since(spec.start).as_secs_f64())
                     .round() as usize;
                 if index >= active {
                     // Not needed at this point of the stages.
@@ -478,67 +632,35 @@ async fn connection_task(worker: Rc<Worker>, index: usize, total: usize, slot: O
             }
         };
         let step = &flows[client.cursor.flow].steps[client.cursor.step];
-        let counted = planned >= worker.warmup_end;
+        if planned < worker.warmup_end {
+            worker.stats.borrow_mut().warmup_requests += 1;
+        }
         worker.in_flight.set(worker.in_flight.get() + 1);
-        let (outcome, sent) = exchange(&worker, &mut client, step).await;
+        let exchange = exchange(&worker, &mut client, step, planned).await;
         worker.in_flight.set(worker.in_flight.get() - 1);
-        let done = Instant::now();
 
         let step_ok = {
             let mut stats = worker.stats.borrow_mut();
-            if !counted {
-                stats.warmup_requests += 1;
+            if Instant::now() > worker.end && planned >= worker.warmup_end {
+                stats.in_flight_at_end += 1;
             }
-            match outcome {
-                Exchange::RunEnded => {
-                    if counted {
-                        stats.in_flight_at_end += 1;
-                    }
-                    return;
-                }
-                Exchange::Response { status, ok, close } => {
-                    if close {
-                        client.connection = None;
+            match exchange {
+                Exchange::Response { close: true, .. } | Exchange::Failed(_) => {
+                    if client.connection.take().is_some() {
                         stats.reconnects += 1;
                     }
-                    let corrected = done.saturating_duration_since(planned).as_micros() as u64;
-                    let failed = match (status == step.expect, ok) {
-                        (false, _) => Some(ErrorKind::Status),
-                        (true, false) => Some(ErrorKind::Check),
-                        (true, true) => None,
-                    };
-                    // The live view shows the warm-up too; the figures do not.
-                    let mut interval = worker.interval.borrow_mut();
-                    interval.responses += 1;
-                    interval.errors += u64::from(failed.is_some());
-                    interval.latency.saturating_record(corrected.max(1));
-                    if counted {
-                        let step_stats = &mut stats.steps[step.id];
-                        let uncorrected = done.saturating_duration_since(sent).as_micros() as u64;
-                        step_stats.record_latency(corrected, uncorrected);
-                        step_stats.record_status(status);
-                        if let Some(kind) = failed {
-                            step_stats.record_error(kind);
-                        }
-                    }
-                    failed.is_none()
                 }
-                Exchange::Failed(kind) => {
-                    client.connection = None;
-                    if kind != ErrorKind::Connect {
-                        stats.reconnects += 1;
-                    }
-                    worker.interval.borrow_mut().errors += 1;
-                    if counted {
-                        stats.steps[step.id].record_error(kind);
-                    }
-                    false
-                }
+                Exchange::Response { .. } => {}
             }
+            worker.record(&mut stats.steps[step.id], step, planned, &exchange)
         };
-        if let Exchange::Failed(ErrorKind::Connect) = outcome {
+        match exchange {
+            Exchange::Failed(ErrorKind::Unanswered) => return,
             // Do not spin against a port that refuses connections.
-            sleep_until((Instant::now() + Duration::from_millis(10)).min(worker.end)).await;
+            Exchange::Failed(ErrorKind::Connect) => {
+                sleep_until((Instant::now() + Duration::from_millis(10)).min(worker.end)).await
+            }
+            _ => {}
         }
         // Next step of the flow, or a new flow after the last step or a failure.
         client.cursor.step += 1;
@@ -548,28 +670,58 @@ async fn connection_task(worker: Rc<Worker>, index: usize, total: usize, slot: O
     }
 }
 
-/// Sends the step's request and reads its answer, within the timeout and
-/// the end of the run. Returns the outcome and when the request went out.
-async fn exchange(worker: &Worker, client: &mut Client, step: &Step) -> (Exchange, Instant) {
-    let spec = &worker.spec;
-    let timeout = spec.load.timeout;
-    client.prepare(step, &spec.host);
-    let deadline = Instant::now() + timeout;
-    if client.connection.is_some() && client.idle_since.elapsed() > IDLE_LIMIT {
-        // Servers close idle keep-alive connections (actix-web after 5 s); a
-        // request written into one that is closing would fail for the
-        // generator's sake, not the server's. Open a fresh one instead.
-        client.connection = None;
-        worker.stats.borrow_mut().reconnects += 1;
+/// Open model: offers this connection to the pacer and waits for a planned
+/// send time, or `None` when pacing is over. While it waits, a server that
+/// closes the idle connection is noticed from the socket, and the
+/// connection is dropped so the next request opens a fresh one.
+async fn wait_for_plan(worker: &Worker, slot: &Rc<Slot>, client: &mut Client) -> Option<Instant> {
+    worker.idle.borrow_mut().push(Rc::clone(slot));
+    if let Some(waker) = worker.pacer_waker.take() {
+        waker.wake();
     }
+    let planned = poll_fn(|cx| {
+        if let Some(planned) = slot.planned.take() {
+            return Poll::Ready(Some(planned));
+        }
+        if worker.pacing_over.get() {
+            return Poll::Ready(None);
+        }
+        slot.waker.set(Some(cx.waker().clone()));
+        Poll::Pending
+    });
+    tokio::pin!(planned);
+    loop {
+        let Some(connection) = client.connection.as_mut() else {
+            return planned.await;
+        };
+        tokio::select! {
+            planned = &mut planned => return planned,
+            () = connection.closed_by_peer() => {
+                client.connection = None;
+                worker.stats.borrow_mut().reconnects += 1;
+            }
+        }
+    }
+}
+
+/// Sends the step's request and reads its answer, within the timeout
+/// (counted from the planned send time) and the run's hard stop.
+async fn exchange(worker: &Worker, client: &mut Client, step: &Step, planned: Instant) -> Exchange {
+    let spec = &worker.spec;
+    client.prepare(step, &spec.host);
+    let timeout_at = planned + spec.load.timeout;
+    // The run's hard stop, when it comes first, leaves the request unanswered.
+    let deadline = timeout_at.min(worker.hard_stop);
+    let gave_up = Exchange::Failed(if timeout_at > worker.hard_stop {
+        ErrorKind::Unanswered
+    } else {
+        ErrorKind::Timeout
+    });
     if client.connection.is_none() {
-        let connect =
-            tokio::time::timeout_at(deadline.min(worker.end), Connection::connect(spec.address));
-        match connect.await {
-            Ok(Ok(connection)) => client.connection = Some(connection),
-            Ok(Err(_)) => return (Exchange::Failed(ErrorKind::Connect), Instant::now()),
-            Err(_) if Instant::now() >= worker.end => return (Exchange::RunEnded, Instant::now()),
-            Err(_) => return (Exchange::Failed(ErrorKind::Timeout), Instant::now()),
+        match tokio::time::timeout_at(deadline, client.connect(&spec.addresses)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Exchange::Failed(ErrorKind::Connect),
+            Err(_) => return gave_up,
         }
     }
     let sent = Instant::now();
@@ -577,11 +729,10 @@ async fn exchange(worker: &Worker, client: &mut Client, step: &Step) -> (Exchang
     let head = step.method == "HEAD";
     let result = tokio::select! {
         result = connection.round_trip(&client.request, head) => result,
-        () = sleep_until(deadline) => return (Exchange::Failed(ErrorKind::Timeout), sent),
-        () = sleep_until(worker.end) => return (Exchange::RunEnded, sent),
+        () = sleep_until(deadline) => return gave_up,
     };
-    client.idle_since = Instant::now();
-    let outcome = match result {
+    let service = sent.elapsed();
+    match result {
         Ok(response) => {
             let ok = !step.needs_body()
                 || response.status != step.expect
@@ -594,10 +745,10 @@ async fn exchange(worker: &Worker, client: &mut Client, step: &Step) -> (Exchang
                 status: response.status,
                 ok,
                 close: response.close,
+                service,
             }
         }
         Err(WireError::Reset) => Exchange::Failed(ErrorKind::Reset),
         Err(WireError::Malformed) => Exchange::Failed(ErrorKind::Malformed),
-    };
-    (outcome, sent)
+    }
 }

@@ -102,8 +102,9 @@ impl Profile {
     }
 }
 
-/// The open model's plan for one worker thread: its share of the rate,
-/// shifted by a fraction of an interval so the threads interleave.
+/// The open model's plan for one worker thread: its share of the rate (its
+/// share of the connections), shifted by a fraction of an interval so the
+/// threads interleave.
 #[derive(Debug, Clone)]
 pub struct Plan {
     rate: Profile,
@@ -111,10 +112,10 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(load: &Load, thread: usize, threads: usize) -> Plan {
+    pub fn new(load: &Load, share: f64, phase: f64) -> Plan {
         Plan {
-            rate: Profile::for_load(load).scaled(1.0 / threads as f64),
-            phase: thread as f64 / threads as f64,
+            rate: Profile::for_load(load).scaled(share),
+            phase,
         }
     }
 
@@ -152,7 +153,9 @@ mod tests {
             timeout: Duration::from_secs(1),
             stages: None,
         };
-        let plans: Vec<Plan> = (0..2).map(|t| Plan::new(&load, t, 2)).collect();
+        let plans: Vec<Plan> = (0..2)
+            .map(|t| Plan::new(&load, 0.5, t as f64 / 2.0))
+            .collect();
         let mut all: Vec<f64> = plans
             .iter()
             .flat_map(|p| (0..).map_while(|k| p.planned(k)))

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::measure::stats::{decode_histogram, encode_histogram, ErrorKind, StepStats};
 
-pub const SCHEMA: &str = "stackbench.run/1";
+pub const SCHEMA: &str = "stackbench.run/2";
 
 /// Who answered: recorded with every run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -26,7 +26,7 @@ pub struct Identity {
 /// The server's own cost, from `/proc`.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct ProcessUsage {
-    /// User + system CPU seconds since the process started.
+    /// User + system CPU seconds (in a run record: over the measured window).
     pub cpu_seconds: f64,
     /// Peak resident memory (VmHWM), bytes.
     pub peak_rss_bytes: u64,
@@ -34,7 +34,7 @@ pub struct ProcessUsage {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
-    /// `stackbench.run/1`: bump on an incompatible change.
+    /// `stackbench.run/2`: bump on an incompatible change.
     pub schema: String,
     pub scenario: String,
     pub scenario_file: String,
@@ -47,11 +47,17 @@ pub struct RunRecord {
     pub measured_seconds: f64,
     pub total: Figures,
     pub endpoints: Vec<Endpoint>,
+    /// Per second, from the start (warm-up included) to the grace period.
+    pub timeline: Vec<Second>,
     pub open_model: Option<OpenModel>,
     pub generator: Generator,
+    /// Counted requests in flight when the time was up.
     pub in_flight_at_end: u64,
+    /// How long those were still waited for (their timeout, at most 2 s).
+    pub grace_seconds: f64,
     pub reconnects: u64,
     pub warmup_requests: u64,
+    /// A server loadgen started: its CPU over the measured window, and its peak RSS.
     pub server_usage: Option<ProcessUsage>,
     pub thresholds: Vec<ThresholdResult>,
 }
@@ -66,7 +72,10 @@ pub struct RunConfig {
     pub duration_seconds: f64,
     pub warmup_seconds: f64,
     pub timeout_seconds: f64,
+    /// `DURATION:TARGET,...` when stages replaced the constant load.
     pub stages: Option<String>,
+    /// What the stage targets are: `connections` or `req/s`.
+    pub stage_unit: Option<String>,
     pub threads: usize,
     pub seed: u64,
     pub reset: bool,
@@ -88,19 +97,52 @@ pub struct Endpoint {
     pub figures: Figures,
 }
 
+/// A step's figures, or the total's. `requests` counts every request
+/// planned (open model) or started (closed model) in the measured window,
+/// whatever became of it; the latency histogram holds each of them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Figures {
     pub requests: u64,
+    /// Answered, with any status.
     pub responses: u64,
+    /// Answered with the expected status, passing the step's checks.
+    pub successes: u64,
+    /// Successes per second of the measured window.
     pub rps: f64,
+    /// Requests per second of the measured window, failed ones included.
+    pub attempted_rps: f64,
     pub errors: BTreeMap<ErrorKind, u64>,
+    /// Errors of every kind over requests.
     pub error_rate: f64,
     pub statuses: BTreeMap<u16, u64>,
-    /// From the planned send time (open model); the same as `uncorrected` in the closed model.
+    /// From the planned send time to the end of every request (the open
+    /// model's schedule; the send itself in the closed model).
     pub latency: Latency,
-    pub uncorrected: Latency,
+    /// From the actual send to the response, answered requests only: what
+    /// the server took, without time queued in the generator.
+    pub service_time: Latency,
     pub latency_histogram: String,
-    pub uncorrected_histogram: String,
+    pub service_time_histogram: String,
+}
+
+/// One second of the run's timeline (warm-up included), for seeing a stall
+/// or a slow leak that the totals average away.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Second {
+    /// Seconds since the start; the entry after the last second holds what
+    /// ended in the grace period.
+    pub second: u64,
+    pub warmup: bool,
+    /// Requests that ended in this second with success.
+    pub successes: u64,
+    /// Requests that ended in this second, failed ones included.
+    pub completed: u64,
+    pub errors: u64,
+    /// Requests in flight at the end of the second.
+    pub in_flight: u64,
+    /// Of the requests that ended in this second, from their plan.
+    pub p50_us: u64,
+    pub p99_us: u64,
 }
 
 /// Microseconds.
@@ -141,7 +183,8 @@ pub struct OpenModel {
     pub lateness_p50_us: u64,
     pub lateness_p99_us: u64,
     pub lateness_max_us: u64,
-    /// Planned requests never sent: every connection (`max_inflight`) was busy.
+    /// Planned requests never sent: every connection (`max_inflight`) was
+    /// busy until the end. They are in the figures as `unanswered`.
     pub unsent: u64,
 }
 
@@ -149,6 +192,9 @@ pub struct OpenModel {
 pub struct Generator {
     /// CPU use of each worker thread over the run, percent of one core.
     pub thread_cpu_percent: Vec<f64>,
+    /// loadgen's own CPU time (all worker threads) per request sent,
+    /// warm-up included: what the generator costs, model against model.
+    pub cpu_us_per_request: f64,
     pub warnings: Vec<String>,
 }
 
@@ -167,14 +213,19 @@ impl Figures {
             .filter(|kind| stats.errors[**kind as usize] > 0)
             .map(|kind| (*kind, stats.errors[*kind as usize]))
             .collect();
+        let per_second = |count: u64| {
+            if seconds > 0.0 {
+                count as f64 / seconds
+            } else {
+                0.0
+            }
+        };
         Figures {
             requests,
             responses: stats.responses(),
-            rps: if seconds > 0.0 {
-                requests as f64 / seconds
-            } else {
-                0.0
-            },
+            successes: stats.successes(),
+            rps: per_second(stats.successes()),
+            attempted_rps: per_second(requests),
             error_rate: if requests > 0 {
                 stats.error_count() as f64 / requests as f64
             } else {
@@ -182,10 +233,10 @@ impl Figures {
             },
             errors,
             statuses: stats.statuses.clone(),
-            latency: Latency::of(&stats.corrected),
-            uncorrected: Latency::of(&stats.uncorrected),
-            latency_histogram: encode_histogram(&stats.corrected),
-            uncorrected_histogram: encode_histogram(&stats.uncorrected),
+            latency: Latency::of(&stats.latency),
+            service_time: Latency::of(&stats.service),
+            latency_histogram: encode_histogram(&stats.latency),
+            service_time_histogram: encode_histogram(&stats.service),
         }
     }
 
@@ -229,17 +280,8 @@ pub fn machine() -> Machine {
     }
 }
 
-/// The commit of the checkout this binary was run in, if any.
+/// The commit this binary was built from (`-dirty` when tracked files had
+/// uncommitted changes), embedded by build.rs; None when built outside git.
 pub fn git_commit() -> Option<String> {
-    let workspace = crate::workspace_dir();
-    let output = std::process::Command::new("git")
-        .arg("-C")
-        .arg(workspace)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+    option_env!("STACKBENCH_GIT_COMMIT").map(str::to_string)
 }

@@ -15,6 +15,12 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("valid histogram bounds")
 }
 
+/// A small histogram for one second of the timeline (2 significant digits:
+/// a per-second p99 needs no more, and one is made every second).
+pub fn new_second_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 2).expect("valid histogram bounds")
+}
+
 /// Why a request did not count as a success. A cheap enum indexes a counter array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -23,7 +29,7 @@ pub enum ErrorKind {
     Status,
     /// A body check failed, or a value to capture was missing.
     Check,
-    /// No answer within `--timeout`.
+    /// No answer within `--timeout` of the planned send time.
     Timeout,
     /// The connection could not be opened.
     Connect,
@@ -31,16 +37,20 @@ pub enum ErrorKind {
     Reset,
     /// The response was not valid HTTP/1.1.
     Malformed,
+    /// Planned but not answered by the end of the run (in flight past the
+    /// grace period, or never sent because every connection was busy).
+    Unanswered,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::Status,
         ErrorKind::Check,
         ErrorKind::Timeout,
         ErrorKind::Connect,
         ErrorKind::Reset,
         ErrorKind::Malformed,
+        ErrorKind::Unanswered,
     ];
 
     pub fn name(self) -> &'static str {
@@ -51,18 +61,21 @@ impl ErrorKind {
             ErrorKind::Connect => "connect",
             ErrorKind::Reset => "reset",
             ErrorKind::Malformed => "malformed",
+            ErrorKind::Unanswered => "unanswered",
         }
     }
 }
 
-/// One step's figures (or the total's).
+/// One step's figures (or the total's). Every counted request is in
+/// `latency`, whatever became of it, so its count is the number of requests.
 #[derive(Debug, Clone)]
 pub struct StepStats {
-    /// From the planned send time in the open model; equal to `uncorrected`
-    /// in the closed model, where the plan is "now".
-    pub corrected: Histogram<u64>,
-    /// From the actual send time: the server's service time.
-    pub uncorrected: Histogram<u64>,
+    /// From the planned send time (the open model's schedule; "now" in the
+    /// closed model), for every request: answered, failed or unanswered.
+    pub latency: Histogram<u64>,
+    /// From the actual send to the response, for answered requests only:
+    /// the server's service time, without the generator's queueing.
+    pub service: Histogram<u64>,
     pub errors: [u64; ErrorKind::ALL.len()],
     pub statuses: BTreeMap<u16, u64>,
 }
@@ -70,8 +83,8 @@ pub struct StepStats {
 impl Default for StepStats {
     fn default() -> StepStats {
         StepStats {
-            corrected: new_histogram(),
-            uncorrected: new_histogram(),
+            latency: new_histogram(),
+            service: new_histogram(),
             errors: [0; ErrorKind::ALL.len()],
             statuses: BTreeMap::new(),
         }
@@ -79,43 +92,50 @@ impl Default for StepStats {
 }
 
 impl StepStats {
-    /// Requests with a response (of any status) recorded.
-    pub fn responses(&self) -> u64 {
-        self.uncorrected.len()
+    /// Requests counted: planned (or started) in the measured window.
+    pub fn requests(&self) -> u64 {
+        self.latency.len()
     }
 
-    /// Requests counted: answered ones plus those that got no answer.
-    pub fn requests(&self) -> u64 {
-        self.responses()
-            + self.errors[ErrorKind::Timeout as usize]
-            + self.errors[ErrorKind::Connect as usize]
-            + self.errors[ErrorKind::Reset as usize]
-            + self.errors[ErrorKind::Malformed as usize]
+    /// Requests with a response, of any status.
+    pub fn responses(&self) -> u64 {
+        self.service.len()
     }
 
     pub fn error_count(&self) -> u64 {
         self.errors.iter().sum()
     }
 
-    pub fn record_latency(&mut self, corrected_us: u64, uncorrected_us: u64) {
-        self.corrected.saturating_record(corrected_us.max(1));
-        self.uncorrected.saturating_record(uncorrected_us.max(1));
+    /// Requests answered as the step expects.
+    pub fn successes(&self) -> u64 {
+        self.requests() - self.error_count()
     }
 
-    pub fn record_status(&mut self, status: u16) {
+    /// A response: its latency from the plan and its service time.
+    pub fn record_response(&mut self, latency_us: u64, service_us: u64, status: u16) {
+        self.latency.saturating_record(latency_us.max(1));
+        self.service.saturating_record(service_us.max(1));
         *self.statuses.entry(status).or_insert(0) += 1;
     }
 
+    /// A request that got no response, with how long it waited for none.
+    pub fn record_failure(&mut self, latency_us: u64, kind: ErrorKind) {
+        self.latency.saturating_record(latency_us.max(1));
+        self.record_error(kind);
+    }
+
+    /// A response that came but was not what the step expects (already
+    /// recorded with [`record_response`](Self::record_response)).
     pub fn record_error(&mut self, kind: ErrorKind) {
         self.errors[kind as usize] += 1;
     }
 
     pub fn merge(&mut self, other: &StepStats) {
-        self.corrected
-            .add(&other.corrected)
+        self.latency
+            .add(&other.latency)
             .expect("same histogram bounds");
-        self.uncorrected
-            .add(&other.uncorrected)
+        self.service
+            .add(&other.service)
             .expect("same histogram bounds");
         for (mine, theirs) in self.errors.iter_mut().zip(other.errors) {
             *mine += theirs;
@@ -130,13 +150,17 @@ impl StepStats {
 #[derive(Debug, Clone)]
 pub struct ThreadStats {
     pub steps: Vec<StepStats>,
+    /// Open model: requests planned in the measured window that never went
+    /// out (every connection stayed busy until the end). They have no step:
+    /// a connection picks the step when it takes the request.
+    pub never_sent: StepStats,
     /// Open model: requests sent after their planned time, and by how much.
     pub lateness: Histogram<u64>,
-    /// Open model: planned requests that were never sent (all connections busy).
-    pub unsent: u64,
-    /// Counted requests still unanswered when the run ended.
+    /// Counted requests still in flight when the run's time was up (some
+    /// may have been answered in the grace period after it).
     pub in_flight_at_end: u64,
-    /// Connections re-opened after a reset, timeout or `Connection: close`.
+    /// Connections re-opened after a reset, timeout, `Connection: close`,
+    /// or the server closing an idle one.
     pub reconnects: u64,
     /// Requests sent during the warm-up (not counted).
     pub warmup_requests: u64,
@@ -146,8 +170,8 @@ impl ThreadStats {
     pub fn new(steps: usize) -> ThreadStats {
         ThreadStats {
             steps: vec![StepStats::default(); steps],
+            never_sent: StepStats::default(),
             lateness: new_histogram(),
-            unsent: 0,
             in_flight_at_end: 0,
             reconnects: 0,
             warmup_requests: 0,
@@ -158,10 +182,10 @@ impl ThreadStats {
         for (mine, theirs) in self.steps.iter_mut().zip(&other.steps) {
             mine.merge(theirs);
         }
+        self.never_sent.merge(&other.never_sent);
         self.lateness
             .add(&other.lateness)
             .expect("same histogram bounds");
-        self.unsent += other.unsent;
         self.in_flight_at_end += other.in_flight_at_end;
         self.reconnects += other.reconnects;
         self.warmup_requests += other.warmup_requests;

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use comfy_table::{presets, Cell, CellAlignment, Table};
 use hdrhistogram::Histogram;
 
-use crate::measure::comparison::Comparison;
+use crate::measure::comparison::{Comparison, Figure, Spread};
 use crate::measure::record::{Figures, Latency, RunRecord};
 use crate::units::format_us;
 
@@ -26,6 +26,7 @@ fn latency_row(name: &str, figures: &Figures, latency: &Latency) -> Vec<Cell> {
         Cell::new(name),
         Cell::new(figures.requests),
         Cell::new(format!("{:.1}", figures.rps)),
+        Cell::new(format!("{:.1}", figures.attempted_rps)),
         Cell::new(figures.error_count()),
     ];
     for value in [latency.mean_us, latency.stdev_us] {
@@ -44,9 +45,20 @@ fn latency_row(name: &str, figures: &Figures, latency: &Latency) -> Vec<Cell> {
     row
 }
 
-const LATENCY_HEADER: [&str; 12] = [
-    "endpoint", "requests", "req/s", "errors", "mean", "stdev", "p50", "p90", "p99", "p99.9",
-    "p99.99", "max",
+const LATENCY_HEADER: [&str; 13] = [
+    "endpoint",
+    "requests",
+    "ok req/s",
+    "sent req/s",
+    "errors",
+    "mean",
+    "stdev",
+    "p50",
+    "p90",
+    "p99",
+    "p99.9",
+    "p99.99",
+    "max",
 ];
 
 /// The human report: tables per endpoint and in total, status codes and
@@ -78,28 +90,28 @@ pub fn run(record: &RunRecord, full_distribution: bool) -> String {
     }
     latency.add_row(latency_row("total", &record.total, &record.total.latency));
     let title = if open {
-        "latency from the planned send time (coordinated omission corrected)"
+        "latency from the planned send time (coordinated omission corrected), every request"
     } else {
-        "latency"
+        "latency, every request"
     };
     let _ = writeln!(out, "\n{title}\n{latency}");
     if open {
-        let mut uncorrected = table(&LATENCY_HEADER);
+        let mut service = table(&LATENCY_HEADER);
         for endpoint in &record.endpoints {
-            uncorrected.add_row(latency_row(
+            service.add_row(latency_row(
                 &endpoint.name,
                 &endpoint.figures,
-                &endpoint.figures.uncorrected,
+                &endpoint.figures.service_time,
             ));
         }
-        uncorrected.add_row(latency_row(
+        service.add_row(latency_row(
             "total",
             &record.total,
-            &record.total.uncorrected,
+            &record.total.service_time,
         ));
         let _ = writeln!(
             out,
-            "\nservice time from the actual send (uncorrected; hides queueing)\n{uncorrected}"
+            "\nservice time from the actual send, answered requests only (hides queueing)\n{service}"
         );
     }
     let mut outcomes = table(&["endpoint", "status codes", "errors by kind", "error rate"]);
@@ -134,7 +146,7 @@ pub fn run(record: &RunRecord, full_distribution: bool) -> String {
     if let Some(open) = &record.open_model {
         let _ = writeln!(
             out,
-            "rate: achieved {:.1} req/s of {:.1} target ({:.1}%); {} sent late (>1 ms; lateness p50 {}, p99 {}, max {}); {} never sent (all {} connections busy)",
+            "rate: sent {:.1} req/s of {:.1} planned ({:.1}%); {} sent late (>1 ms; lateness p50 {}, p99 {}, max {}); {} never sent (all {} connections busy)",
             open.achieved_rate,
             open.target_rate,
             100.0 * open.achieved_rate / open.target_rate,
@@ -148,8 +160,8 @@ pub fn run(record: &RunRecord, full_distribution: bool) -> String {
     }
     let _ = writeln!(
         out,
-        "in flight at the end: {}; reconnects: {}; warm-up requests (not counted): {}",
-        record.in_flight_at_end, record.reconnects, record.warmup_requests
+        "in flight at the end: {} (waited for up to {:.1} s more); reconnects: {}; warm-up requests (not counted): {}",
+        record.in_flight_at_end, record.grace_seconds, record.reconnects, record.warmup_requests
     );
     let cpu: Vec<String> = record
         .generator
@@ -157,13 +169,18 @@ pub fn run(record: &RunRecord, full_distribution: bool) -> String {
         .iter()
         .map(|p| format!("{p:.0}%"))
         .collect();
-    let _ = writeln!(out, "generator CPU per thread: {}", cpu.join(" "));
+    let _ = writeln!(
+        out,
+        "generator CPU per thread: {}; {:.1} µs per request sent",
+        cpu.join(" "),
+        record.generator.cpu_us_per_request
+    );
     if let Some(usage) = &record.server_usage {
         let _ = writeln!(
             out,
-            "server: {:.2} CPU-s, {:.1} CPU-ms per 1000 requests, peak RSS {:.1} MiB",
+            "server: {:.2} CPU-s over the measured window, {:.1} CPU-ms per 1000 answered requests, peak RSS {:.1} MiB",
             usage.cpu_seconds,
-            1e6 * usage.cpu_seconds / record.total.requests.max(1) as f64,
+            1e6 * usage.cpu_seconds / record.total.responses.max(1) as f64,
             usage.peak_rss_bytes as f64 / 1048576.0
         );
     }
@@ -305,82 +322,75 @@ pub fn diff(a: &RunRecord, b: &RunRecord) -> String {
     out
 }
 
-pub fn comparison(comparison: &Comparison) -> String {
-    use comfy_table::{presets, Cell, CellAlignment, Table};
-    let summary = &comparison.summary;
-    let best_rps = summary.iter().map(|s| s.rps_median).fold(0.0, f64::max);
-    let best = |values: &mut dyn Iterator<Item = f64>| {
-        values.filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min)
+/// A figure's median over rounds with its min-max, in the figure's unit.
+pub fn spread(figure: Figure, spread: Spread) -> String {
+    let value = |v: f64| match figure {
+        Figure::Throughput => format!("{v:.0}"),
+        Figure::P50 | Figure::P99 | Figure::P99_9 => format_us(v),
+        Figure::CpuPerRequest => format!("{v:.1}"),
+        Figure::PeakRss => format!("{:.1} MiB", v / 1048576.0),
     };
-    let best_p99 = best(&mut summary.iter().map(|s| s.p99_us as f64));
-    let best_cpu = best(&mut summary.iter().map(|s| s.cpu_ms_per_1000));
-    let best_rss = best(&mut summary.iter().map(|s| s.peak_rss_bytes as f64));
-    let ratio = |value: f64, best: f64| {
-        if best > 0.0 && best.is_finite() {
-            format!(" ({:.2}x)", value / best)
-        } else {
-            String::new()
-        }
-    };
-    let latency_title = match comparison.latency_rate {
-        Some(rate) => format!("at {rate:.0} req/s"),
-        None => "closed".into(),
-    };
-    let mut table = Table::new();
-    table
-        .load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_header(vec![
-            "stack".to_string(),
-            "req/s median (min-max)".into(),
-            format!("p50 {latency_title}"),
-            format!("p99 {latency_title}"),
-            format!("p99.9 {latency_title}"),
-            "errors".into(),
-            "CPU-ms / 1000 req".into(),
-            "peak RSS".into(),
-        ]);
-    for column in table.column_iter_mut().skip(1) {
-        column.set_cell_alignment(CellAlignment::Right);
-    }
-    for s in summary {
-        table.add_row(vec![
-            Cell::new(s.stack.name()),
-            Cell::new(format!(
-                "{:.0} ({:.0}-{:.0}){}",
-                s.rps_median,
-                s.rps_min,
-                s.rps_max,
-                ratio(s.rps_median, best_rps)
-            )),
-            Cell::new(format_us(s.p50_us as f64)),
-            Cell::new(format!(
-                "{}{}",
-                format_us(s.p99_us as f64),
-                ratio(s.p99_us as f64, best_p99)
-            )),
-            Cell::new(format_us(s.p99_9_us as f64)),
-            Cell::new(s.errors),
-            Cell::new(format!(
-                "{:.1}{}",
-                s.cpu_ms_per_1000,
-                ratio(s.cpu_ms_per_1000, best_cpu)
-            )),
-            Cell::new(format!(
-                "{:.1} MiB{}",
-                s.peak_rss_bytes as f64 / 1048576.0,
-                ratio(s.peak_rss_bytes as f64, best_rss)
-            )),
-        ]);
-    }
     format!(
-        "\n{} on {}: {} round(s), throughput from the closed phase, latency {}\n{table}\n{}\n",
+        "{} ({}-{})",
+        value(spread.median),
+        value(spread.min),
+        value(spread.max)
+    )
+}
+
+/// The column title of a figure in a comparison's table.
+pub fn figure_title(figure: Figure, latency_rate: Option<f64>) -> String {
+    let at = match latency_rate {
+        Some(rate) => format!(" at {rate:.0} req/s"),
+        None => " (closed)".into(),
+    };
+    match figure {
+        Figure::Throughput => "ok req/s".into(),
+        Figure::P50 | Figure::P99 | Figure::P99_9 => format!("{}{at}", figure.name()),
+        Figure::CpuPerRequest => "CPU-ms / 1000 req".into(),
+        Figure::PeakRss => "peak RSS".into(),
+    }
+}
+
+/// The comparison's table (each figure's median over rounds with its
+/// min-max) and a verdict per figure.
+pub fn comparison(comparison: &Comparison) -> String {
+    let mut header = vec!["stack".to_string()];
+    header.extend(
+        Figure::ALL
+            .iter()
+            .map(|&f| figure_title(f, comparison.latency_rate)),
+    );
+    header.push("errors".into());
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut summary_table = table(&header);
+    for s in &comparison.summary {
+        let mut row = vec![Cell::new(&s.stack.label)];
+        row.extend(
+            Figure::ALL
+                .iter()
+                .map(|&f| Cell::new(spread(f, s.spread(f)))),
+        );
+        row.push(Cell::new(s.errors));
+        summary_table.add_row(row);
+    }
+    let mut out = format!(
+        "\n{} on {}: {} round(s), median (min-max) over rounds; throughput from the closed phase, latency {}\n{summary_table}\n",
         comparison.scenario,
         comparison.machine.cpu_model,
         comparison.rounds,
         match comparison.latency_rate {
-            Some(_) => "from the open phase at one equal rate".to_string(),
-            None => "from the closed phase".into(),
+            Some(_) => "and CPU from the open phase at one equal rate",
+            None => "and CPU from the closed phase",
         },
-        comparison.verdict
-    )
+    );
+    let verdicts = &comparison.verdicts;
+    if let Some(caveat) = &verdicts.caveat {
+        let _ = writeln!(out, "{caveat}");
+    }
+    for figure in &verdicts.figures {
+        let _ = writeln!(out, "  {}", figure.text);
+    }
+    let _ = writeln!(out, "({})", verdicts.method);
+    out
 }

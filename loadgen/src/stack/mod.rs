@@ -3,10 +3,11 @@
 //! benchmark database), measures and stops.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::engine::Destination;
 use crate::measure::record::{Identity, ProcessUsage};
 use anyhow::{bail, Context};
 
@@ -25,7 +26,13 @@ pub struct ServerProcess {
 /// Parses `--target`: a server name or an `http://host:port` URL.
 pub enum TargetSpec {
     Server(String),
-    Url { address: SocketAddr, url: String },
+    Url {
+        /// Every address the host resolves to (`localhost`: ::1 and 127.0.0.1).
+        addresses: Vec<SocketAddr>,
+        /// `host:port` as written, for the `Host` header.
+        authority: String,
+        url: String,
+    },
 }
 
 pub fn parse_target(text: &str) -> anyhow::Result<TargetSpec> {
@@ -39,29 +46,61 @@ pub fn parse_target(text: &str) -> anyhow::Result<TargetSpec> {
         );
     };
     let authority = rest.split('/').next().unwrap_or(rest);
-    let address = authority
+    let with_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| !port.contains(']'))
+    {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    let addresses: Vec<SocketAddr> = with_port
         .to_socket_addrs()
         .with_context(|| format!("cannot resolve {authority:?}"))?
-        .next()
-        .with_context(|| format!("{authority:?} resolves to no address"))?;
+        .collect();
+    if addresses.is_empty() {
+        bail!("{authority:?} resolves to no address");
+    }
     Ok(TargetSpec::Url {
-        address,
+        addresses,
+        authority: authority.to_string(),
         url: format!("http://{authority}"),
     })
 }
 
-/// The release binary of `server`, next to this loadgen binary.
-pub fn server_binary(server: &str) -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe().context("locating the loadgen binary")?;
-    let path = exe.with_file_name(format!("stackbench-{server}"));
-    if !path.is_file() {
-        bail!(
-            "{} is missing: build the servers with `cargo build --release --bins` \
-             (or run scripts/compare.sh, which does)",
-            path.display()
-        );
+/// `stackbench-<server>`: in `bin_dir` when given, else next to this
+/// loadgen (where `cargo build` and `cargo install` put both), else on PATH.
+pub fn server_binary(server: &str, bin_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let name = format!("stackbench-{server}");
+    let how = format!(
+        "build the servers with `cargo build --release --bins` in the stackbench checkout, \
+         or install it beside loadgen with `cargo install --path servers/{server}` (the same \
+         --root as loadgen's)"
+    );
+    if let Some(dir) = bin_dir {
+        let path = dir.join(&name);
+        if !path.is_file() {
+            bail!("{name} is not in --bin-dir {}: {how}", dir.display());
+        }
+        return Ok(path);
     }
-    Ok(path)
+    let exe = std::env::current_exe().context("locating the loadgen binary")?;
+    let beside = exe.with_file_name(&name);
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(&name))
+        .find(|path| path.is_file())
+        .with_context(|| {
+            format!(
+                "{name} was found neither next to loadgen (in {}) nor on PATH: {how}, \
+                 or give --bin-dir DIR",
+                beside.parent().unwrap_or(&beside).display()
+            )
+        })
 }
 
 /// The server's own port (hyper 3000, axum 3001, actix 3002) when it is
@@ -79,16 +118,18 @@ fn port_for(server: &str) -> anyhow::Result<u16> {
 }
 
 impl ServerProcess {
-    /// Starts `server` with `driver` against `database_url`, pinned to
-    /// `cpus` when given, and waits until `/health/db` answers.
+    /// Starts `server` (its binary found by [`server_binary`]) with `driver`
+    /// against `database_url`, pinned to `cpus` when given, and waits until
+    /// `/health/db` answers.
     pub async fn start(
         server: &str,
+        bin_dir: Option<&Path>,
         driver: &str,
         database_url: &str,
         workers: Option<usize>,
         cpus: Option<&[usize]>,
     ) -> anyhow::Result<ServerProcess> {
-        let binary = server_binary(server)?;
+        let binary = server_binary(server, bin_dir)?;
         let version = Command::new(&binary)
             .arg("--version")
             .output()
@@ -135,7 +176,7 @@ impl ServerProcess {
                     self.identity.server
                 );
             }
-            if health_db(self.address).await {
+            if health_db(&[self.address], &self.address.to_string()).await {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -148,8 +189,16 @@ impl ServerProcess {
         }
     }
 
-    pub fn usage(&self) -> ProcessUsage {
-        process_usage(self.child.id()).unwrap_or_default()
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Where to send load: the server's address, which is also its `Host`.
+    pub fn destination(&self) -> Destination {
+        Destination {
+            addresses: vec![self.address],
+            host: self.address.to_string(),
+        }
     }
 
     /// Stops the server with SIGTERM (it finishes in-flight requests) and
@@ -182,12 +231,12 @@ impl Drop for ServerProcess {
     }
 }
 
-/// `GET /health/db` answered 200.
-pub async fn health_db(address: SocketAddr) -> bool {
-    let request = format!("GET /health/db HTTP/1.1\r\nHost: {address}\r\n\r\n");
-    let Ok(Ok(mut connection)) = tokio::time::timeout(
+/// `GET /health/db` answered 200 on one of `addresses`.
+pub async fn health_db(addresses: &[SocketAddr], host: &str) -> bool {
+    let request = format!("GET /health/db HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    let Ok(Ok((mut connection, _))) = tokio::time::timeout(
         Duration::from_secs(2),
-        crate::engine::http1::Connection::connect(address),
+        crate::engine::http1::Connection::connect_any(addresses, 0),
     )
     .await
     else {

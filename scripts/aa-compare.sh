@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The noise floor of `loadgen compare`: the same stack listed twice (an A/A
+# comparison) must come out "within noise" on every figure. Runs COUNT short
+# comparisons of STACK against itself with ROUNDS rounds (enough that a
+# winner could be named, so a false one would show) and counts the
+# comparisons that named a winner on any figure. Writes
+# results/aa-compare.json and keeps each comparison under results/aa/.
+#
+#   COUNT=20 ROUNDS=5 STACK=axum SCENARIO=smoke bash scripts/aa-compare.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COUNT=${COUNT:-20}
+ROUNDS=${ROUNDS:-5}
+STACK=${STACK:-axum}
+SCENARIO=${SCENARIO:-smoke}
+DURATION=${DURATION:-1s}
+WARMUP=${WARMUP:-300ms}
+
+bash scripts/setup.sh
+cargo build --release --locked --workspace --bins
+loadgen=target/release/loadgen
+"$loadgen" db start >/dev/null
+
+mkdir -p results/aa
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+command=("$loadgen" compare --scenario "$SCENARIO" --servers "$STACK,$STACK" --rounds "$ROUNDS"
+         --duration "$DURATION" --warmup "$WARMUP" --threads 1)
+flagged=0; files=(); figures_flagged=()
+for i in $(seq "$COUNT"); do
+    out=results/aa/aa-$stamp-$i.json
+    "${command[@]}" --out "$out" >/dev/null 2>&1
+    files+=("\"$out\"")
+    # Figures whose verdict named a winner: a false positive in an A/A run.
+    names=$(awk -F'"' '/"figure":/ {figure = $4} /"winner": true/ {print figure}' "$out" | paste -sd, -)
+    if [ -n "$names" ]; then
+        flagged=$((flagged + 1))
+        figures_flagged+=("\"$i: $names\"")
+    fi
+    echo "comparison $i of $COUNT: ${names:-within noise on every figure}" >&2
+done
+
+json_list() { local IFS=,; echo "[$*]"; }
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+cat > results/aa-compare.json <<JSON
+{
+  "experiment": "A/A: $STACK listed twice, $COUNT comparisons of $ROUNDS rounds on the $SCENARIO scenario",
+  "command": "COUNT=$COUNT ROUNDS=$ROUNDS STACK=$STACK SCENARIO=$SCENARIO DURATION=$DURATION WARMUP=$WARMUP bash scripts/aa-compare.sh",
+  "each_comparison": "${command[*]} --out results/aa/aa-$stamp-N.json",
+  "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+  "git_commit": "$(git rev-parse HEAD 2>/dev/null || echo unknown)",
+  "machine": {"cpu": "$cpu", "cores": $(nproc), "kernel": "$(uname -r)", "memory_kib": $(awk '/MemTotal/ {print $2}' /proc/meminfo)},
+  "comparisons": $COUNT,
+  "within_noise_on_every_figure": $((COUNT - flagged)),
+  "named_a_winner": $flagged,
+  "false_winners": $(json_list "${figures_flagged[@]+"${figures_flagged[@]}"}"),
+  "required": "within noise on every figure in at least 19 of 20",
+  "files": $(json_list "${files[@]}")
+}
+JSON
+echo "$((COUNT - flagged)) of $COUNT A/A comparisons within noise on every figure"
+echo "saved results/aa-compare.json"
