@@ -603,8 +603,9 @@ async fn connection_task(worker: Rc<Worker>, index: usize, total: usize, slot: O
     let closed_profile =
         matches!(spec.load.model, Model::Closed { .. }).then(|| Profile::for_load(&spec.load));
     // Open the connection before the clock starts, as wrk does; a failure
-    // here is retried, and counted, with the first request.
-    let _ = client.connect(&spec.addresses).await;
+    // (or a connect still pending at the start) is retried, and counted,
+    // with the first request.
+    let _ = tokio::time::timeout_at(spec.start, client.connect(&spec.addresses)).await;
     sleep_until(spec.start).await;
     loop {
         // When to send, by the plan (open) or now (closed).

@@ -277,6 +277,8 @@ fn latency_chart(comparison: &Comparison) -> Drawn {
             .configure_mesh()
             .x_labels(right.ceil() as usize + 1)
             .x_label_formatter(&|nines| nines_label(*nines))
+            // Few labels: more would label a log axis between its decades too, crowded at the top.
+            .y_labels(6)
             .y_label_formatter(&|ms| tick(*ms))
             .x_desc("percentile")
             .y_desc("latency (ms, log scale)")
@@ -463,6 +465,8 @@ where
                     String::new()
                 }
             })
+            // Few labels: more would label a log axis between its decades too, crowded at the top.
+            .y_labels(6)
             .y_label_formatter(&|y| tick(*y))
             .x_desc("seconds from the start")
             .y_desc(metric.unit())
