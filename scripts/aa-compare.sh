@@ -4,7 +4,8 @@
 # comparisons of STACK against itself with ROUNDS rounds (enough that a
 # winner could be named, so a false one would show) and counts the
 # comparisons that named a winner on any figure. Writes
-# results/aa-compare.json and keeps each comparison under results/aa/.
+# results/aa-compare.json with every comparison's verdict lines (the
+# comparisons themselves, a few hundred KiB each, go to a temporary directory).
 #
 #   COUNT=20 ROUNDS=5 STACK=axum SCENARIO=smoke bash scripts/aa-compare.sh
 set -euo pipefail
@@ -22,15 +23,15 @@ cargo build --release --locked --workspace --bins
 loadgen=target/release/loadgen
 "$loadgen" db start >/dev/null
 
-mkdir -p results/aa
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 command=("$loadgen" compare --scenario "$SCENARIO" --servers "$STACK,$STACK" --rounds "$ROUNDS"
          --duration "$DURATION" --warmup "$WARMUP" --threads 1)
-flagged=0; files=(); figures_flagged=()
+flagged=0; verdicts=(); figures_flagged=()
 for i in $(seq "$COUNT"); do
-    out=results/aa/aa-$stamp-$i.json
+    out=$work/aa-$i.json
     "${command[@]}" --out "$out" >/dev/null 2>&1
-    files+=("\"$out\"")
+    verdicts+=("[$(grep -o '"text": "[^"]*"' "$out" | cut -d'"' -f4 | sed 's/.*/"&"/' | paste -sd, -)]")
     # Figures whose verdict named a winner: a false positive in an A/A run.
     names=$(awk -F'"' '/"figure":/ {figure = $4} /"winner": true/ {print figure}' "$out" | paste -sd, -)
     if [ -n "$names" ]; then
@@ -46,7 +47,7 @@ cat > results/aa-compare.json <<JSON
 {
   "experiment": "A/A: $STACK listed twice, $COUNT comparisons of $ROUNDS rounds on the $SCENARIO scenario",
   "command": "COUNT=$COUNT ROUNDS=$ROUNDS STACK=$STACK SCENARIO=$SCENARIO DURATION=$DURATION WARMUP=$WARMUP bash scripts/aa-compare.sh",
-  "each_comparison": "${command[*]} --out results/aa/aa-$stamp-N.json",
+  "each_comparison": "${command[*]}",
   "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
   "git_commit": "$(git rev-parse HEAD 2>/dev/null || echo unknown)",
   "machine": {"cpu": "$cpu", "cores": $(nproc), "kernel": "$(uname -r)", "memory_kib": $(awk '/MemTotal/ {print $2}' /proc/meminfo)},
@@ -55,7 +56,9 @@ cat > results/aa-compare.json <<JSON
   "named_a_winner": $flagged,
   "false_winners": $(json_list "${figures_flagged[@]+"${figures_flagged[@]}"}"),
   "required": "within noise on every figure in at least 19 of 20",
-  "files": $(json_list "${files[@]}")
+  "verdicts": [
+    $(IFS=,; echo "${verdicts[*]}")
+  ]
 }
 JSON
 echo "$((COUNT - flagged)) of $COUNT A/A comparisons within noise on every figure"

@@ -11,6 +11,7 @@ mod commands;
 mod engine;
 mod measure;
 mod report;
+mod runner;
 mod scenario;
 mod stack;
 mod units;

@@ -11,14 +11,15 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::Args;
 
+use crate::commands::load::{self, LoadArgs};
 use crate::commands::places::Places;
-use crate::commands::run::{self, LoadArgs};
 use crate::measure::comparison::{
     judge, rotation, summarize, CompareRun, Comparison, Pinning, Stack, SCHEMA,
 };
 use crate::measure::record;
 use crate::measure::statistics::median;
 use crate::report::{html, text};
+use crate::runner;
 use crate::scenario::{Load, Model, Scenario};
 use crate::stack::affinity::Cpus;
 use crate::stack::{self, ServerProcess};
@@ -133,7 +134,7 @@ impl Runner<'_> {
         let label = format!("round {round} {phase} {}", stack.label);
         eprintln!("== {label}");
         self.order.push(label.clone());
-        run::reset_database(&self.database_url, self.scenario).await?;
+        load::reset_database(&self.database_url, self.scenario).await?;
         let pin = self.args.pin_server.as_ref().map(|cpus| cpus.0.as_slice());
         let server = ServerProcess::start(
             &stack.server,
@@ -145,13 +146,13 @@ impl Runner<'_> {
         )
         .await?;
         let threads = self.args.load.threads(load);
-        let config = run::config_of(load, &self.args.load, threads);
+        let config = runner::config_of(load, threads, self.args.load.seed, true);
         let (destination, identity, pid) =
             (server.destination(), server.identity.clone(), server.pid());
         let scenario = self.scenario.clone();
         let load_for_run = load.clone();
         let record = tokio::task::spawn_blocking(move || {
-            run::measure(
+            runner::measure(
                 &scenario,
                 &load_for_run,
                 config,
@@ -325,7 +326,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         args.places.results_dir.join(format!(
             "compare-{}-{}.json",
             scenario.name,
-            run::timestamp()
+            load::timestamp()
         ))
     });
     save(&comparison, &path)?;

@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod db;
+pub mod load;
 pub mod places;
 pub mod run;
 pub mod saved;

@@ -404,7 +404,10 @@ async fn pacer(worker: Rc<Worker>, plan: Plan) {
                 Poll::Pending
             }
         });
+        // A request planned before the end goes out even if this wake-up
+        // came after it: the idle connection is looked at first.
         let slot = tokio::select! {
+            biased;
             slot = slot => slot,
             () = sleep_until(worker.end) => None,
         };
@@ -728,7 +731,9 @@ async fn exchange(worker: &Worker, client: &mut Client, step: &Step, planned: In
     let sent = Instant::now();
     let connection = client.connection.as_mut().expect("connected above");
     let head = step.method == "HEAD";
+    // A response that is there is taken, even if the deadline passed too.
     let result = tokio::select! {
+        biased;
         result = connection.round_trip(&client.request, head) => result,
         () = sleep_until(deadline) => return gave_up,
     };

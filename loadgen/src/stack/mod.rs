@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::engine::http1::Connection;
 use crate::engine::Destination;
 use crate::measure::record::{Identity, ProcessUsage};
 use anyhow::{bail, Context};
@@ -176,7 +177,7 @@ impl ServerProcess {
                     self.identity.server
                 );
             }
-            if health_db(&[self.address], &self.address.to_string()).await {
+            if health_db(self.address).await {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -231,17 +232,21 @@ impl Drop for ServerProcess {
     }
 }
 
-/// `GET /health/db` answered 200 on one of `addresses`.
-pub async fn health_db(addresses: &[SocketAddr], host: &str) -> bool {
-    let request = format!("GET /health/db HTTP/1.1\r\nHost: {host}\r\n\r\n");
-    let Ok(Ok((mut connection, _))) = tokio::time::timeout(
-        Duration::from_secs(2),
-        crate::engine::http1::Connection::connect_any(addresses, 0),
-    )
-    .await
-    else {
+/// A connection to one of `addresses` opens within 2 s.
+pub async fn reachable(addresses: &[SocketAddr]) -> Option<Connection> {
+    let connect = Connection::connect_any(addresses, 0);
+    match tokio::time::timeout(Duration::from_secs(2), connect).await {
+        Ok(Ok((connection, _))) => Some(connection),
+        _ => None,
+    }
+}
+
+/// `GET /health/db` of a stackbench server answered 200.
+async fn health_db(address: SocketAddr) -> bool {
+    let Some(mut connection) = reachable(&[address]).await else {
         return false;
     };
+    let request = format!("GET /health/db HTTP/1.1\r\nHost: {address}\r\n\r\n");
     matches!(
         tokio::time::timeout(Duration::from_secs(5), connection.round_trip(request.as_bytes(), false)).await,
         Ok(Ok(response)) if response.status == 200

@@ -1,0 +1,307 @@
+//! One measured run: the engine driven with a live view of each second, the
+//! server's CPU read at the edges of the measured window, and the figures
+//! assembled into a run record. `run` and `compare` both measure this way.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::sync::{mpsc, Arc};
+
+use tokio::time::Instant;
+
+use crate::engine::{self, Destination, RunSpec, Tick};
+use crate::measure::record::{
+    self, Endpoint, Figures, Generator, Identity, OpenModel, ProcessUsage, RunConfig, RunRecord,
+    Second,
+};
+use crate::measure::stats::{ErrorKind, StepStats};
+use crate::scenario::{Load, Model, Scenario};
+use crate::stack;
+use crate::units::format_us;
+
+/// What a run's record says about its configuration.
+pub fn config_of(load: &Load, threads: usize, seed: u64, reset: bool) -> RunConfig {
+    let staged = load.stages.is_some();
+    let (model, connections, rate, max_inflight, stage_unit) = match load.model {
+        Model::Closed { connections } => (
+            "closed",
+            (!staged).then_some(connections),
+            None,
+            None,
+            "connections",
+        ),
+        Model::Open { rate, max_inflight } => (
+            "open",
+            None,
+            (!staged).then_some(rate),
+            Some(max_inflight),
+            "req/s",
+        ),
+    };
+    RunConfig {
+        model: model.to_string(),
+        connections,
+        rate,
+        max_inflight,
+        duration_seconds: load.measured().as_secs_f64(),
+        warmup_seconds: load.warmup.as_secs_f64(),
+        timeout_seconds: load.timeout.as_secs_f64(),
+        stages: load.stages.as_ref().map(|stages| {
+            stages
+                .iter()
+                .map(|s| format!("{}s:{}", s.duration.as_secs_f64(), s.target))
+                .collect::<Vec<_>>()
+                .join(",")
+        }),
+        stage_unit: staged.then(|| stage_unit.to_string()),
+        threads,
+        seed,
+        reset,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// Runs the engine with a live line per second on stderr, and returns the
+/// record. With `server_pid`, the server's CPU time is read at the start
+/// and the end of the measured window.
+pub fn measure(
+    scenario: &Scenario,
+    load: &Load,
+    config: RunConfig,
+    destination: Destination,
+    target: Identity,
+    server_pid: Option<u32>,
+) -> RunRecord {
+    let spec = Arc::new(RunSpec::new(
+        scenario.clone(),
+        load.clone(),
+        config.threads,
+        destination,
+        config.seed,
+    ));
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let window = server_pid.map(|pid| {
+        let (from, to) = (spec.warmup_end(), spec.end());
+        std::thread::spawn(move || {
+            std::thread::sleep(from.saturating_duration_since(Instant::now()));
+            let before = stack::process_usage(pid).unwrap_or_default();
+            std::thread::sleep(to.saturating_duration_since(Instant::now()));
+            let after = stack::process_usage(pid).unwrap_or_default();
+            ProcessUsage {
+                cpu_seconds: after.cpu_seconds - before.cpu_seconds,
+                peak_rss_bytes: after.peak_rss_bytes,
+            }
+        })
+    });
+    let (sender, receiver) = mpsc::channel();
+    let engine_spec = Arc::clone(&spec);
+    let engine = std::thread::spawn(move || engine::run(engine_spec, sender));
+    let timeline = follow(receiver, &spec);
+    let outcome = engine.join().expect("the engine panicked");
+    let server_usage = window.map(|thread| thread.join().expect("the usage reader panicked"));
+
+    let seconds = load.measured().as_secs_f64();
+    let stats = &outcome.stats;
+    let mut total = StepStats::default();
+    let mut endpoints: Vec<Endpoint> = scenario
+        .steps()
+        .map(|step| {
+            total.merge(&stats.steps[step.id]);
+            Endpoint {
+                name: step.label.clone(),
+                figures: Figures::of(&stats.steps[step.id], seconds),
+            }
+        })
+        .collect();
+    if stats.never_sent.requests() > 0 {
+        total.merge(&stats.never_sent);
+        endpoints.push(Endpoint {
+            name: NEVER_SENT.to_string(),
+            figures: Figures::of(&stats.never_sent, seconds),
+        });
+    }
+    let total = Figures::of(&total, seconds);
+    let wall = outcome.wall.as_secs_f64().max(1e-9);
+    let thread_cpu_percent: Vec<f64> = outcome
+        .thread_cpu
+        .iter()
+        .map(|cpu| 100.0 * cpu / wall)
+        .collect();
+    let mut warnings = Vec::new();
+    if let Some(busiest) = thread_cpu_percent.iter().cloned().reduce(f64::max) {
+        if busiest > 90.0 {
+            warnings.push(format!(
+                "a loadgen thread used {busiest:.0}% of a core: the generator may be the bottleneck \
+                 (add --threads, or pin loadgen and the server to different cores)"
+            ));
+        }
+    }
+    let open_model = match load.model {
+        Model::Open { max_inflight, .. } => {
+            let late = &stats.lateness;
+            let unsent = stats.never_sent.requests();
+            let target = total.requests as f64 / seconds;
+            let achieved = (total.requests - unsent) as f64 / seconds;
+            let late_sends = late.count_between(1_001, u64::MAX);
+            if unsent > 0 || achieved < 0.99 * target {
+                warnings.push(format!(
+                    "the planned rate was not met ({achieved:.1} of {target:.1} req/s sent, {unsent} never sent, \
+                     counted as unanswered): the server could not keep up, or --max-inflight {max_inflight} is too low"
+                ));
+            }
+            // Little's law: requests in flight = rate x time in system.
+            let needed = target * total.service_time.mean_us / 1e6;
+            if needed > 0.9 * f64::from(max_inflight) {
+                warnings.push(format!(
+                    "rate x service time = {needed:.0} requests in flight, near or over --max-inflight {max_inflight}: \
+                     requests waited in the generator (counted in the latency from the plan)"
+                ));
+            }
+            if !late.is_empty() && late_sends as f64 > 0.01 * late.len() as f64 {
+                warnings.push(format!(
+                    "{late_sends} requests ({:.1}%) went out more than 1 ms after their planned time",
+                    100.0 * late_sends as f64 / late.len() as f64
+                ));
+            }
+            Some(OpenModel {
+                target_rate: target,
+                achieved_rate: achieved,
+                late_sends,
+                lateness_p50_us: late.value_at_quantile(0.5),
+                lateness_p99_us: late.value_at_quantile(0.99),
+                lateness_max_us: late.max(),
+                unsent,
+            })
+        }
+        Model::Closed { .. } => None,
+    };
+    let unanswered = total
+        .errors
+        .get(&ErrorKind::Unanswered)
+        .copied()
+        .unwrap_or(0);
+    if unanswered > 0 {
+        warnings.push(format!(
+            "{unanswered} requests were not answered by the end of the run (and {:.1} s of grace): \
+             they count as errors, with their wait so far as latency",
+            spec.grace().as_secs_f64()
+        ));
+    }
+    let sent = total.requests - stats.never_sent.requests() + stats.warmup_requests;
+    let cpu_us_per_request = 1e6 * outcome.thread_cpu.iter().sum::<f64>() / sent.max(1) as f64;
+    RunRecord {
+        schema: record::SCHEMA.to_string(),
+        scenario: scenario.name.clone(),
+        scenario_file: scenario.source.clone(),
+        config,
+        target,
+        machine: record::machine(),
+        git_commit: record::git_commit(),
+        started_at,
+        measured_seconds: seconds,
+        total,
+        endpoints,
+        timeline,
+        open_model,
+        generator: Generator {
+            thread_cpu_percent,
+            cpu_us_per_request,
+            warnings,
+        },
+        in_flight_at_end: stats.in_flight_at_end,
+        grace_seconds: spec.grace().as_secs_f64(),
+        reconnects: stats.reconnects,
+        warmup_requests: stats.warmup_requests,
+        server_usage,
+        thresholds: Vec::new(),
+    }
+}
+
+/// The endpoint row of open-model requests that never went out.
+pub const NEVER_SENT: &str = "(planned, never sent)";
+
+/// Merges the threads' ticks into the timeline, and shows each second as it
+/// completes: a progress bar on a terminal, plain lines otherwise.
+fn follow(ticks: mpsc::Receiver<Tick>, spec: &RunSpec) -> Vec<Second> {
+    let load = &spec.load;
+    let total = load.total().as_secs();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(total.max(1));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len}s {msg}")
+                .expect("a valid template"),
+        );
+        bar
+    });
+    let warmup = load.warmup.as_secs_f64();
+    let target_rate = match (load.model, &load.stages) {
+        (Model::Open { rate, .. }, None) => Some(rate),
+        _ => None,
+    };
+    struct Pending {
+        threads: usize,
+        tick: Tick,
+    }
+    let mut pending: BTreeMap<u64, Pending> = BTreeMap::new();
+    let mut timeline = Vec::new();
+    for tick in ticks {
+        let number = tick.second;
+        let entry = match pending.entry(number) {
+            std::collections::btree_map::Entry::Vacant(vacant) => {
+                vacant.insert(Pending { threads: 1, tick })
+            }
+            std::collections::btree_map::Entry::Occupied(occupied) => {
+                let entry = occupied.into_mut();
+                entry.threads += 1;
+                entry.tick.completed += tick.completed;
+                entry.tick.successes += tick.successes;
+                entry.tick.errors += tick.errors;
+                entry.tick.in_flight += tick.in_flight;
+                entry.tick.latency.add(&tick.latency).expect("same bounds");
+                entry
+            }
+        };
+        if entry.threads < spec.threads {
+            continue;
+        }
+        let tick = pending.remove(&number).expect("present").tick;
+        let second = Second {
+            second: number,
+            // A second that began in the warm-up.
+            warmup: ((number - 1) as f64) < warmup,
+            successes: tick.successes,
+            completed: tick.completed,
+            errors: tick.errors,
+            in_flight: tick.in_flight,
+            p50_us: tick.latency.value_at_quantile(0.5),
+            p99_us: tick.latency.value_at_quantile(0.99),
+        };
+        let phase = if second.warmup { " (warm-up)" } else { "" };
+        let rate = match target_rate {
+            Some(target) => format!(" of {target:.0} planned"),
+            None => String::new(),
+        };
+        let p99 = if tick.latency.is_empty() {
+            "-".into()
+        } else {
+            format_us(second.p99_us as f64)
+        };
+        let line = format!(
+            "{} ok/s ({} ended{rate}), p99 {p99}, {} errors, {} in flight{phase}",
+            second.successes, second.completed, second.errors, second.in_flight
+        );
+        match &bar {
+            Some(bar) => {
+                bar.set_position(number.min(total));
+                bar.set_message(line);
+            }
+            None if number <= total => eprintln!("[{number:>4}s] {line}"),
+            None if second.completed > 0 => eprintln!("[grace] {line}"),
+            None => {}
+        }
+        timeline.push(second);
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    timeline
+}
