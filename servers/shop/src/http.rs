@@ -111,7 +111,10 @@ impl ListQuery {
                         }
                     }
                 }
-                "category" => parsed.category = Some(value.into_owned()),
+                "category" => {
+                    crate::model::check_no_nul("category", &value)?;
+                    parsed.category = Some(value.into_owned());
+                }
                 _ => {}
             }
         }

@@ -167,6 +167,14 @@ fn check_email(email: &str) -> Result<(), ApiError> {
     })
 }
 
+/// PostgreSQL's text cannot hold the NUL character: refused here, as bad
+/// input, before the database would refuse it as an error.
+pub fn check_no_nul(field: &str, value: &str) -> Result<(), ApiError> {
+    check(!value.contains('\0'), || {
+        format!("{field} must not contain the NUL character (\\u0000)")
+    })
+}
+
 fn check_chars(
     field: &str,
     value: &str,
@@ -178,13 +186,15 @@ fn check_chars(
             len.start(),
             len.end()
         )
-    })
+    })?;
+    check_no_nul(field, value)
 }
 
 fn check_description(description: &str) -> Result<(), ApiError> {
     check(description.chars().count() <= DESCRIPTION_MAX_LEN, || {
         format!("description must be at most {DESCRIPTION_MAX_LEN} characters")
-    })
+    })?;
+    check_no_nul("description", description)
 }
 
 fn check_price(price: Money) -> Result<(), ApiError> {

@@ -114,9 +114,20 @@ pub(crate) fn classify_db_error(
             _ => StoreError::Conflict(format!("still referenced: {message}")),
         },
         Some("22003") => StoreError::Invalid(format!("value out of range: {message}")),
-        // Connection exceptions, operator intervention (shutdown), insufficient resources.
+        // Data exceptions: the input, not the server, is at fault.
+        Some(code) if code.starts_with("22") => {
+            StoreError::Invalid(format!("invalid value: {message}"))
+        }
+        // Connection exceptions, operator intervention (shutdown, a statement
+        // cancelled by its timeout), insufficient resources, a lock not had in
+        // time, serialization failures and deadlocks: the request may succeed
+        // if tried again.
         Some(code)
-            if code.starts_with("08") || code.starts_with("57") || code.starts_with("53") =>
+            if code.starts_with("08")
+                || code.starts_with("57")
+                || code.starts_with("53")
+                || code.starts_with("40")
+                || code == "55P03" =>
         {
             StoreError::Unavailable(message.to_string())
         }
@@ -244,6 +255,26 @@ macro_rules! dispatch {
     };
 }
 
+/// Runs a write on a task of its own and waits for it.
+///
+/// A client that hangs up makes the server drop the request's future, and
+/// with it the store call it was awaiting, at whatever await it had reached.
+/// With sqlx 0.8, a call dropped while `BEGIN` waits for its reply returns
+/// its connection to the pool inside an open transaction (no `ROLLBACK` is
+/// queued: transact-rs/sqlx#4393), and later autocommit writes on that
+/// connection are answered as done but never committed. Detached, every
+/// write runs to its end, commit or rollback, and returns its connection
+/// clean, whatever the client does; and a write that reached the server
+/// happens or not by the database's answer, not by when the client left.
+/// Reads stay inline: a dropped read leaves nothing behind.
+async fn detached<T: Send + 'static>(
+    write: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(write)
+        .await
+        .unwrap_or_else(|error| Err(StoreError::Internal(format!("store task failed: {error}"))))
+}
+
 impl Store {
     /// Builds a pool of `pool_size` connections to `url` and checks that the
     /// database answers, so a server fails at start rather than on its first request.
@@ -271,7 +302,8 @@ impl Store {
     }
 
     pub async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
-        dispatch!(self, s => s.create_user(user).await)
+        let (store, user) = (self.clone(), user.clone());
+        detached(async move { dispatch!(store, s => s.create_user(&user).await) }).await
     }
 
     pub async fn get_user(&self, id: i64) -> Result<User, StoreError> {
@@ -283,11 +315,13 @@ impl Store {
     }
 
     pub async fn update_user(&self, id: i64, patch: &UserPatch) -> Result<User, StoreError> {
-        dispatch!(self, s => s.update_user(id, patch).await)
+        let (store, patch) = (self.clone(), patch.clone());
+        detached(async move { dispatch!(store, s => s.update_user(id, &patch).await) }).await
     }
 
     pub async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
-        dispatch!(self, s => s.delete_user(id).await)
+        let store = self.clone();
+        detached(async move { dispatch!(store, s => s.delete_user(id).await) }).await
     }
 
     /// A user's orders, oldest first; `NotFound` if the user does not exist.
@@ -300,7 +334,8 @@ impl Store {
     }
 
     pub async fn create_product(&self, product: &NewProduct) -> Result<Product, StoreError> {
-        dispatch!(self, s => s.create_product(product).await)
+        let (store, product) = (self.clone(), product.clone());
+        detached(async move { dispatch!(store, s => s.create_product(&product).await) }).await
     }
 
     pub async fn get_product(&self, id: i64) -> Result<Product, StoreError> {
@@ -320,11 +355,13 @@ impl Store {
         id: i64,
         patch: &ProductPatch,
     ) -> Result<Product, StoreError> {
-        dispatch!(self, s => s.update_product(id, patch).await)
+        let (store, patch) = (self.clone(), patch.clone());
+        detached(async move { dispatch!(store, s => s.update_product(id, &patch).await) }).await
     }
 
     pub async fn delete_product(&self, id: i64) -> Result<(), StoreError> {
-        dispatch!(self, s => s.delete_product(id).await)
+        let store = self.clone();
+        detached(async move { dispatch!(store, s => s.delete_product(id).await) }).await
     }
 
     /// Places an order in one transaction: locks the products in id order,
@@ -332,7 +369,8 @@ impl Store {
     /// writes the order with the prices read under the lock. Any failure
     /// rolls back and changes nothing.
     pub async fn create_order(&self, order: &NewOrder) -> Result<Order, StoreError> {
-        dispatch!(self, s => s.create_order(order).await)
+        let (store, order) = (self.clone(), order.clone());
+        detached(async move { dispatch!(store, s => s.create_order(&order).await) }).await
     }
 
     pub async fn get_order(&self, id: i64) -> Result<Order, StoreError> {
@@ -342,7 +380,8 @@ impl Store {
     /// Cancels a confirmed order and restores its stock in one transaction;
     /// cancelling an order twice is a `Conflict`.
     pub async fn cancel_order(&self, id: i64) -> Result<Order, StoreError> {
-        dispatch!(self, s => s.cancel_order(id).await)
+        let store = self.clone();
+        detached(async move { dispatch!(store, s => s.cancel_order(id).await) }).await
     }
 }
 
