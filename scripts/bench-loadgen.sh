@@ -22,17 +22,7 @@ if ! command -v wrk >/dev/null; then
     if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
     else sudo apt-get install -y -qq wrk >/dev/null; fi
 fi
-cargo build --release --locked --workspace --bins
-
-loadgen=target/release/loadgen
-url=$("$loadgen" db url)
-DATABASE_URL=$url RUST_LOG=warn taskset -c "$SERVER_CPU" target/release/stackbench-hyper --port "$PORT" --workers 1 &
-server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-    "$loadgen" run --scenario health --target "http://127.0.0.1:$PORT" --connections 1 --duration 100ms --warmup 0s --out /dev/null >/dev/null 2>&1 && break
-    sleep 0.1
-done
+. scripts/bench-server.sh
 
 mkdir -p results/bench
 loadgen_rps=(); wrk_rps=()

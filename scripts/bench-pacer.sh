@@ -22,17 +22,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 TOOL_CPU=${TOOL_CPU:-1}
 
 bash scripts/setup.sh
-cargo build --release --locked --workspace --bins
-
-loadgen=target/release/loadgen
-url=$("$loadgen" db url)
-DATABASE_URL=$url RUST_LOG=warn taskset -c "$SERVER_CPU" target/release/stackbench-hyper --port "$PORT" --workers 1 &
-server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-    "$loadgen" run --scenario health --target "http://127.0.0.1:$PORT" --connections 1 --duration 100ms --warmup 0s --out /dev/null >/dev/null 2>&1 && break
-    sleep 0.1
-done
+. scripts/bench-server.sh
 
 # The first number after the first occurrence of "key": in a run record.
 field() { grep -m1 "\"$2\":" "$1" | tr -dc '0-9.'; }

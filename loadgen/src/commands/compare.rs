@@ -124,6 +124,19 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
+    /// Every run of the schedule, in its order, with `load`.
+    async fn run_phase(
+        &mut self,
+        schedule: &[(u32, Stack)],
+        phase: &str,
+        load: &Load,
+    ) -> anyhow::Result<()> {
+        for (round, stack) in schedule {
+            self.run_one(*round, phase, stack, load).await?;
+        }
+        Ok(())
+    }
+
     async fn run_one(
         &mut self,
         round: u32,
@@ -251,14 +264,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         runs: Vec::new(),
     };
     let schedule = rotation(&stacks, args.rounds);
-    runtime.block_on(async {
-        for (round, stack) in &schedule {
-            runner
-                .run_one(*round, "throughput", stack, &throughput_load)
-                .await?;
-        }
-        anyhow::Ok(())
-    })?;
+    runtime.block_on(runner.run_phase(&schedule, "throughput", &throughput_load))?;
     let throughput = |stack: &Stack| -> Vec<f64> {
         runner
             .runs
@@ -291,14 +297,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
             ..load.clone()
         };
         eprintln!("latency phase: every stack at {rate:.1} req/s");
-        runtime.block_on(async {
-            for (round, stack) in &schedule {
-                runner
-                    .run_one(*round, "latency", stack, &latency_load)
-                    .await?;
-            }
-            anyhow::Ok(())
-        })?;
+        runtime.block_on(runner.run_phase(&schedule, "latency", &latency_load))?;
     }
     let summary = summarize(&stacks, &runner.runs, latency_rate.is_some());
     let verdicts = judge(&summary, args.rounds);

@@ -11,6 +11,31 @@ use schema::Dataset;
 pub const SERVERS: [&str; 3] = ["hyper", "axum", "actix"];
 pub const DRIVERS: [&str; 2] = ["tokio-postgres", "sqlx"];
 
+/// A module `$name` of one test per server × driver, each calling
+/// `$check(server, driver)`: every stack gets every check, and a new stack
+/// is added here once.
+#[macro_export]
+macro_rules! every_stack {
+    ($name:ident: $check:path) => {
+        mod $name {
+            $crate::every_stack!(@tests $check;
+                hyper_on_tokio_postgres: "hyper", "tokio-postgres";
+                hyper_on_sqlx: "hyper", "sqlx";
+                axum_on_tokio_postgres: "axum", "tokio-postgres";
+                axum_on_sqlx: "axum", "sqlx";
+                actix_on_tokio_postgres: "actix", "tokio-postgres";
+                actix_on_sqlx: "actix", "sqlx";
+            );
+        }
+    };
+    (@tests $check:path; $($test:ident: $server:literal, $driver:literal;)+) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            $check($server, $driver).await;
+        }
+    )+};
+}
+
 /// The data every conformance run starts from.
 pub const DATASET: Dataset = Dataset {
     users: 50,

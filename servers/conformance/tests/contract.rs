@@ -617,23 +617,7 @@ async fn full_suite(server: &str, driver: &str) {
     concurrent_orders(&s).await;
 }
 
-macro_rules! suite {
-    ($($name:ident: $server:literal, $driver:literal;)+) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            full_suite($server, $driver).await;
-        }
-    )+};
-}
-
-suite! {
-    hyper_on_tokio_postgres: "hyper", "tokio-postgres";
-    hyper_on_sqlx: "hyper", "sqlx";
-    axum_on_tokio_postgres: "axum", "tokio-postgres";
-    axum_on_sqlx: "axum", "sqlx";
-    actix_on_tokio_postgres: "actix", "tokio-postgres";
-    actix_on_sqlx: "actix", "sqlx";
-}
+conformance::every_stack!(full: super::full_suite);
 
 /// `(path, methods)` of every operation in `schema/openapi.yaml`, read from
 /// its `paths:` section (two-space indented path keys, four-space methods).

@@ -116,20 +116,4 @@ async fn clients_hang_up(server: &str, driver: &str) {
     assert!(broken.is_empty(), "{server}/{driver}: {broken:?}");
 }
 
-macro_rules! faults {
-    ($($name:ident: $server:literal, $driver:literal;)+) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            clients_hang_up($server, $driver).await;
-        }
-    )+};
-}
-
-faults! {
-    hang_ups_on_hyper_tokio_postgres: "hyper", "tokio-postgres";
-    hang_ups_on_hyper_sqlx: "hyper", "sqlx";
-    hang_ups_on_axum_tokio_postgres: "axum", "tokio-postgres";
-    hang_ups_on_axum_sqlx: "axum", "sqlx";
-    hang_ups_on_actix_tokio_postgres: "actix", "tokio-postgres";
-    hang_ups_on_actix_sqlx: "actix", "sqlx";
-}
+conformance::every_stack!(hang_ups: super::clients_hang_up);
