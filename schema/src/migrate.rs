@@ -10,6 +10,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_indexes",
         include_str!("../migrations/0002_indexes.sql"),
     ),
+    (
+        "0003_stock_limit",
+        include_str!("../migrations/0003_stock_limit.sql"),
+    ),
 ];
 
 /// Applies every migration not yet recorded in `schema_migrations`, each in

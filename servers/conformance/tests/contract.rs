@@ -604,6 +604,74 @@ async fn concurrent_orders(s: &Server) {
     assert_eq!(stock_of(s, 8).await, i64::from(DATASET.stock) - 10);
 }
 
+/// Cancelling gives stock back, but never past the most a product holds.
+async fn stock_limit(s: &Server) {
+    let order = s
+        .call(
+            "POST",
+            "/orders",
+            Some(r#"{"user_id":5,"items":[{"product_id":12,"quantity":3}]}"#),
+        )
+        .await
+        .expect(201);
+    s.call(
+        "PATCH",
+        "/products/12",
+        Some(r#"{"stock_quantity":1000000000}"#),
+    )
+    .await
+    .expect(200);
+    let id = order["id"].as_i64().unwrap();
+    let message = s
+        .call("POST", &format!("/orders/{id}/cancel"), None)
+        .await
+        .expect_error(409, "conflict");
+    assert!(message.contains("1000000000"), "{message}");
+    assert_eq!(stock_of(s, 12).await, 1_000_000_000);
+    let status = s
+        .call("GET", &format!("/orders/{id}"), None)
+        .await
+        .expect(200);
+    assert_eq!(status["status"], "confirmed");
+}
+
+/// An order placed while its user is deleted: either the order wins (201,
+/// and the delete is refused: the user has orders) or the delete does
+/// (204, and the order names an unknown user, 422); never a 409 order.
+async fn delete_races_order(s: &Server) {
+    for n in 0..12 {
+        let user = s
+            .call(
+                "POST",
+                "/users",
+                Some(&format!(
+                    r#"{{"username":"racer{n}","email":"racer{n}@example.com"}}"#
+                )),
+            )
+            .await
+            .expect(201);
+        let id = user["id"].as_i64().unwrap();
+        let body = format!(
+            r#"{{"user_id":{id},"items":[{{"product_id":20,"quantity":1}},{{"product_id":21,"quantity":1}}]}}"#
+        );
+        let delete = format!("/users/{id}");
+        let (order, deleted) = tokio::join!(
+            s.call("POST", "/orders", Some(&body)),
+            s.call("DELETE", &delete, None)
+        );
+        match (order.status, deleted.status) {
+            (201, 409) => {}
+            (422, 204) => {
+                order.expect_error(422, "unknown_reference");
+            }
+            other => panic!(
+                "order {}, delete {}: {order:?} {deleted:?}",
+                other.0, other.1
+            ),
+        }
+    }
+}
+
 async fn full_suite(server: &str, driver: &str) {
     let s = Server::start(server, driver).await;
     health(&s).await;
@@ -615,6 +683,8 @@ async fn full_suite(server: &str, driver: &str) {
     orders(&s).await;
     bodies(&s).await;
     concurrent_orders(&s).await;
+    stock_limit(&s).await;
+    delete_races_order(&s).await;
 }
 
 conformance::every_stack!(full: super::full_suite);

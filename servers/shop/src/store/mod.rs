@@ -113,6 +113,12 @@ pub(crate) fn classify_db_error(
             }
             _ => StoreError::Conflict(format!("still referenced: {message}")),
         },
+        Some("23514") if constraint == Some("products_stock_quantity_max") => {
+            StoreError::Conflict(format!(
+                "a product's stock cannot exceed {}; restoring this order's items would",
+                crate::model::MAX_STOCK
+            ))
+        }
         Some("22003") => StoreError::Invalid(format!("value out of range: {message}")),
         // Data exceptions: the input, not the server, is at fault.
         Some(code) if code.starts_with("22") => {

@@ -305,7 +305,7 @@ impl PostgresStore {
     pub async fn create_order(&self, new: &NewOrder) -> Result<Order, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        let exists = Self::query_opt(&tx, sql::USER_EXISTS, &[&new.user_id]).await?;
+        let exists = Self::query_opt(&tx, sql::LOCK_USER, &[&new.user_id]).await?;
         if !exists.is_some_and(|row| row.get::<_, bool>(0)) {
             return Err(super::unknown_user(new.user_id));
         }

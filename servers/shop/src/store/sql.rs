@@ -29,6 +29,11 @@ pub const UPDATE_USER: &str = sql!(
 );
 pub const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
 pub const USER_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)";
+/// The user an order is placed for, locked against deletion until the order
+/// commits: without the lock a user deleted in between would fail the
+/// order's foreign key, read as "user has orders" (409) instead of an
+/// unknown user (422). `KEY SHARE` blocks only deletes and key updates.
+pub const LOCK_USER: &str = "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE)";
 
 pub const INSERT_PRODUCT: &str = sql!(
     "INSERT INTO products (name, description, price, stock_quantity, category) \

@@ -234,7 +234,7 @@ impl SqlxStore {
 
     pub async fn create_order(&self, new: &NewOrder) -> Result<Order, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let exists: bool = sqlx::query_scalar(sql::USER_EXISTS)
+        let exists: bool = sqlx::query_scalar(sql::LOCK_USER)
             .bind(new.user_id)
             .fetch_one(&mut *tx)
             .await?;
