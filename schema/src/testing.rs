@@ -27,14 +27,26 @@ impl TestDatabase {
         TestDatabase::new(true).await
     }
 
+    /// Creates a migrated, empty database on `cluster` (started if needed),
+    /// whatever `DATABASE_URL` says: for tests that stop and start a
+    /// cluster of their own.
+    pub async fn create_on(cluster: &crate::Cluster) -> Result<TestDatabase> {
+        let admin_url = cluster.ensure_running().await?.url;
+        TestDatabase::new_on(admin_url, true).await
+    }
+
     /// Creates a database with no tables at all, to test the migrations.
     pub async fn unmigrated() -> Result<TestDatabase> {
         TestDatabase::new(false).await
     }
 
     async fn new(migrated: bool) -> Result<TestDatabase> {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
         let admin_url = crate::server_url(&crate::Cluster::default_location()).await?;
+        TestDatabase::new_on(admin_url, migrated).await
+    }
+
+    async fn new_on(admin_url: String, migrated: bool) -> Result<TestDatabase> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
         let admin = crate::connect(&admin_url).await?;
         let template = match migrated {
             true => ensure_template(&admin, &admin_url).await?,

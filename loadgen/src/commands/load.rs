@@ -36,7 +36,8 @@ pub struct LoadArgs {
     /// Time at the start whose requests are sent but not counted.
     #[arg(long, value_parser = scenario::parse_duration)]
     pub warmup: Option<Duration>,
-    /// Per-request timeout.
+    /// Per-request timeout, counted from the planned send time; a timed-out
+    /// request is an error with that latency.
     #[arg(long, value_parser = scenario::parse_duration)]
     pub timeout: Option<Duration>,
     /// Ramp stages DURATION:TARGET,..., e.g. 10s:1000,30s:1000,10s:0: targets
@@ -49,7 +50,7 @@ pub struct LoadArgs {
     /// [default: the scenario's]: `closed` or `open`.
     #[arg(long, value_parser = ["closed", "open"])]
     pub model: Option<String>,
-    /// Worker threads [default: all cores].
+    /// Worker threads [default: all cores; never more than the connections].
     #[arg(long)]
     pub threads: Option<usize>,
     /// Seed of the request sequence (the same seed sends the same requests).

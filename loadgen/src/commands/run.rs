@@ -36,8 +36,9 @@ pub struct RunArgs {
     /// Database driver of a server that loadgen starts.
     #[arg(long, default_value = "tokio-postgres", value_parser = stack::DRIVERS)]
     pub driver: String,
-    /// Pass/fail rule, repeatable: "p99 < 20ms", "error_rate < 0.1%", "rps > 5000".
-    /// A breached threshold makes loadgen exit with status 99.
+    /// Pass/fail rule, repeatable: "p99 < 20ms", "error_rate < 0.1%", "rps > 5000"
+    /// (percentiles over every request, unanswered ones included; rps counts
+    /// successes). A breached threshold makes loadgen exit with status 99.
     #[arg(long = "threshold")]
     pub thresholds: Vec<String>,
     /// Also print the full percentile distribution, as HdrHistogram does.

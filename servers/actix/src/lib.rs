@@ -3,10 +3,13 @@
 //! `shop`'s errors.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use actix_web::dev::Payload;
+use actix_web::dev::{Payload, Service};
 use actix_web::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
-use actix_web::http::StatusCode;
+use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::web::{self, Data, ServiceConfig};
 use actix_web::{
     guard, App, FromRequest, HttpRequest, HttpResponse, HttpServer, Resource, ResponseError,
@@ -19,36 +22,107 @@ use shop::http::{self as contract, ListQuery, MAX_BODY_BYTES};
 use shop::model::{NewOrder, NewProduct, NewUser, ProductPatch, UserPatch, Validate};
 use shop::{ApiError, AppState};
 
-/// Seconds the workers get to finish requests in flight after `shutdown`.
-const SHUTDOWN_GRACE_SECS: u64 = 30;
-
 /// Serves the API on `listener` with `state.workers` actix workers until
 /// `shutdown` resolves, then finishes the requests in flight.
+///
+/// Shutdown drains every worker before stopping any: actix-server stops an
+/// idle worker at once, and its thread drops that worker's tokio runtime
+/// with every task spawned on it. Those include the store's detached writes
+/// and tokio-postgres's connection tasks (spawned by whichever worker opened
+/// the pooled connection), which requests on the other workers may be
+/// using. So on the signal the server stops accepting (`pause`), answers
+/// every request from then on with `Connection: close`, waits until no
+/// request is in flight on any worker (or `state.shutdown_timeout` has
+/// passed), and only then stops all workers at once, closing the idle
+/// keep-alive connections.
 pub async fn serve(
     listener: std::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let workers = state.workers;
+    let grace = state.shutdown_timeout;
     let state = Data::new(state);
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .configure(routes)
-            .default_service(web::to(no_route))
+    let drain = Arc::new(Drain::default());
+    let server = HttpServer::new({
+        let drain = Arc::clone(&drain);
+        move || {
+            let drain = Arc::clone(&drain);
+            App::new()
+                .app_data(state.clone())
+                .configure(routes)
+                .default_service(web::to(no_route))
+                .wrap_fn(move |request, service| {
+                    let in_flight = InFlight::new(&drain);
+                    let response = service.call(request);
+                    async move {
+                        let mut response = response.await?;
+                        if in_flight.0.stopping.load(Ordering::SeqCst) {
+                            response
+                                .response_mut()
+                                .head_mut()
+                                .set_connection_type(ConnectionType::Close);
+                        }
+                        Ok(response)
+                    }
+                })
+        }
     })
     .workers(workers)
+    // The same header-read timeout as hyper and axum: for the first request
+    // (`client_request_timeout`) and between requests (`keep_alive`).
+    .client_request_timeout(shop::serve::HEADER_READ_TIMEOUT)
+    .keep_alive(shop::serve::HEADER_READ_TIMEOUT)
     // Signals are the launcher's job: it resolves `shutdown` on SIGINT/SIGTERM.
     .disable_signals()
-    .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+    // Used only if actix stops gracefully by itself; `serve` drains, then forces.
+    .shutdown_timeout(grace.as_secs_f64().ceil() as u64)
     .listen(listener)?
     .run();
     let handle = server.handle();
     tokio::spawn(async move {
         shutdown.await;
-        handle.stop(true).await;
+        drain.stopping.store(true, Ordering::SeqCst);
+        handle.pause().await;
+        let deadline = tokio::time::Instant::now() + grace;
+        while drain.in_flight.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let cut = drain.in_flight.load(Ordering::SeqCst);
+        if cut > 0 {
+            tracing::warn!(
+                cut,
+                "shutdown timeout of {grace:?} reached: cutting {cut} request(s) still in flight"
+            );
+        }
+        // Nothing is in flight: stop every worker at once, closing idle connections.
+        handle.stop(false).await;
     });
     server.await
+}
+
+/// Requests in flight on all workers, and whether the server is stopping.
+#[derive(Default)]
+struct Drain {
+    in_flight: AtomicUsize,
+    stopping: AtomicBool,
+}
+
+/// Counts a request as in flight until dropped (answered, or dropped by
+/// actix when its client hangs up).
+struct InFlight(Arc<Drain>);
+
+impl InFlight {
+    fn new(drain: &Arc<Drain>) -> InFlight {
+        drain.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(Arc::clone(drain))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn routes(config: &mut ServiceConfig) {

@@ -9,8 +9,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
+use hyper_util::service::TowerToHyperService;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shop::http::{self as contract, ListQuery, MAX_BODY_BYTES};
@@ -18,19 +18,20 @@ use shop::model::{NewOrder, NewProduct, NewUser, ProductPatch, UserPatch, Valida
 use shop::{ApiError, AppState};
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes
-/// the requests in flight.
+/// the requests in flight (within `state.shutdown_timeout`).
+///
+/// The `Router` is served through `shop::serve::http1`, hyper-util's
+/// connection loop shared with the hyper adapter, rather than `axum::serve`:
+/// axum 0.8's `serve` exposes neither a header-read timeout nor a deadline
+/// for its graceful shutdown.
 pub async fn serve(
     listener: std::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listener.set_nonblocking(true)?;
-    let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let grace = state.shutdown_timeout;
+    let service = TowerToHyperService::new(router(state));
+    shop::serve::http1(listener, shutdown, grace, service).await
 }
 
 pub fn router(state: AppState) -> Router {

@@ -79,14 +79,23 @@ impl Server {
     /// Starts `stackbench-<server>` with `driver` on a new seeded database and
     /// waits until `/health/db` answers.
     pub async fn start(server: &str, driver: &str) -> Server {
+        Server::start_with(server, driver, &[]).await
+    }
+
+    /// [`Server::start`] with `args` added to the server's command line.
+    pub async fn start_with(server: &str, driver: &str, args: &[&str]) -> Server {
         let db = TestDatabase::create().await.expect("a test database");
         schema::seed::reset(&db.client().await.unwrap(), DATASET)
             .await
             .unwrap();
-        Server::start_on(server, driver, db).await
+        Server::start_on_with(server, driver, db, args).await
     }
 
     pub async fn start_on(server: &str, driver: &str, db: TestDatabase) -> Server {
+        Server::start_on_with(server, driver, db, &[]).await
+    }
+
+    async fn start_on_with(server: &str, driver: &str, db: TestDatabase, args: &[&str]) -> Server {
         let port = free_port();
         let child = Command::new(binary(server))
             .args(["--port", &port.to_string(), "--driver", driver])
@@ -98,6 +107,7 @@ impl Server {
                 "--pool-size",
                 "8",
             ])
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -172,6 +182,28 @@ impl Server {
         let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response));
         let _ = read.await;
         String::from_utf8_lossy(&response).into_owned()
+    }
+
+    /// Sends SIGTERM to the server and returns at once.
+    pub fn sigterm(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
+    /// Waits (without blocking the runtime) up to `within` for the server to
+    /// exit; its exit status, or `None` if it is still running.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Stops the server with SIGTERM and returns its exit status.

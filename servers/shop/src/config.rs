@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
-use crate::store::Driver;
+use crate::store::{DbTimeouts, Driver};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -37,6 +37,25 @@ pub struct Config {
     /// Worker threads serving requests [default: all cores].
     #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub workers: Option<u32>,
+
+    /// Longest a statement may run before the database cancels it (503);
+    /// e.g. 5s, 500ms; 0 for no limit.
+    #[arg(long, env = "STATEMENT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub statement_timeout: std::time::Duration,
+
+    /// Longest a statement may wait for a row or table lock (503); 0 for no limit.
+    #[arg(long, env = "LOCK_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+
+    /// Longest a connection may sit idle inside a transaction before the
+    /// database closes it, releasing its locks; 0 for no limit.
+    #[arg(long, env = "IDLE_IN_TRANSACTION_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub idle_in_transaction_timeout: std::time::Duration,
+
+    /// After SIGINT/SIGTERM, how long requests in flight get to finish
+    /// (e.g. 10s, 2s, 500ms); connections still open then are cut.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_timeout: std::time::Duration,
 }
 
 impl Config {
@@ -50,9 +69,42 @@ impl Config {
         Config::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
     }
 
+    /// The per-connection database timeouts.
+    pub fn db_timeouts(&self) -> DbTimeouts {
+        DbTimeouts {
+            statement: self.statement_timeout,
+            lock: self.lock_timeout,
+            idle_in_transaction: self.idle_in_transaction_timeout,
+        }
+    }
+
     pub fn workers(&self) -> usize {
         self.workers
             .map(|w| w as usize)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
+}
+
+/// A duration as written on the command line: `10s`, `500ms`, `2m`, or a bare
+/// number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 10s or 500ms"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => number,
+        "ms" => number / 1000.0,
+        "m" => number * 60.0,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}` (use ms, s or m)"
+            ))
+        }
+    };
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
 }

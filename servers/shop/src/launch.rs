@@ -39,6 +39,7 @@ where
 {
     let config = Config::parse_for(name, default_port);
     init_logging();
+    raise_open_file_limit();
     let runtime = match threads {
         Threads::TokioWorkers => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.workers())
@@ -88,6 +89,7 @@ where
             driver = config.driver.name(),
             pool_size = config.pool_size,
             workers = config.workers(),
+            shutdown_timeout = ?config.shutdown_timeout,
             "listening"
         );
         match serve(listener, state, Box::pin(shutdown_signal())).await {
@@ -101,6 +103,23 @@ where
             }
         }
     })
+}
+
+/// Raises the soft limit on open files to the hard limit, so that many client
+/// connections plus the pool do not run out of descriptors at the default
+/// soft limit (often 1024).
+fn raise_open_file_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+            Ok(()) => tracing::debug!(from = soft, to = hard, "raised the open-file limit"),
+            Err(error) => {
+                tracing::warn!(%error, soft, hard, "cannot raise the open-file limit")
+            }
+        },
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot read the open-file limit"),
+    }
 }
 
 fn init_logging() {

@@ -8,7 +8,9 @@ use shop::model::{
     NewOrder, NewOrderItem, NewProduct, NewUser, OrderStatus, ProductPatch, UserPatch,
 };
 use shop::money::Money;
-use shop::{Driver, Store, StoreError};
+use std::time::Duration;
+
+use shop::{DbTimeouts, Driver, Store, StoreError};
 
 const DRIVERS: [Driver; 2] = [Driver::TokioPostgres, Driver::Sqlx];
 
@@ -379,10 +381,61 @@ async fn an_unreachable_database_is_unavailable() {
     let url = format!("postgres://nobody@127.0.0.1:{port}/none");
     for driver in DRIVERS {
         match Store::connect(driver, &url, 2).await {
-            Err(StoreError::Unavailable(_)) => {}
+            Err(StoreError::Unavailable(_) | StoreError::Unreachable(_)) => {}
             Err(other) => panic!("{driver:?}: expected unavailable, got {other:?}"),
             Ok(_) => panic!("{driver:?}: connected to nothing"),
         }
+    }
+}
+
+/// The timeouts are set on every pooled connection: a statement waiting
+/// for a lock held elsewhere fails after `lock_timeout` (a 503), and
+/// succeeds once the lock is released.
+#[tokio::test]
+async fn connection_timeouts_apply() {
+    let timeouts = DbTimeouts {
+        statement: Duration::from_millis(1500),
+        lock: Duration::from_millis(200),
+        idle_in_transaction: Duration::from_secs(7),
+    };
+    for driver in DRIVERS {
+        let db = TestDatabase::create().await.expect("a test database");
+        let store = Store::connect_with(driver, &db.url, 2, timeouts)
+            .await
+            .expect("store connects");
+        let product = store
+            .create_product(&new_product("locked", "1.00", 5, "tools"))
+            .await
+            .unwrap();
+        let holder = db.client().await.unwrap();
+        holder.batch_execute("BEGIN").await.unwrap();
+        holder
+            .execute(
+                "SELECT 1 FROM products WHERE id = $1 FOR UPDATE",
+                &[&product.id],
+            )
+            .await
+            .unwrap();
+        let patch = ProductPatch {
+            stock_quantity: Some(9),
+            ..ProductPatch::default()
+        };
+        let started = std::time::Instant::now();
+        let result = store.update_product(product.id, &patch).await;
+        let took = started.elapsed();
+        assert!(
+            matches!(result, Err(StoreError::Unavailable(_))),
+            "{driver:?}: {result:?}"
+        );
+        assert!(
+            took >= Duration::from_millis(150) && took < Duration::from_millis(1000),
+            "{driver:?}: waited {took:?} for a lock, lock_timeout 200ms"
+        );
+        holder.batch_execute("ROLLBACK").await.unwrap();
+        store
+            .update_product(product.id, &patch)
+            .await
+            .expect("the lock is gone");
     }
 }
 

@@ -5,6 +5,7 @@
 //! of a virtual call and a boxed future. Both run the SQL in [`sql`] and share
 //! the decisions in [`plan_order`], so they differ only in the driver.
 
+mod breaker;
 mod postgres;
 mod sql;
 mod sqlx;
@@ -42,6 +43,44 @@ impl Driver {
 /// How long a request waits for a pooled connection before answering 503.
 pub const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Limits every pooled connection sets in its startup packet, so they hold
+/// from the first statement on; zero turns one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbTimeouts {
+    /// `statement_timeout`: a statement running longer is cancelled (503).
+    pub statement: Duration,
+    /// `lock_timeout`: a statement waiting longer for a lock fails (503).
+    pub lock: Duration,
+    /// `idle_in_transaction_session_timeout`: a connection left inside a
+    /// transaction longer is closed by the server, releasing its locks.
+    pub idle_in_transaction: Duration,
+}
+
+impl Default for DbTimeouts {
+    fn default() -> DbTimeouts {
+        DbTimeouts {
+            statement: Duration::from_secs(5),
+            lock: Duration::from_secs(2),
+            idle_in_transaction: Duration::from_secs(10),
+        }
+    }
+}
+
+impl DbTimeouts {
+    /// The settings as (name, milliseconds) pairs.
+    pub(crate) fn settings(&self) -> [(&'static str, String); 3] {
+        let ms = |d: Duration| d.as_millis().to_string();
+        [
+            ("statement_timeout", ms(self.statement)),
+            ("lock_timeout", ms(self.lock)),
+            (
+                "idle_in_transaction_session_timeout",
+                ms(self.idle_in_transaction),
+            ),
+        ]
+    }
+}
+
 /// Why a store operation failed; each maps to one API error.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -63,6 +102,10 @@ pub enum StoreError {
     Invalid(String),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database cannot be reached at all (refused or broken connection,
+    /// server shut down): trips the store's circuit breaker. Also a 503.
+    #[error("database unreachable: {0}")]
+    Unreachable(String),
     #[error("database error: {0}")]
     Internal(String),
 }
@@ -75,8 +118,12 @@ impl From<StoreError> for ApiError {
             StoreError::InsufficientStock { .. } => ErrorCode::InsufficientStock,
             StoreError::UnknownReference(_) => ErrorCode::UnknownReference,
             StoreError::Invalid(_) => ErrorCode::BadRequest,
-            StoreError::Unavailable(detail) => {
-                tracing::warn!(%detail, "database unavailable");
+            StoreError::Unavailable(detail) | StoreError::Unreachable(detail) => {
+                // An outage is logged once, by the breaker; not per request.
+                match &error {
+                    StoreError::Unreachable(_) => tracing::debug!(%detail, "database unreachable"),
+                    _ => tracing::warn!(%detail, "database unavailable"),
+                }
                 return ApiError::new(
                     ErrorCode::Unavailable,
                     "the database is unavailable; try again later",
@@ -124,7 +171,12 @@ pub(crate) fn classify_db_error(
         Some(code) if code.starts_with("22") => {
             StoreError::Invalid(format!("invalid value: {message}"))
         }
-        // Connection exceptions, operator intervention (shutdown, a statement
+        // Connection exceptions and a server shutting down, restarting or
+        // starting up: the database is unreachable.
+        Some(code) if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") => {
+            StoreError::Unreachable(message.to_string())
+        }
+        // Operator intervention (a statement
         // cancelled by its timeout), insufficient resources, a lock not had in
         // time, serialization failures and deadlocks: the request may succeed
         // if tried again.
@@ -138,7 +190,8 @@ pub(crate) fn classify_db_error(
             StoreError::Unavailable(message.to_string())
         }
         Some(_) => StoreError::Internal(message.to_string()),
-        None => StoreError::Unavailable(message.to_string()),
+        // No SQLSTATE: the connection itself failed.
+        None => StoreError::Unreachable(message.to_string()),
     }
 }
 
@@ -255,8 +308,8 @@ pub enum Store {
 macro_rules! dispatch {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
-            Store::TokioPostgres($store) => $call,
-            Store::Sqlx($store) => $call,
+            Store::TokioPostgres($store) => $store.breaker().run(async { $call }).await,
+            Store::Sqlx($store) => $store.breaker().run(async { $call }).await,
         }
     };
 }
@@ -285,11 +338,21 @@ impl Store {
     /// Builds a pool of `pool_size` connections to `url` and checks that the
     /// database answers, so a server fails at start rather than on its first request.
     pub async fn connect(driver: Driver, url: &str, pool_size: usize) -> Result<Store, StoreError> {
+        Store::connect_with(driver, url, pool_size, DbTimeouts::default()).await
+    }
+
+    /// [`Store::connect`] with the given per-connection timeouts.
+    pub async fn connect_with(
+        driver: Driver,
+        url: &str,
+        pool_size: usize,
+        timeouts: DbTimeouts,
+    ) -> Result<Store, StoreError> {
         let store = match driver {
             Driver::TokioPostgres => {
-                Store::TokioPostgres(postgres::PostgresStore::connect(url, pool_size)?)
+                Store::TokioPostgres(postgres::PostgresStore::connect(url, pool_size, timeouts)?)
             }
-            Driver::Sqlx => Store::Sqlx(sqlx::SqlxStore::connect(url, pool_size)?),
+            Driver::Sqlx => Store::Sqlx(sqlx::SqlxStore::connect(url, pool_size, timeouts)?),
         };
         store.ping().await?;
         Ok(store)

@@ -1,10 +1,13 @@
 //! The store on `tokio-postgres`, pooled by `deadpool-postgres`.
 
+use std::sync::Arc;
+
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Timeouts};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use super::{sql, LockedProduct, StoreError, POOL_TIMEOUT};
+use super::breaker::{Breaker, CONNECT_TIMEOUT};
+use super::{sql, DbTimeouts, LockedProduct, StoreError, POOL_TIMEOUT};
 use crate::http::Page;
 use crate::model::{
     NewOrder, NewProduct, NewUser, Order, OrderItem, OrderStatus, Product, ProductPatch, User,
@@ -15,6 +18,7 @@ use crate::money::Money;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    breaker: Arc<Breaker>,
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -32,6 +36,10 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(error: deadpool_postgres::PoolError) -> StoreError {
         match error {
             deadpool_postgres::PoolError::Backend(error) => error.into(),
+            // Connecting (or checking a connection) took too long.
+            deadpool_postgres::PoolError::Timeout(
+                deadpool_postgres::TimeoutType::Create | deadpool_postgres::TimeoutType::Recycle,
+            ) => StoreError::Unreachable(error.to_string()),
             other => StoreError::Unavailable(other.to_string()),
         }
     }
@@ -85,10 +93,25 @@ fn order_item(row: &Row) -> (i64, OrderItem) {
 }
 
 impl PostgresStore {
-    pub fn connect(url: &str, pool_size: usize) -> Result<PostgresStore, StoreError> {
-        let config: tokio_postgres::Config = url
+    pub fn connect(
+        url: &str,
+        pool_size: usize,
+        timeouts: DbTimeouts,
+    ) -> Result<PostgresStore, StoreError> {
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
+        // The timeouts go in the startup packet, after any options of the URL.
+        let mut options: Vec<String> = config
+            .get_options()
+            .map(str::to_string)
+            .into_iter()
+            .collect();
+        options
+            .extend((timeouts.settings().iter()).map(|(name, value)| format!("-c {name}={value}")));
+        config.options(options.join(" "));
+        config.connect_timeout(CONNECT_TIMEOUT);
+        let breaker = Breaker::new(config.clone());
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -98,17 +121,37 @@ impl PostgresStore {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        let closed = Arc::clone(&breaker);
         let pool = Pool::builder(manager)
             .max_size(pool_size)
+            // A pooled client found closed was closed by the server (a
+            // shutdown, say): the pool replaces it, and the breaker checks
+            // at once whether the database is still there, so requests stop
+            // waiting on connection attempts to a server that is going away.
+            .pre_recycle(deadpool_postgres::Hook::sync_fn(move |client, _| {
+                if client.is_closed() {
+                    closed.trip("a pooled connection was closed by the server");
+                }
+                Ok(())
+            }))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .timeouts(Timeouts {
                 wait: Some(POOL_TIMEOUT),
-                create: Some(POOL_TIMEOUT),
-                recycle: Some(POOL_TIMEOUT),
+                create: Some(CONNECT_TIMEOUT),
+                recycle: Some(CONNECT_TIMEOUT),
             })
             .build()
             .map_err(|e| StoreError::Internal(e.to_string()))?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore { pool, breaker })
+    }
+
+    pub(super) fn breaker(&self) -> &Arc<Breaker> {
+        &self.breaker
+    }
+
+    /// A pooled client, unless the database is (or goes) down first.
+    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.breaker.unless_down(self.pool.get()).await
     }
 
     async fn query<C: GenericClient>(
@@ -139,12 +182,12 @@ impl PostgresStore {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         Self::query(&client, sql::PING, &[]).await.map(drop)
     }
 
     pub async fn create_user(&self, new: &NewUser) -> Result<User, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let row = Self::query_opt(&client, sql::INSERT_USER, &[&new.username, &new.email]).await?;
         row.as_ref()
             .map(user)
@@ -152,7 +195,7 @@ impl PostgresStore {
     }
 
     pub async fn get_user(&self, id: i64) -> Result<User, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let row = Self::query_opt(&client, sql::GET_USER, &[&id]).await?;
         row.as_ref()
             .map(user)
@@ -160,13 +203,13 @@ impl PostgresStore {
     }
 
     pub async fn list_users(&self, page: Page) -> Result<Vec<User>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let rows = Self::query(&client, sql::LIST_USERS, &[&page.limit, &page.offset]).await?;
         Ok(rows.iter().map(user).collect())
     }
 
     pub async fn update_user(&self, id: i64, patch: &UserPatch) -> Result<User, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let row = Self::query_opt(
             &client,
             sql::UPDATE_USER,
@@ -179,7 +222,7 @@ impl PostgresStore {
     }
 
     pub async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         match Self::execute(&client, sql::DELETE_USER, &[&id]).await? {
             0 => Err(super::user_not_found(id)),
             _ => Ok(()),
@@ -191,7 +234,7 @@ impl PostgresStore {
         user_id: i64,
         page: Page,
     ) -> Result<Vec<Order>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let exists = Self::query_opt(&client, sql::USER_EXISTS, &[&user_id]).await?;
         if !exists.is_some_and(|row| row.get::<_, bool>(0)) {
             return Err(super::user_not_found(user_id));
@@ -221,7 +264,7 @@ impl PostgresStore {
     }
 
     pub async fn create_product(&self, new: &NewProduct) -> Result<Product, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let stock = new.stock_quantity as i32;
         let row = Self::query_opt(
             &client,
@@ -241,7 +284,7 @@ impl PostgresStore {
     }
 
     pub async fn get_product(&self, id: i64) -> Result<Product, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let row = Self::query_opt(&client, sql::GET_PRODUCT, &[&id]).await?;
         row.as_ref()
             .map(product)
@@ -253,7 +296,7 @@ impl PostgresStore {
         category: Option<&str>,
         page: Page,
     ) -> Result<Vec<Product>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let rows = match category {
             Some(category) => {
                 Self::query(
@@ -273,7 +316,7 @@ impl PostgresStore {
         id: i64,
         patch: &ProductPatch,
     ) -> Result<Product, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let price = patch.price.map(|p| p.0);
         let stock = patch.stock_quantity.map(|s| s as i32);
         let row = Self::query_opt(
@@ -295,7 +338,7 @@ impl PostgresStore {
     }
 
     pub async fn delete_product(&self, id: i64) -> Result<(), StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         match Self::execute(&client, sql::DELETE_PRODUCT, &[&id]).await? {
             0 => Err(super::product_not_found(id)),
             _ => Ok(()),
@@ -303,7 +346,7 @@ impl PostgresStore {
     }
 
     pub async fn create_order(&self, new: &NewOrder) -> Result<Order, StoreError> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let exists = Self::query_opt(&tx, sql::LOCK_USER, &[&new.user_id]).await?;
         if !exists.is_some_and(|row| row.get::<_, bool>(0)) {
@@ -338,7 +381,7 @@ impl PostgresStore {
     }
 
     pub async fn get_order(&self, id: i64) -> Result<Order, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.client().await?;
         let row = Self::query_opt(&client, sql::GET_ORDER, &[&id]).await?;
         let mut orders = [order(&row.ok_or_else(|| super::order_not_found(id))?)?];
         Self::load_items(&client, &mut orders).await?;
@@ -347,7 +390,7 @@ impl PostgresStore {
     }
 
     pub async fn cancel_order(&self, id: i64) -> Result<Order, StoreError> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let Some(row) = Self::query_opt(&tx, sql::CANCEL_ORDER, &[&id]).await? else {
             return Err(

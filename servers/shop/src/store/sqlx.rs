@@ -1,9 +1,13 @@
 //! The store on `sqlx`'s `PgPool`.
 
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use std::sync::Arc;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row};
 
-use super::{sql, LockedProduct, StoreError, POOL_TIMEOUT};
+use super::breaker::Breaker;
+use super::{sql, DbTimeouts, LockedProduct, StoreError, POOL_TIMEOUT};
 use crate::http::Page;
 use crate::model::{
     NewOrder, NewProduct, NewUser, Order, OrderItem, OrderStatus, Product, ProductPatch, User,
@@ -14,6 +18,7 @@ use crate::money::Money;
 #[derive(Clone)]
 pub struct SqlxStore {
     pool: PgPool,
+    breaker: Arc<Breaker>,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -22,10 +27,14 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) => {
                 super::classify_db_error(db.code().as_deref(), db.constraint(), db.message())
             }
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => StoreError::Unavailable(error.to_string()),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                StoreError::Unavailable(error.to_string())
+            }
+            // The connection itself failed.
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unreachable(error.to_string()),
             _ => StoreError::Internal(error.to_string()),
         }
     }
@@ -79,19 +88,53 @@ fn order_item(row: &PgRow) -> Result<(i64, OrderItem), sqlx::Error> {
 }
 
 impl SqlxStore {
-    pub fn connect(url: &str, pool_size: usize) -> Result<SqlxStore, StoreError> {
+    pub fn connect(
+        url: &str,
+        pool_size: usize,
+        timeouts: DbTimeouts,
+    ) -> Result<SqlxStore, StoreError> {
+        let invalid = |e: &dyn std::fmt::Display| {
+            StoreError::Unavailable(format!("invalid database URL: {e}"))
+        };
+        let settings = timeouts.settings();
+        // The timeouts go in the startup packet, after any options of the URL.
+        let options = (url.parse::<PgConnectOptions>())
+            .map_err(|e| invalid(&e))?
+            .options(settings.iter().map(|(name, value)| (*name, value.as_str())));
+        let mut probe: tokio_postgres::Config = url.parse().map_err(|e| invalid(&e))?;
+        probe.options(options.get_options().unwrap_or_default());
+        let breaker = Breaker::new(probe);
+        let stale = Arc::clone(&breaker);
         let pool = PgPoolOptions::new()
             .max_connections(pool_size as u32)
             .acquire_timeout(POOL_TIMEOUT)
-            // Like the deadpool side: no round trip to test a connection on checkout.
+            // Like the deadpool side: no round trip to test a connection on
+            // checkout. sqlx has no reader noticing a connection closed by
+            // the server, so the connections made before the database was
+            // last found down are dropped instead of handed out.
             .test_before_acquire(false)
-            .connect_lazy(url)
-            .map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
-        Ok(SqlxStore { pool })
+            .before_acquire(move |_, meta| {
+                let keep = !stale.is_stale(meta.age);
+                Box::pin(async move { Ok(keep) })
+            })
+            .connect_lazy_with(options);
+        Ok(SqlxStore { pool, breaker })
+    }
+
+    pub(super) fn breaker(&self) -> &Arc<Breaker> {
+        &self.breaker
+    }
+
+    /// A pooled connection, unless the database is (or goes) down first: the
+    /// pool would keep retrying to connect until its timeout.
+    async fn conn(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        self.breaker.unless_down(self.pool.acquire()).await
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query(sql::PING).execute(&self.pool).await?;
+        sqlx::query(sql::PING)
+            .execute(&mut *self.conn().await?)
+            .await?;
         Ok(())
     }
 
@@ -99,7 +142,7 @@ impl SqlxStore {
         let row = sqlx::query(sql::INSERT_USER)
             .bind(&new.username)
             .bind(&new.email)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         Ok(user(&row)?)
     }
@@ -107,7 +150,7 @@ impl SqlxStore {
     pub async fn get_user(&self, id: i64) -> Result<User, StoreError> {
         let row = sqlx::query(sql::GET_USER)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await?;
         Ok(user(&row.ok_or_else(|| super::user_not_found(id))?)?)
     }
@@ -116,7 +159,7 @@ impl SqlxStore {
         let rows = sqlx::query(sql::LIST_USERS)
             .bind(page.limit)
             .bind(page.offset)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         Ok(rows.iter().map(user).collect::<Result<_, _>>()?)
     }
@@ -126,7 +169,7 @@ impl SqlxStore {
             .bind(id)
             .bind(&patch.username)
             .bind(&patch.email)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await?;
         Ok(user(&row.ok_or_else(|| super::user_not_found(id))?)?)
     }
@@ -134,7 +177,7 @@ impl SqlxStore {
     pub async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
         let done = sqlx::query(sql::DELETE_USER)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await?;
         match done.rows_affected() {
             0 => Err(super::user_not_found(id)),
@@ -147,7 +190,7 @@ impl SqlxStore {
         user_id: i64,
         page: Page,
     ) -> Result<Vec<Order>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conn().await?;
         let exists: bool = sqlx::query_scalar(sql::USER_EXISTS)
             .bind(user_id)
             .fetch_one(&mut *conn)
@@ -173,7 +216,7 @@ impl SqlxStore {
             .bind(new.price.0)
             .bind(new.stock_quantity as i32)
             .bind(&new.category)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         Ok(product(&row)?)
     }
@@ -181,7 +224,7 @@ impl SqlxStore {
     pub async fn get_product(&self, id: i64) -> Result<Product, StoreError> {
         let row = sqlx::query(sql::GET_PRODUCT)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await?;
         Ok(product(&row.ok_or_else(|| super::product_not_found(id))?)?)
     }
@@ -200,7 +243,7 @@ impl SqlxStore {
                 .bind(page.limit)
                 .bind(page.offset),
         };
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(&mut *self.conn().await?).await?;
         Ok(rows.iter().map(product).collect::<Result<_, _>>()?)
     }
 
@@ -216,7 +259,7 @@ impl SqlxStore {
             .bind(patch.price.map(|p| p.0))
             .bind(patch.stock_quantity.map(|s| s as i32))
             .bind(&patch.category)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await?;
         Ok(product(&row.ok_or_else(|| super::product_not_found(id))?)?)
     }
@@ -224,7 +267,7 @@ impl SqlxStore {
     pub async fn delete_product(&self, id: i64) -> Result<(), StoreError> {
         let done = sqlx::query(sql::DELETE_PRODUCT)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await?;
         match done.rows_affected() {
             0 => Err(super::product_not_found(id)),
@@ -233,7 +276,8 @@ impl SqlxStore {
     }
 
     pub async fn create_order(&self, new: &NewOrder) -> Result<Order, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let exists: bool = sqlx::query_scalar(sql::LOCK_USER)
             .bind(new.user_id)
             .fetch_one(&mut *tx)
@@ -270,7 +314,7 @@ impl SqlxStore {
     }
 
     pub async fn get_order(&self, id: i64) -> Result<Order, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conn().await?;
         let row = sqlx::query(sql::GET_ORDER)
             .bind(id)
             .fetch_optional(&mut *conn)
@@ -282,7 +326,8 @@ impl SqlxStore {
     }
 
     pub async fn cancel_order(&self, id: i64) -> Result<Order, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let Some(row) = sqlx::query(sql::CANCEL_ORDER)
             .bind(id)
             .fetch_optional(&mut *tx)
