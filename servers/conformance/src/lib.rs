@@ -97,16 +97,15 @@ impl Server {
 
     async fn start_on_with(server: &str, driver: &str, db: TestDatabase, args: &[&str]) -> Server {
         let port = free_port();
+        // A small pool and two workers unless the test says otherwise.
+        let defaults = [("--workers", "2"), ("--pool-size", "8")]
+            .into_iter()
+            .filter(|(flag, _)| !args.contains(flag))
+            .flat_map(|(flag, value)| [flag, value]);
         let child = Command::new(binary(server))
             .args(["--port", &port.to_string(), "--driver", driver])
-            .args([
-                "--database-url",
-                &db.url,
-                "--workers",
-                "2",
-                "--pool-size",
-                "8",
-            ])
+            .args(["--database-url", &db.url])
+            .args(defaults)
             .args(args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -185,6 +184,17 @@ impl Server {
     }
 
     /// Sends SIGTERM to the server and returns at once.
+    /// The server's peak resident memory (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server is running");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/<pid>/status")
+    }
+
     pub fn sigterm(&self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])

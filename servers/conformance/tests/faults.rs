@@ -596,3 +596,84 @@ async fn servers_close_connections_whose_head_never_ends() {
         });
     join_all(checks).await;
 }
+
+/// One request on a connection of its own, closed after the answer: the
+/// status and the error code of the answer, or `None` if the connection
+/// ended without a whole response.
+async fn one_request(address: &str, request: &str) -> Option<(u16, String)> {
+    use tokio::io::AsyncReadExt;
+    let mut stream = TcpStream::connect(address).await.ok()?;
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.ok()?;
+    let text = String::from_utf8_lossy(&response);
+    let status = text.get(9..12)?.parse().ok()?;
+    let (_, body) = text.split_once("\r\n\r\n")?;
+    let code = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|json| json["error"]["code"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    Some((status, code))
+}
+
+/// 1,000 connections at once against a pool of 20: every one is answered,
+/// with a 2xx or a 503 `unavailable` (no pooled connection within the pool
+/// timeout), the server keeps serving, and its memory stays bounded.
+async fn many_connections(server: &str, driver: &str) {
+    const CONNECTIONS: usize = 1000;
+    // This test holds 1,000 sockets at once: more than the usual soft limit.
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    let s = Server::start_with(server, driver, &["--pool-size", "20"]).await;
+    let address = s.base.trim_start_matches("http://").to_string();
+    let requests: Vec<String> = (0..CONNECTIONS)
+        .map(|n| {
+            let close = "Connection: close\r\n";
+            match n % 4 {
+                0 => {
+                    let body = format!(
+                        r#"{{"user_id":{},"items":[{{"product_id":{},"quantity":1}}]}}"#,
+                        n as u32 % DATASET.users + 1,
+                        n as u32 % DATASET.products + 1
+                    );
+                    format!(
+                        "POST /orders HTTP/1.1\r\nHost: {address}\r\n{close}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                }
+                _ => format!(
+                    "GET /users/{} HTTP/1.1\r\nHost: {address}\r\n{close}\r\n",
+                    n as u32 % DATASET.users + 1
+                ),
+            }
+        })
+        .collect();
+    let answers = join_all(requests.iter().map(|r| one_request(&address, r))).await;
+    let unanswered = answers.iter().filter(|a| a.is_none()).count();
+    assert_eq!(
+        unanswered, 0,
+        "{server}/{driver}: {unanswered} connections got no whole answer"
+    );
+    let wrong: Vec<&(u16, String)> = answers
+        .iter()
+        .flatten()
+        .filter(|(status, code)| {
+            !((200..300).contains(status) || (*status == 503 && code == "unavailable")
+                // Orders may find their product sold out: a 409, not a fault.
+                || (*status == 409 && code == "insufficient_stock"))
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{server}/{driver}: answers other than 2xx and 503: {wrong:?}"
+    );
+    s.call("GET", "/users/1", None).await.expect(200);
+    let peak = s.peak_rss_kib();
+    assert!(
+        peak < 256 * 1024,
+        "{server}/{driver}: peak RSS {peak} KiB after 1,000 connections"
+    );
+}
+
+conformance::every_stack!(many_connections: super::many_connections);
