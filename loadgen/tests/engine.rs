@@ -651,7 +651,12 @@ fn rate_shares_follow_connections() {
         (achieved - 1000.0).abs() <= 10.0,
         "achieved {achieved} of 1000 req/s"
     );
-    assert_eq!(record["total"]["error_rate"], 0.0);
+    // With two connections, a stall of a few milliseconds on a shared
+    // machine can leave the last planned requests unsent: they count, as
+    // unanswered, and nothing else may fail.
+    let errors = record["total"]["errors"].as_object().unwrap();
+    assert!(errors.keys().all(|kind| kind == "unanswered"), "{errors:?}");
+    assert!(us(&record["total"]["error_rate"]) < 0.01, "{errors:?}");
 }
 
 #[test]

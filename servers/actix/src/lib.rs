@@ -291,7 +291,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Json<T> {
 async fn no_route(request: HttpRequest) -> Error {
     Error(ApiError::no_route(
         request.method().as_str(),
-        request.path(),
+        &contract::routing_path(request.path()),
     ))
 }
 

@@ -16,6 +16,7 @@ use serde::Serialize;
 use shop::http::{self as contract, ListQuery, MAX_BODY_BYTES};
 use shop::model::{NewOrder, NewProduct, NewUser, ProductPatch, UserPatch, Validate};
 use shop::{ApiError, AppState};
+use tower::ServiceExt;
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes
 /// the requests in flight (within `state.shutdown_timeout`).
@@ -30,8 +31,29 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = state.shutdown_timeout;
-    let service = TowerToHyperService::new(router(state));
+    let service = TowerToHyperService::new(router(state).map_request(with_routing_path));
     shop::serve::http1(listener, shutdown, grace, service).await
+}
+
+/// The request with its path as `shop` routes it (see
+/// `shop::http::routing_path`): the `Router` matches the URI as it is, so
+/// the URI is rewritten before it sees it.
+fn with_routing_path<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    let uri = request.uri();
+    if let std::borrow::Cow::Owned(path) = contract::routing_path(uri.path()) {
+        let path_and_query = match uri.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        let mut parts = uri.clone().into_parts();
+        if let Ok(path_and_query) = path_and_query.parse() {
+            parts.path_and_query = Some(path_and_query);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    request
 }
 
 pub fn router(state: AppState) -> Router {

@@ -23,6 +23,14 @@ async fn routing(s: &Server) {
     s.call("GET", "/nope", None)
         .await
         .expect_error(404, "not_found");
+    // Percent-encoded unreserved characters are the plain ones (RFC 3986 6.2.2.2).
+    let user = s.call("GET", "/%75sers/%31", None).await.expect(200);
+    assert_eq!(user["id"], 1);
+    let message = s
+        .call("GET", "/%75sers/1/n%6Fpe%2F", None)
+        .await
+        .expect_error(404, "not_found");
+    assert!(message.ends_with("/users/1/nope%2F"), "{message}");
     s.call("GET", "/users/1/nope", None)
         .await
         .expect_error(404, "not_found");
@@ -872,6 +880,11 @@ async fn responses_are_identical_across_servers() {
         ("DELETE", "/users/1", None),
         ("DELETE", "/products/40", None),
         ("DELETE", "/users/50", None),
+        // Percent-encoded unreserved characters route as the plain ones.
+        ("GET", "/%75sers/%31", None),
+        ("GET", "/%75nknown/%2F%20", None),
+        ("POST", "/orders/1/%63ancel", None),
+        ("PATCH", "/%70roducts/1", None),
         (
             "POST",
             "/products",

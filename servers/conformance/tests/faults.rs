@@ -12,6 +12,11 @@ use schema::testing::TestDatabase;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+/// Each fault case loads both cores and several measure time (a 503 within
+/// 1 s, recovery within 2 s): they take turns, so one case's load cannot
+/// fail another's clock.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Orders whose clients hang up, and how many are in the air at once.
 const HANG_UPS: usize = 1500;
 const AT_ONCE: usize = 24;
@@ -47,6 +52,7 @@ async fn hang_up(address: &str, n: usize) {
 /// transaction, every acknowledged write is in the database, and for every
 /// product stock plus confirmed order quantities equals the seeded stock.
 async fn clients_hang_up(server: &str, driver: &str) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let s = Server::start(server, driver).await;
     let address = s.base.trim_start_matches("http://").to_string();
     for batch in (0..HANG_UPS).collect::<Vec<_>>().chunks(AT_ONCE) {
@@ -215,6 +221,7 @@ async fn outage_load(s: &Server, client: usize, stop: &AtomicBool) -> Vec<Answer
 /// within 2 s of it accepting connections again reads and writes succeed,
 /// with no 503 after that (no stale pooled connection); never a 500.
 async fn database_outage(server: &str, driver: &str) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     const CLIENTS: usize = 8;
     const DOWN_FOR: Duration = Duration::from_millis(2500);
     let own = OwnCluster::new(server, driver);
@@ -433,6 +440,7 @@ async fn load_client(
 /// answered 201 is in the database (and stock adds up), and what is sent
 /// after the stop is refused at the connection level, never answered 5xx.
 async fn sigterm_under_load(server: &str, driver: &str) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let mut s = Server::start(server, driver).await;
@@ -520,6 +528,7 @@ conformance::every_stack!(sigterm_under_load: super::sigterm_under_load);
 /// cut short) does not keep the server from stopping: with
 /// `--shutdown-timeout 2s` it exits 0 within about 3 s of SIGTERM.
 async fn half_request_at_sigterm(server: &str, driver: &str) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let mut s = Server::start_with(server, driver, &["--shutdown-timeout", "2s"]).await;
     let address = s.base.trim_start_matches("http://").to_string();
     let mut half_head = TcpStream::connect(&address).await.unwrap();
@@ -620,6 +629,7 @@ async fn one_request(address: &str, request: &str) -> Option<(u16, String)> {
 /// with a 2xx or a 503 `unavailable` (no pooled connection within the pool
 /// timeout), the server keeps serving, and its memory stays bounded.
 async fn many_connections(server: &str, driver: &str) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     const CONNECTIONS: usize = 1000;
     // This test holds 1,000 sockets at once: more than the usual soft limit.
     use nix::sys::resource::{getrlimit, setrlimit, Resource};

@@ -43,7 +43,7 @@ async fn respond(state: &AppState, request: Request<Incoming>) -> Response<Body>
 /// The routing table. Paths match first (any segment matches `{id}`), then
 /// the method, then the id is parsed: the same precedence as axum and actix.
 async fn route(state: &AppState, request: Request<Incoming>) -> Result {
-    let path = request.uri().path().to_owned();
+    let path = contract::routing_path(request.uri().path()).into_owned();
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(&path).split('/').collect();
     if segments.iter().any(|segment| segment.is_empty()) {
         return Err(ApiError::no_route(request.method().as_str(), &path));

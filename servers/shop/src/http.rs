@@ -52,6 +52,40 @@ pub fn parse_id(segment: &str) -> Result<i64, ApiError> {
     }
 }
 
+/// The path a request is routed by: percent-encoded unreserved characters
+/// (letters, digits, `-`, `.`, `_`, `~`) decoded, everything else as sent.
+/// RFC 3986 (6.2.2.2) makes `/%75sers` and `/users` the same path;
+/// actix-web's router decodes them, so hyper and axum route by this too, and
+/// every server answers a path alike. Ids are decoded once more when parsed.
+pub fn routing_path(path: &str) -> std::borrow::Cow<'_, str> {
+    fn unreserved(encoded: &[u8]) -> Option<char> {
+        let hex = std::str::from_utf8(encoded.get(1..3)?).ok()?;
+        let byte = u8::from_str_radix(hex, 16).ok()?;
+        (byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~'))
+            .then_some(char::from(byte))
+    }
+    if !path.contains('%') {
+        return std::borrow::Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        match unreserved(&rest.as_bytes()[at..]) {
+            Some(decoded) => {
+                out.push(decoded);
+                rest = &rest[at + 3..];
+            }
+            None => {
+                out.push('%');
+                rest = &rest[at + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// A resource id from a path segment as it came on the wire, still
 /// percent-encoded: for adapters whose router does not decode parameters.
 pub fn parse_raw_id(segment: &str) -> Result<i64, ApiError> {
@@ -207,6 +241,11 @@ mod tests {
     #[test]
     fn list_queries_are_bounded() {
         assert_eq!(ListQuery::parse(None).unwrap(), ListQuery::default());
+        assert_eq!(routing_path("/users/1"), "/users/1");
+        assert_eq!(routing_path("/%75sers/%31"), "/users/1");
+        assert_eq!(routing_path("/orders/7/%63ancel%7E"), "/orders/7/cancel~");
+        // Reserved and other characters stay encoded, as do broken escapes.
+        assert_eq!(routing_path("/users/1%2F2%20%25%4"), "/users/1%2F2%20%25%4");
         let q = ListQuery::parse(Some("limit=100&offset=5&category=home%20garden&x=1")).unwrap();
         assert_eq!(
             q.page,
