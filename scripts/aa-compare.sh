@@ -10,6 +10,7 @@
 #   COUNT=20 ROUNDS=5 STACK=axum SCENARIO=smoke bash scripts/aa-compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 
 COUNT=${COUNT:-20}
 ROUNDS=${ROUNDS:-5}
@@ -41,8 +42,6 @@ for i in $(seq "$COUNT"); do
     echo "comparison $i of $COUNT: ${names:-within noise on every figure}" >&2
 done
 
-json_list() { local IFS=,; echo "[$*]"; }
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 cat > results/aa-compare.json <<JSON
 {
   "experiment": "A/A: $STACK listed twice, $COUNT comparisons of $ROUNDS rounds on the $SCENARIO scenario",
@@ -50,7 +49,7 @@ cat > results/aa-compare.json <<JSON
   "each_comparison": "${command[*]}",
   "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
   "git_commit": "$(git rev-parse HEAD 2>/dev/null || echo unknown)",
-  "machine": {"cpu": "$cpu", "cores": $(nproc), "kernel": "$(uname -r)", "memory_kib": $(awk '/MemTotal/ {print $2}' /proc/meminfo)},
+  "machine": $(machine_json),
   "comparisons": $COUNT,
   "within_noise_on_every_figure": $((COUNT - flagged)),
   "named_a_winner": $flagged,

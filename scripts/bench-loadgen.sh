@@ -8,6 +8,7 @@
 #   ROUNDS=5 DURATION=10 CONNECTIONS=64 bash scripts/bench-loadgen.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
@@ -37,19 +38,16 @@ for round in $(seq "$ROUNDS"); do
     echo "round $round: loadgen ${loadgen_rps[-1]} req/s, wrk ${wrk_rps[-1]} req/s" >&2
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 loadgen_median=$(median "${loadgen_rps[@]}")
 wrk_median=$(median "${wrk_rps[@]}")
 ratio=$(awk -v a="$loadgen_median" -v b="$wrk_median" 'BEGIN {printf "%.3f", a/b}')
-json_list() { local IFS=,; echo "[$*]"; }
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 cat > results/loadgen-vs-wrk.json <<JSON
 {
   "benchmark": "loadgen vs wrk, GET /health on stackbench-hyper (--workers 1)",
   "command": "ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS bash scripts/bench-loadgen.sh",
   "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
   "git_commit": "$(git rev-parse HEAD 2>/dev/null || echo unknown)",
-  "machine": {"cpu": "$cpu", "cores": $(nproc), "kernel": "$(uname -r)", "memory_kib": $(awk '/MemTotal/ {print $2}' /proc/meminfo)},
+  "machine": $(machine_json),
   "pinning": {"server_cpu": $SERVER_CPU, "tool_cpu": $TOOL_CPU},
   "connections": $CONNECTIONS,
   "threads_per_tool": 1,

@@ -13,6 +13,7 @@
 #   ROUNDS=5 DURATION=8 CONNECTIONS="1 4 16" bash scripts/bench-pacer.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-8}
@@ -28,8 +29,6 @@ bash scripts/setup.sh
 field() { grep -m1 "\"$2\":" "$1" | tr -dc '0-9.'; }
 
 mkdir -p results/bench
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-json_list() { local IFS=,; echo "[$*]"; }
 levels=()
 for c in $CONNECTIONS; do
     closed_cpu=(); open_cpu=(); rates=(); ratios=()
@@ -52,14 +51,13 @@ for c in $CONNECTIONS; do
     levels+=("{\"closed_connections\": $c, \"rates\": $(json_list "${rates[@]}"), \"closed_cpu_us_per_request\": $(json_list "${closed_cpu[@]}"), \"open_cpu_us_per_request\": $(json_list "${open_cpu[@]}"), \"open_to_closed_per_round\": $(json_list "${ratios[@]}"), \"open_to_closed_median\": $ratio_median}")
 done
 
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 cat > results/loadgen-pacer-cpu.json <<JSON
 {
   "benchmark": "loadgen CPU per request: open model at a fixed rate vs closed model at the same throughput, GET /health on stackbench-hyper (--workers 1)",
   "command": "ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=\"$CONNECTIONS\" bash scripts/bench-pacer.sh",
   "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
   "git_commit": "$(git rev-parse HEAD 2>/dev/null || echo unknown)",
-  "machine": {"cpu": "$cpu", "cores": $(nproc), "kernel": "$(uname -r)", "memory_kib": $(awk '/MemTotal/ {print $2}' /proc/meminfo)},
+  "machine": $(machine_json),
   "pinning": {"server_cpu": $SERVER_CPU, "tool_cpu": $TOOL_CPU},
   "open_max_inflight": 64,
   "seconds_per_run": $DURATION,
