@@ -15,6 +15,9 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null;
         || { "${run[@]}" apt-get update -qq && "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 fi
 
+# The fault suite's spec fuzz runs schemathesis (PyPI).
+bash scripts/fuzz-setup.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 

@@ -179,8 +179,16 @@ async fn users(s: &Server) {
     s.call("POST", "/users", Some(&long_email))
         .await
         .expect_error(400, "bad_request");
+    // The limit counts characters, as the schema's maxLength does, not bytes.
+    let wide_email = format!(
+        r#"{{"username":"wide","email":"{}@example.com"}}"#,
+        "é".repeat(240)
+    );
+    s.call("POST", "/users", Some(&wide_email))
+        .await
+        .expect(201);
     let count = s.call("GET", "/users?limit=100", None).await.expect(200);
-    assert_eq!(count.as_array().unwrap().len(), DATASET.users as usize + 1);
+    assert_eq!(count.as_array().unwrap().len(), DATASET.users as usize + 2);
 
     // PATCH: a subset, an empty object, unknown users, conflicts.
     let patched = s
@@ -344,6 +352,10 @@ async fn products(s: &Server) {
         r#"{"name":"x","price":"1.999","stock_quantity":1,"category":"c"}"#,
         r#"{"name":"x","price":1000000000,"stock_quantity":1,"category":"c"}"#,
         r#"{"name":"x","price":"abc","stock_quantity":1,"category":"c"}"#,
+        r#"{"name":"x","price":"0.00","stock_quantity":1,"category":"c"}"#,
+        r#"{"name":"x","price":" 1.50","stock_quantity":1,"category":"c"}"#,
+        r#"{"name":"x","price":"1.100","stock_quantity":1,"category":"c"}"#,
+        r#"{"name":"x","price":"1e2","stock_quantity":1,"category":"c"}"#,
         r#"{"name":"x","price":1,"stock_quantity":-1,"category":"c"}"#,
         r#"{"name":"x","price":1,"stock_quantity":1000000001,"category":"c"}"#,
         r#"{"name":"x","price":1,"stock_quantity":1.5,"category":"c"}"#,

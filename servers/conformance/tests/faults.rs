@@ -687,3 +687,46 @@ async fn many_connections(server: &str, driver: &str) {
 }
 
 conformance::every_stack!(many_connections: super::many_connections);
+
+/// Where the spec fuzz finds schemathesis: `STACKBENCH_SCHEMATHESIS`, else
+/// the virtual environment `scripts/fuzz-setup.sh` makes under `target/`.
+fn schemathesis() -> std::path::PathBuf {
+    let path = std::env::var_os("STACKBENCH_SCHEMATHESIS")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fuzz-venv/bin/st")
+        });
+    assert!(
+        path.exists(),
+        "schemathesis not found at {}: run `bash scripts/fuzz-setup.sh` (the README's test \
+         command does), or set STACKBENCH_SCHEMATHESIS to an `st` of version 4.32",
+        path.display()
+    );
+    path
+}
+
+/// A schema-based fuzz of every operation in `schema/openapi.yaml`
+/// (schemathesis, every check, its settings in `schema/fuzz/`): no 5xx, and
+/// every answer is what the spec says, for valid and invalid requests alike.
+async fn spec_fuzz(server: &str, driver: &str) {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let s = Server::start(server, driver).await;
+    let fuzz_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/fuzz");
+    let run = tokio::process::Command::new(schemathesis())
+        .current_dir(&fuzz_dir)
+        .args(["run", "../openapi.yaml", "--checks", "all", "--no-color"])
+        .args(["--url", &s.base])
+        .output()
+        .await
+        .expect("schemathesis starts");
+    let report = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success() && report.contains("No issues found"),
+        "{server}/{driver}: the spec fuzz found requests the server answers unlike the spec \
+         (replay one with `st replay ID` from schema/fuzz):\n{report}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    s.call("GET", "/health/db", None).await.expect(200);
+}
+
+conformance::every_stack!(spec_fuzz: super::spec_fuzz);

@@ -150,7 +150,7 @@ fn check_username(username: &str) -> Result<(), ApiError> {
 }
 
 fn check_email(email: &str) -> Result<(), ApiError> {
-    let valid = email.len() <= EMAIL_MAX_LEN
+    let valid = email.chars().count() <= EMAIL_MAX_LEN
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && match email.split_once('@') {
             Some((local, domain)) => {

@@ -12,14 +12,43 @@ use serde::{Deserialize, Serialize, Serializer};
 pub struct Money(pub Decimal);
 
 impl Money {
-    /// Parses `"19.99"` or `"20"`; more than two decimals is an error.
+    /// Parses an amount as a request writes it in a string: digits, then
+    /// optionally a point and one or two digits (`"19.99"`, `"20"`). Nothing
+    /// else (sign, exponent, spaces, a third decimal), so that the schema's
+    /// pattern and the server agree on every string.
     pub fn parse(text: &str) -> Result<Money, String> {
-        let value: Decimal = text
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{text}` is not a decimal number"))?;
-        if value.scale() > 2 && value.normalize().scale() > 2 {
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
+        let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole) || !digits(fraction) {
+            return Err(format!(
+                "`{text}` is not an amount: write digits with at most two decimals, like \"19.99\""
+            ));
+        }
+        if fraction.len() > 2 {
             return Err(format!("`{text}` has more than two decimals"));
+        }
+        // Leading zeros carry no value, and without them an amount that fits
+        // the API (under 1e9) always fits a Decimal.
+        let whole = whole.trim_start_matches('0');
+        let value: Decimal = format!("{}.{fraction}", if whole.is_empty() { "0" } else { whole })
+            .parse()
+            .map_err(|_| format!("`{text}` is too large an amount"))?;
+        Ok(Money(value))
+    }
+
+    /// Reads a JSON number by its shortest decimal text, which is the number
+    /// the client wrote: `19.99` is 19.99, not the float nearest to it, and
+    /// trailing zeros (`1.100`) are the same number.
+    fn from_number(value: f64) -> Result<Money, String> {
+        if !value.is_finite() {
+            return Err("amount must be a finite number".into());
+        }
+        let value: Decimal = value
+            .to_string()
+            .parse()
+            .map_err(|_| format!("`{value}` is too large an amount"))?;
+        if value.normalize().scale() > 2 {
+            return Err(format!("`{value}` has more than two decimals"));
         }
         Ok(Money(value.round_dp(2)))
     }
@@ -67,12 +96,7 @@ impl Visitor<'_> for MoneyVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<Money, E> {
-        // Rust prints the shortest text that reads back as the same f64, so
-        // 19.99 becomes "19.99", the number the client wrote.
-        if !value.is_finite() {
-            return Err(E::custom("amount must be a finite number"));
-        }
-        Money::parse(&value.to_string()).map_err(E::custom)
+        Money::from_number(value).map_err(E::custom)
     }
 }
 
@@ -108,6 +132,25 @@ mod tests {
         assert!(from_json("19.999").is_err());
         assert!(from_json("\"1.001\"").is_err());
         assert!(from_json("\"abc\"").is_err());
+        assert!(from_json("-1.5").unwrap().0.is_sign_negative());
+        assert!(from_json("1e300").is_err());
+    }
+
+    #[test]
+    fn strings_follow_the_schema_pattern_exactly() {
+        assert_eq!(
+            Money::parse("007.50").unwrap(),
+            Money::parse("7.5").unwrap()
+        );
+        assert_eq!(
+            Money::parse(&format!("{}1", "0".repeat(60))).unwrap(),
+            Money::parse("1").unwrap()
+        );
+        for rejected in [
+            " 1", "1 ", "+1", "-1", "1e2", ".5", "5.", "1.100", "1_000", "", "1.2.3",
+        ] {
+            assert!(Money::parse(rejected).is_err(), "{rejected:?} was accepted");
+        }
         assert!(from_json("true").is_err());
     }
 }
