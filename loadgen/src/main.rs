@@ -6,20 +6,13 @@
 //!   throwaway PostgreSQL, or the one `DATABASE_URL` names).
 //!
 //! loadgen never links a server crate: it starts their binaries and talks HTTP.
-
-mod commands;
-mod engine;
-mod measure;
-mod report;
-mod runner;
-mod scenario;
-mod stack;
-mod units;
+//! The work is in the library (`lib.rs`); this is its command line.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use loadgen::commands;
 
 #[derive(Parser)]
 #[command(
@@ -44,6 +37,11 @@ enum Command {
     /// a throughput phase and an equal-rate latency phase, the database
     /// checked after every run; prints a table, saves JSON and an HTML report.
     Compare(Box<commands::compare::CompareArgs>),
+    /// Regression gate: run a base and a head build of a server side by side
+    /// in alternated short windows and decide, per metric, pass, regression
+    /// (exit 99) or inconclusive; or compare the head with a saved run
+    /// (--baseline). `scripts/perf-gate.sh` builds both and runs it.
+    Gate(Box<commands::gate::GateArgs>),
     /// Rebuild the HTML report of a saved comparison (written beside it).
     Report {
         /// A comparison saved by `loadgen compare`.
@@ -97,6 +95,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => commands::run::run(&runtime, *args).map(ExitCode::from),
         Command::Compare(args) => commands::compare::compare(&runtime, *args).map(ExitCode::from),
+        Command::Gate(args) => commands::gate::gate(&runtime, *args).map(ExitCode::from),
         Command::Report { file } => commands::saved::rebuild_report(&file),
         Command::Show { file, latency } => commands::saved::show(&file, latency),
         Command::Diff { a, b } => commands::saved::diff(&a, &b),

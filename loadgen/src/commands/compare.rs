@@ -22,7 +22,7 @@ use crate::report::{html, text};
 use crate::runner;
 use crate::scenario::{Load, Model, Scenario};
 use crate::stack::affinity::Cpus;
-use crate::stack::{self, ServerProcess};
+use crate::stack::{self, ServerProcess, StackSpec};
 
 /// Runs default to 6 s measured after a 2 s warm-up (--duration, --warmup).
 #[derive(Args, Debug)]
@@ -30,9 +30,16 @@ pub struct CompareArgs {
     #[command(flatten)]
     pub load: LoadArgs,
     /// Servers to compare; one listed twice runs twice, labelled apart
-    /// (`axum,axum`: an A/A comparison shows the noise floor).
-    #[arg(long, value_delimiter = ',', default_value = "hyper,axum,actix", value_parser = stack::SERVERS)]
-    pub servers: Vec<String>,
+    /// (`axum,axum`: an A/A comparison shows the noise floor) [default:
+    /// hyper,axum,actix, unless --stack is given].
+    #[arg(long, value_delimiter = ',', value_parser = stack::SERVERS)]
+    pub servers: Option<Vec<String>>,
+    /// A server binary built elsewhere, as LABEL=PATH (repeatable): it takes
+    /// the same flags as stackbench's servers, and is compared beside them
+    /// under its label, e.g. `--stack base=/tmp/base/stackbench-axum --stack
+    /// head=target/release/stackbench-axum` for two builds of one server.
+    #[arg(long = "stack", value_name = "LABEL=PATH", value_parser = stack::parse_stack)]
+    pub stacks: Vec<StackSpec>,
     /// Database drivers to compare (each server runs on each).
     #[arg(long, value_delimiter = ',', default_value = "tokio-postgres", value_parser = stack::DRIVERS)]
     pub drivers: Vec<String>,
@@ -119,6 +126,7 @@ struct Runner<'a> {
     args: &'a CompareArgs,
     scenario: &'a Scenario,
     database_url: String,
+    specs: Vec<StackSpec>,
     order: Vec<String>,
     runs: Vec<CompareRun>,
 }
@@ -149,9 +157,11 @@ impl Runner<'_> {
         self.order.push(label.clone());
         load::reset_database(&self.database_url, self.scenario).await?;
         let pin = self.args.pin_server.as_ref().map(|cpus| cpus.0.as_slice());
+        let spec = (self.specs.iter())
+            .find(|spec| spec.label == stack.server)
+            .expect("every stack has its spec");
         let server = ServerProcess::start(
-            &stack.server,
-            self.args.places.bin_dir.as_deref(),
+            spec,
             &stack.driver,
             &self.database_url,
             self.args.server_workers,
@@ -172,6 +182,7 @@ impl Runner<'_> {
                 destination,
                 identity,
                 Some(pid),
+                runner::Progress::Live,
             )
         })
         .await
@@ -216,21 +227,41 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         ..args.load.clone()
     };
     let (scenario, load) = load_args.resolve()?;
+    let servers = match (&args.servers, args.stacks.is_empty()) {
+        (Some(servers), _) => servers.clone(),
+        (None, true) => stack::SERVERS.map(String::from).to_vec(),
+        (None, false) => Vec::new(),
+    };
+    let mut specs: Vec<StackSpec> = servers
+        .iter()
+        .map(|server| StackSpec::builtin(server, args.places.bin_dir.as_deref()))
+        .collect::<anyhow::Result<_>>()?;
+    for spec in &args.stacks {
+        if specs
+            .iter()
+            .any(|known| known.label == spec.label && known != spec)
+        {
+            bail!(
+                "--stack {}: that label is taken; give each stack its own",
+                spec.label
+            );
+        }
+        specs.push(spec.clone());
+    }
     let mut stacks: Vec<Stack> = Vec::new();
-    for server in &args.servers {
+    for spec in &specs {
         for driver in &args.drivers {
-            stack::server_binary(server, args.places.bin_dir.as_deref())?;
-            let name = format!("{server}+{driver}");
+            let name = format!("{}+{driver}", spec.label);
             let copies = stacks
                 .iter()
-                .filter(|s| s.server == *server && s.driver == *driver)
+                .filter(|s| s.server == spec.label && s.driver == *driver)
                 .count();
             stacks.push(Stack {
                 label: match copies {
                     0 => name,
                     n => format!("{name}#{}", n + 1),
                 },
-                server: server.clone(),
+                server: spec.label.clone(),
                 driver: driver.clone(),
             });
         }
@@ -260,6 +291,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         args: &args,
         scenario: &scenario,
         database_url,
+        specs,
         order: Vec::new(),
         runs: Vec::new(),
     };

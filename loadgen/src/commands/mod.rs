@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod db;
+pub mod gate;
 pub mod load;
 pub mod places;
 pub mod run;

@@ -12,7 +12,7 @@ use crate::measure::record::{Identity, RunRecord, ThresholdResult};
 use crate::measure::stats::new_histogram;
 use crate::runner;
 use crate::scenario::threshold::{LatencyStat, Observed, Threshold};
-use crate::stack::{self, ServerProcess, TargetSpec};
+use crate::stack::{self, ServerProcess, StackSpec, TargetSpec};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -112,13 +112,13 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
     let (server, destination, identity) = runtime.block_on(async {
         match target {
             TargetSpec::Server(name) => {
-                let bin_dir = args.places.bin_dir.as_deref();
-                stack::server_binary(&name, bin_dir)?; // a missing binary fails before the reset
+                // A missing binary fails before the reset.
+                let spec = StackSpec::builtin(&name, args.places.bin_dir.as_deref())?;
                 let url = data.database_url().await?;
                 if config.reset {
                     load::reset_database(&url, &scenario).await?;
                 }
-                let server = ServerProcess::start(&name, bin_dir, &args.driver, &url, None, args.pin_server.as_ref().map(|cpus| cpus.0.as_slice())).await?;
+                let server = ServerProcess::start(&spec, &args.driver, &url, None, args.pin_server.as_ref().map(|cpus| cpus.0.as_slice())).await?;
                 let (destination, identity) = (server.destination(), server.identity.clone());
                 Ok::<_, anyhow::Error>((Some(server), destination, identity))
             }
@@ -147,7 +147,15 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
         crate::stack::affinity::pin_self(&cpus.0).context("pinning loadgen")?;
     }
     let server_pid = server.as_ref().map(ServerProcess::pid);
-    let mut record = runner::measure(&scenario, &load, config, destination, identity, server_pid);
+    let mut record = runner::measure(
+        &scenario,
+        &load,
+        config,
+        destination,
+        identity,
+        server_pid,
+        runner::Progress::Live,
+    );
     if let Some(server) = server {
         server.stop()?;
     }

@@ -54,7 +54,7 @@ pub struct Connection {
     consumed: usize,
     /// Header slots for heads the stack array cannot hold. Empty between
     /// parses (the slots borrow the buffer), but it keeps its allocation.
-    spare_headers: Vec<httparse::Header<'static>>,
+    spare_headers: SpareHeaders,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -64,23 +64,26 @@ const STACK_HEADERS: usize = 48;
 const MAX_HEADERS: usize = 256;
 
 /// A parsed response head.
-struct Head {
-    status: u16,
+#[derive(Debug)]
+pub struct Head {
+    pub status: u16,
     /// Bytes from the status line through the blank line.
-    length: usize,
-    close: bool,
-    framing: Framing,
+    pub length: usize,
+    pub close: bool,
+    pub framing: Framing,
 }
 
 /// How the body after a head ends.
-enum Framing {
+#[derive(Debug, PartialEq, Eq)]
+pub enum Framing {
     Empty,
     Length(usize),
     Chunked,
     UntilClose,
 }
 
-enum HeadStatus {
+#[derive(Debug)]
+pub enum HeadStatus {
     Partial,
     /// A 1xx response of this many bytes; the final one follows it.
     Interim(usize),
@@ -210,25 +213,39 @@ impl Connection {
         }
     }
 
-    /// The response head at the front of the buffer, if it has all arrived.
     fn parse_head(&mut self, head_request: bool) -> Result<HeadStatus, WireError> {
-        let mut stack_headers = [httparse::EMPTY_HEADER; STACK_HEADERS];
-        let mut parsed = httparse::Response::new(&mut stack_headers);
-        match parsed.parse(&self.buffer) {
-            Ok(status) => return interpret(&parsed, status, head_request),
-            Err(httparse::Error::TooManyHeaders) => {}
-            Err(_) => return Err(WireError::Malformed),
-        }
-        let mut heap_headers = recycle(std::mem::take(&mut self.spare_headers));
-        heap_headers.resize(MAX_HEADERS, httparse::EMPTY_HEADER);
-        let mut parsed = httparse::Response::new(&mut heap_headers);
-        let outcome = match parsed.parse(&self.buffer) {
-            Ok(status) => interpret(&parsed, status, head_request),
-            Err(_) => Err(WireError::Malformed),
-        };
-        self.spare_headers = recycle(heap_headers);
-        outcome
+        parse_head(&self.buffer, &mut self.spare_headers, head_request)
     }
+}
+
+/// Header slots kept between parses, for heads too big for the stack.
+pub type SpareHeaders = Vec<httparse::Header<'static>>;
+
+/// The response head at the front of `buffer`, if it has all arrived: the
+/// parser of every response loadgen reads (and of the micro-benchmarks).
+/// `spare_headers` keeps header slots between calls for heads with more
+/// headers than fit on the stack; `head_request` says the request was a HEAD.
+pub fn parse_head(
+    buffer: &[u8],
+    spare_headers: &mut SpareHeaders,
+    head_request: bool,
+) -> Result<HeadStatus, WireError> {
+    let mut stack_headers = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut parsed = httparse::Response::new(&mut stack_headers);
+    match parsed.parse(buffer) {
+        Ok(status) => return interpret(&parsed, status, head_request),
+        Err(httparse::Error::TooManyHeaders) => {}
+        Err(_) => return Err(WireError::Malformed),
+    }
+    let mut heap_headers = recycle(std::mem::take(spare_headers));
+    heap_headers.resize(MAX_HEADERS, httparse::EMPTY_HEADER);
+    let mut parsed = httparse::Response::new(&mut heap_headers);
+    let outcome = match parsed.parse(buffer) {
+        Ok(status) => interpret(&parsed, status, head_request),
+        Err(_) => Err(WireError::Malformed),
+    };
+    *spare_headers = recycle(heap_headers);
+    outcome
 }
 
 /// Empties `headers` for use with another buffer's lifetime. Collecting into

@@ -3,6 +3,8 @@
 //! that verdicts rest on. Nothing here sends a request or prints.
 
 pub mod comparison;
+pub mod gate;
+pub mod paired;
 pub mod record;
 pub mod statistics;
 pub mod stats;

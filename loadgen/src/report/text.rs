@@ -394,3 +394,73 @@ pub fn comparison(comparison: &Comparison) -> String {
     let _ = writeln!(out, "({})", verdicts.method);
     out
 }
+
+/// The gate's table: each metric's change with its interval, the smallest
+/// change the windows can detect, and the verdict; then errors and the
+/// verdict of the whole gate.
+pub fn gate(record: &crate::measure::gate::GateRecord) -> String {
+    use crate::measure::gate::Verdict;
+    let mut out = String::new();
+    let against = match record.mode.as_str() {
+        "baseline" => "a saved baseline (unpaired windows)",
+        "record" => "nothing (recording a baseline)",
+        _ => "the base, in alternated pairs",
+    };
+    let _ = writeln!(
+        out,
+        "\ngate: {} ({} driver), head against {against}; p99 and CPU at {:.0} req/s; {:.0}% confidence over all metrics",
+        record.scenario,
+        record.driver,
+        record.latency_rate,
+        record.confidence * 100.0
+    );
+    if record.metrics.is_empty() {
+        return out;
+    }
+    let mut t = table(&[
+        "metric",
+        "head / base",
+        "interval",
+        "p",
+        "detectable",
+        "tolerance",
+        "verdict",
+    ]);
+    for m in &record.metrics {
+        t.add_row(vec![
+            Cell::new(m.metric.name()),
+            Cell::new(format!("{:.3}", m.ratio)).set_alignment(CellAlignment::Right),
+            Cell::new(format!("[{:.3}, {:.3}]", m.low, m.high)),
+            Cell::new(m.p_value.map_or("-".into(), |p| format!("{p:.3}")))
+                .set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.1}%", m.detectable * 100.0)).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{:.0}%", m.tolerance * 100.0)).set_alignment(CellAlignment::Right),
+            Cell::new(m.verdict.name()),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    for m in &record.metrics {
+        let _ = writeln!(out, "  {}: {}", m.metric.name(), m.reason);
+    }
+    if let Some(errors) = &record.errors {
+        let _ = writeln!(
+            out,
+            "  errors: base {}, head {}: {}",
+            errors.base,
+            errors.head,
+            errors.verdict.name()
+        );
+    }
+    let verdict = match record.verdict {
+        Some(Verdict::Regression) => {
+            "REGRESSION: the head is slower beyond a tolerance, and the windows show it"
+        }
+        Some(Verdict::Inconclusive) => {
+            "inconclusive: no regression shown, but the windows cannot rule one out (see above)"
+        }
+        Some(Verdict::Pass) => "pass: no metric worse than its tolerance",
+        None => "no verdict",
+    };
+    let _ = writeln!(out, "gate: {verdict}");
+    out
+}

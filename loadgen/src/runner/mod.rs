@@ -60,9 +60,18 @@ pub fn config_of(load: &Load, threads: usize, seed: u64, reset: bool) -> RunConf
     }
 }
 
-/// Runs the engine with a live line per second on stderr, and returns the
-/// record. With `server_pid`, the server's CPU time is read at the start
-/// and the end of the measured window.
+/// How a run shows itself while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A line per second on stderr (a bar on a terminal).
+    Live,
+    /// Nothing: the caller prints a line per run (the gate's short windows).
+    Quiet,
+}
+
+/// Runs the engine, showing its `progress`, and returns the record. With
+/// `server_pid`, the server's CPU time is read at the start and the end of
+/// the measured window.
 pub fn measure(
     scenario: &Scenario,
     load: &Load,
@@ -70,6 +79,7 @@ pub fn measure(
     destination: Destination,
     target: Identity,
     server_pid: Option<u32>,
+    progress: Progress,
 ) -> RunRecord {
     let spec = Arc::new(RunSpec::new(
         scenario.clone(),
@@ -95,7 +105,7 @@ pub fn measure(
     let (sender, receiver) = mpsc::channel();
     let engine_spec = Arc::clone(&spec);
     let engine = std::thread::spawn(move || engine::run(engine_spec, sender));
-    let timeline = follow(receiver, &spec);
+    let timeline = follow(receiver, &spec, progress);
     let outcome = engine.join().expect("the engine panicked");
     let server_usage = window.map(|thread| thread.join().expect("the usage reader panicked"));
 
@@ -221,10 +231,11 @@ pub const NEVER_SENT: &str = "(planned, never sent)";
 
 /// Merges the threads' ticks into the timeline, and shows each second as it
 /// completes: a progress bar on a terminal, plain lines otherwise.
-fn follow(ticks: mpsc::Receiver<Tick>, spec: &RunSpec) -> Vec<Second> {
+fn follow(ticks: mpsc::Receiver<Tick>, spec: &RunSpec, progress: Progress) -> Vec<Second> {
     let load = &spec.load;
     let total = load.total().as_secs();
-    let bar = std::io::stderr().is_terminal().then(|| {
+    let live = progress == Progress::Live;
+    let bar = (live && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(total.max(1));
         bar.set_style(
             indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len}s {msg}")
@@ -294,8 +305,8 @@ fn follow(ticks: mpsc::Receiver<Tick>, spec: &RunSpec) -> Vec<Second> {
                 bar.set_position(number.min(total));
                 bar.set_message(line);
             }
-            None if number <= total => eprintln!("[{number:>4}s] {line}"),
-            None if second.completed > 0 => eprintln!("[grace] {line}"),
+            None if live && number <= total => eprintln!("[{number:>4}s] {line}"),
+            None if live && second.completed > 0 => eprintln!("[grace] {line}"),
             None => {}
         }
         timeline.push(second);

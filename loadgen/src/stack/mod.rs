@@ -104,40 +104,84 @@ pub fn server_binary(server: &str, bin_dir: Option<&Path>) -> anyhow::Result<Pat
         })
 }
 
-/// The server's own port (hyper 3000, axum 3001, actix 3002) when it is
-/// free, else any free port.
-fn port_for(server: &str) -> anyhow::Result<u16> {
-    let own = match server {
-        "hyper" => 3000,
-        "axum" => 3001,
-        _ => 3002,
+/// A stack to start: a server binary that takes stackbench's flags
+/// (`--port`, `--driver`, `--workers`, and `DATABASE_URL` in its
+/// environment), the label it goes by in tables and records, and the port
+/// it prefers. Built-in servers are found by name; `--stack LABEL=PATH`
+/// names any binary, such as the same server built from another commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackSpec {
+    pub label: String,
+    pub binary: PathBuf,
+    /// Its own port when free (hyper 3000, axum 3001, actix 3002), else any.
+    pub port: Option<u16>,
+}
+
+impl StackSpec {
+    /// A built-in server by name, its binary found by [`server_binary`].
+    pub fn builtin(server: &str, bin_dir: Option<&Path>) -> anyhow::Result<StackSpec> {
+        let port = match server {
+            "hyper" => 3000,
+            "axum" => 3001,
+            "actix" => 3002,
+            _ => bail!("unknown server {server:?}: one of {}", SERVERS.join(", ")),
+        };
+        Ok(StackSpec {
+            label: server.to_string(),
+            binary: server_binary(server, bin_dir)?,
+            port: Some(port),
+        })
+    }
+}
+
+/// Parses `--stack LABEL=PATH`: a server binary built elsewhere (same flags
+/// as stackbench's servers), labelled for the results.
+pub fn parse_stack(text: &str) -> anyhow::Result<StackSpec> {
+    let Some((label, path)) = text.split_once('=') else {
+        bail!("--stack takes LABEL=PATH (e.g. base=/tmp/base/stackbench-axum), not {text:?}");
     };
-    if TcpListener::bind(("127.0.0.1", own)).is_ok() {
-        return Ok(own);
+    if label.is_empty() || label.contains(|c: char| c.is_whitespace() || c == ',' || c == '+') {
+        bail!("--stack {text:?}: the label must be a non-empty word without spaces, ',' or '+'");
+    }
+    let binary = PathBuf::from(path);
+    if !binary.is_file() {
+        bail!("--stack {label}: {path} is not a file; give the path of a server binary");
+    }
+    Ok(StackSpec {
+        label: label.to_string(),
+        binary,
+        port: None,
+    })
+}
+
+/// `port` when it is free, else any free port.
+fn free_port(port: Option<u16>) -> anyhow::Result<u16> {
+    if let Some(port) = port {
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
     }
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 impl ServerProcess {
-    /// Starts `server` (its binary found by [`server_binary`]) with `driver`
-    /// against `database_url`, pinned to `cpus` when given, and waits until
-    /// `/health/db` answers.
+    /// Starts `stack` with `driver` against `database_url`, pinned to `cpus`
+    /// when given, and waits until `/health/db` answers.
     pub async fn start(
-        server: &str,
-        bin_dir: Option<&Path>,
+        stack: &StackSpec,
         driver: &str,
         database_url: &str,
         workers: Option<usize>,
         cpus: Option<&[usize]>,
     ) -> anyhow::Result<ServerProcess> {
-        let binary = server_binary(server, bin_dir)?;
-        let version = Command::new(&binary)
+        let binary = &stack.binary;
+        let version = Command::new(binary)
             .arg("--version")
             .output()
             .ok()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-        let port = port_for(server)?;
-        let mut command = Command::new(&binary);
+        let port = free_port(stack.port)?;
+        let mut command = Command::new(binary);
         command
             .args(["--port", &port.to_string(), "--driver", driver])
             .env("DATABASE_URL", database_url)
@@ -158,7 +202,7 @@ impl ServerProcess {
             child,
             address,
             identity: Identity {
-                server: server.to_string(),
+                server: stack.label.clone(),
                 driver: Some(driver.to_string()),
                 version,
                 url: format!("http://{address}"),

@@ -50,8 +50,7 @@ pub async fn serve(
             let drain = Arc::clone(&drain);
             App::new()
                 .app_data(state.clone())
-                .configure(routes)
-                .default_service(web::to(no_route))
+                .configure(api)
                 .wrap_fn(move |request, service| {
                     let in_flight = InFlight::new(&drain);
                     let response = service.call(request);
@@ -125,8 +124,11 @@ impl Drop for InFlight {
     }
 }
 
-fn routes(config: &mut ServiceConfig) {
+/// The API's routes and its answer to every other path: the `App` of every
+/// worker (and of the micro-benchmarks) is this with the state.
+pub fn api(config: &mut ServiceConfig) {
     config
+        .default_service(web::to(no_route))
         .service(resource("/health").route(get().to(health)))
         .service(resource("/health/db").route(get().to(health_db)))
         .service(

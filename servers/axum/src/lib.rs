@@ -31,8 +31,20 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = state.shutdown_timeout;
-    let service = TowerToHyperService::new(router(state).map_request(with_routing_path));
+    let service = TowerToHyperService::new(app(state));
     shop::serve::http1(listener, shutdown, grace, service).await
+}
+
+/// The `Router` behind the path rewrite, for requests with bodies of type `B`.
+pub type App<B> =
+    tower::util::MapRequest<Router, fn(axum::http::Request<B>) -> axum::http::Request<B>>;
+
+/// The API as `serve` runs it (and the micro-benchmarks call it).
+pub fn app<B>(state: AppState) -> App<B>
+where
+    Router: tower::Service<axum::http::Request<B>>,
+{
+    router(state).map_request(with_routing_path::<B>)
 }
 
 /// The request with its path as `shop` routes it (see

@@ -27,11 +27,25 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = state.shutdown_timeout;
-    let service = service_fn(move |request| {
+    shop::serve::http1(listener, shutdown, grace, service(state)).await
+}
+
+/// The API as the hyper service `serve` runs on every connection (the
+/// micro-benchmarks drive it over an in-memory stream).
+pub fn service(
+    state: AppState,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = Response<Body>,
+    Error = Infallible,
+    Future = impl Future<Output = std::result::Result<Response<Body>, Infallible>> + Send,
+> + Clone
+       + Send
+       + 'static {
+    service_fn(move |request| {
         let state = state.clone();
         async move { Ok::<_, Infallible>(respond(&state, request).await) }
-    });
-    shop::serve::http1(listener, shutdown, grace, service).await
+    })
 }
 
 async fn respond(state: &AppState, request: Request<Incoming>) -> Response<Body> {

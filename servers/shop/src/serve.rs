@@ -26,6 +26,15 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 type BoxError = Box<dyn StdError + Send + Sync>;
 
+/// How every connection is served: HTTP/1.1 with the header-read timeout.
+pub fn connection_builder() -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+}
+
 /// Serves `service` on `listener` until `shutdown` resolves; then stops
 /// accepting (the listener is closed, so new connections are refused), lets
 /// the requests in flight finish, closes idle keep-alive connections, and
@@ -47,10 +56,7 @@ where
 {
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let builder = connection_builder();
     let graceful = GracefulShutdown::new();
     let open = Arc::new(AtomicUsize::new(0));
     let mut shutdown = pin!(shutdown);

@@ -9,6 +9,8 @@ mod breaker;
 mod postgres;
 mod sql;
 mod sqlx;
+#[cfg(feature = "bench-stub")]
+pub mod stub;
 
 use std::time::Duration;
 
@@ -303,6 +305,9 @@ fn unknown_user(user_id: i64) -> StoreError {
 pub enum Store {
     TokioPostgres(postgres::PostgresStore),
     Sqlx(sqlx::SqlxStore),
+    /// No database: for the micro-benchmarks of the request path only.
+    #[cfg(feature = "bench-stub")]
+    Stub(stub::StubStore),
 }
 
 macro_rules! dispatch {
@@ -310,6 +315,8 @@ macro_rules! dispatch {
         match $self {
             Store::TokioPostgres($store) => $store.breaker().run(async { $call }).await,
             Store::Sqlx($store) => $store.breaker().run(async { $call }).await,
+            #[cfg(feature = "bench-stub")]
+            Store::Stub($store) => $call,
         }
     };
 }
@@ -356,13 +363,6 @@ impl Store {
         };
         store.ping().await?;
         Ok(store)
-    }
-
-    pub fn driver(&self) -> Driver {
-        match self {
-            Store::TokioPostgres(_) => Driver::TokioPostgres,
-            Store::Sqlx(_) => Driver::Sqlx,
-        }
     }
 
     /// One round trip to the database.
