@@ -52,6 +52,12 @@ if ! git cat-file -e "$base_commit:benches/benches/instructions.rs" 2>/dev/null;
 fi
 
 bench() { cargo bench --quiet --locked --profile gate -p stackbench-benches --bench instructions -- "$@"; }
+# STACKBENCH_GATE_HEAD_FEATURES: cargo features for the working tree's build
+# only (the gate's own proof uses it to inject a change).
+bench_head() {
+    cargo bench --quiet --locked --profile gate -p stackbench-benches --bench instructions \
+        --features "${STACKBENCH_GATE_HEAD_FEATURES:-}" -- "$@"
+}
 
 # The base builds in a worktree of its own but the same target directory:
 # dependencies are compiled once, and each revision's crates keep their own
@@ -72,7 +78,7 @@ saved=$(find "$root/target/gungraun" -name '*.base@gate-base' -name 'callgrind.*
 
 say "counting the working tree against it (limit: +$limit instructions)"
 set +e
-bench --baseline=gate-base --callgrind-limits="ir=$limit"
+bench_head --baseline=gate-base --callgrind-limits="ir=$limit"
 status=$?
 set -e
 case $status in

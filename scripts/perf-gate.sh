@@ -38,7 +38,10 @@ say "building stackbench-$server at the base, $base ($(git rev-parse --short "$b
     || die "the base does not build"
 cp "$root/target/gate/stackbench-$server" "$builds/base/"
 say "building stackbench-$server and loadgen from the working tree"
-cargo build --quiet --locked --profile gate --bin "stackbench-$server" --bin loadgen
+# STACKBENCH_GATE_HEAD_FEATURES: cargo features for the working tree's build
+# only (the gate's own proof uses it to inject a slowdown).
+cargo build --quiet --locked --profile gate --bin "stackbench-$server" --bin loadgen \
+    --features "${STACKBENCH_GATE_HEAD_FEATURES:-}"
 cp "$root/target/gate/stackbench-$server" "$builds/head/"
 
 exec "$root/target/gate/loadgen" gate \

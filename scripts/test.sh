@@ -31,5 +31,12 @@ echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
+
+echo "== instruction-count gate (blocking): the working tree against the previous commit"
+bash scripts/instruction-gate.sh HEAD~1
+
+echo "== end-to-end gate (report only: a shared machine's verdict is printed, never failing the job)"
+STACKBENCH_GATE_SERVER=axum bash scripts/perf-gate.sh HEAD~1 --out target/gate-report.json \
+    || echo "end-to-end gate: exit $? (report only)"
 # One closing line for the whole workspace (cargo prints one per test binary).
 awk '/^test result:/ {passed += $4; failed += $6} END {printf "tests: %d passed, %d failed\n", passed, failed}' "$log"

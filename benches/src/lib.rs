@@ -113,6 +113,10 @@ pub fn validate_new_order(order: &NewOrder) -> bool {
 
 #[inline(never)]
 pub fn format_money(amounts: &[Money]) -> usize {
+    #[cfg(feature = "proof-instructions")]
+    for step in 0..40 {
+        black_box(step);
+    }
     black_box(amounts)
         .iter()
         .map(|amount| amount.to_string().len())
