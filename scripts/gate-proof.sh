@@ -10,6 +10,8 @@
 #      more instructions in one benchmark (stackbench-benches/proof-instructions)
 #      is a regression.
 # Builds once (the `gate` profile), then runs `loadgen gate` on the binaries.
+# RESUME=1 keeps the end-to-end runs already finished in target/gate-proof
+# (from the same commit) and runs only the missing ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bench-lib.sh
@@ -20,6 +22,9 @@ mkdir -p "$out"
 bash scripts/setup.sh
 
 echo "== building $server twice: as committed, and with the injected slowdown"
+[ "${RESUME:-0}" = 1 ] && [ "$(cat "$out/commit" 2>/dev/null)" != "$(git rev-parse HEAD)" ] \
+    && { echo "RESUME=1: the kept runs are of another commit; starting over" >&2; rm -f "$out"/same-* "$out"/slower-* "$out"/instructions-*; }
+git rev-parse HEAD > "$out/commit"
 cargo build --quiet --locked --profile gate --bin "stackbench-$server" --bin loadgen
 cp "target/gate/stackbench-$server" "$out/base"
 cp "target/gate/stackbench-$server" "$out/same"
@@ -31,6 +36,10 @@ loadgen=target/gate/loadgen
 gate_runs() { # NAME HEAD_BINARY
     local name=$1 head=$2 i
     for i in $(seq 1 "$runs"); do
+        if [ "${RESUME:-0}" = 1 ] && [ -s "$out/$name-$i.json" ] && [ -s "$out/$name-$i.exit" ]; then
+            echo "   $name run $i: kept from before"
+            continue
+        fi
         set +e
         "$loadgen" gate --base "$out/base" --head "$head" --seed "$i" --out "$out/$name-$i.json" \
             > "$out/$name-$i.log" 2>&1
@@ -45,13 +54,19 @@ echo "== end-to-end gate: base against the injected slowdown, $runs runs"
 gate_runs slower "$out/slower"
 
 echo "== instruction gate: an unchanged build, then one with ~3% more instructions in one benchmark"
-set +e
-bash scripts/instruction-gate.sh HEAD > "$out/instructions-same.log" 2>&1
-echo "$?" > "$out/instructions-same.exit"
-STACKBENCH_GATE_HEAD_FEATURES=stackbench-benches/proof-instructions \
-    bash scripts/instruction-gate.sh HEAD > "$out/instructions-changed.log" 2>&1
-echo "$?" > "$out/instructions-changed.exit"
-set -e
+instruction_gate() { # NAME [FEATURES]
+    if [ "${RESUME:-0}" = 1 ] && [ -s "$out/instructions-$1.exit" ]; then
+        echo "   $1: kept from before"
+        return
+    fi
+    set +e
+    STACKBENCH_GATE_HEAD_FEATURES=${2:-} bash scripts/instruction-gate.sh HEAD > "$out/instructions-$1.log" 2>&1
+    echo "$?" > "$out/instructions-$1.exit"
+    set -e
+    echo "   $1: exit $(cat "$out/instructions-$1.exit")"
+}
+instruction_gate same
+instruction_gate changed stackbench-benches/proof-instructions
 
 python3 - "$out" "$runs" "$(machine_json)" "$(git rev-parse --short HEAD)" > results/gate-proof.json <<'PY'
 import json, re, sys
@@ -72,7 +87,7 @@ def e2e(name):
     return {"runs": rows, "regression": count("regression"), "inconclusive": count("inconclusive"), "pass": count("pass")}
 def instructions(name):
     log = open(f"{out}/instructions-{name}.log").read()
-    changes = re.findall(r"^(\S+ \S+):.*\n  Instructions:\s+(\d+)\|(\d+)\s+\(([^)]*)\)", log, re.M)
+    changes = re.findall(r"^(instructions::\S+ \S+?)(?::.*)?\n(?:  Baselines:.*\n)?  Instructions:\s+(\d+)\|(\d+)\s+\(([^)]*)\)", log, re.M)
     return {"exit": int(open(f"{out}/instructions-{name}.exit").read()),
             "benchmarks": [{"benchmark": b, "new": int(n), "old": int(o), "change": c} for b, n, o, c in changes]}
 json.dump({

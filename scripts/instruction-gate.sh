@@ -9,40 +9,17 @@
 #   STACKBENCH_IR_LIMIT=1.5%                    the largest growth that passes
 #
 # Exit: 0 pass (or nothing to compare: said why), 99 a regression, 1 an error.
-# Installs valgrind (OS packages) and gungraun-runner (crate registry, cached in
-# target/tools) when missing.
+# Installs valgrind and gungraun-runner when missing (scripts/bench-tools.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 base=${1:-HEAD~1}
 limit=${STACKBENCH_IR_LIMIT:-1.5%}
-runner_version=0.20.0   # must equal the gungraun version in Cargo.lock
 say() { printf 'instruction-gate: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"
-    elif command -v sudo >/dev/null; then sudo "$@"
-    else die "need root to run: $*"
-    fi
-}
-
-if ! command -v valgrind >/dev/null; then
-    command -v apt-get >/dev/null || die "valgrind not found: install it (the gate counts instructions with callgrind)"
-    say "installing valgrind from the OS packages"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
-fi
-
-runner=$root/target/tools/bin/gungraun-runner
-if [ "$("$runner" --version 2>/dev/null | awk '{print $2}')" != "$runner_version" ]; then
-    # A debug build: the runner only starts valgrind and reads its files, and
-    # this compiles in a third of the release build's time.
-    say "installing gungraun-runner $runner_version into target/tools (once; a few minutes)"
-    cargo install gungraun-runner --version "=$runner_version" --locked --debug --quiet \
-        --root "$root/target/tools" --target-dir "$root/target/tools/build"
-fi
-export GUNGRAUN_RUNNER=$runner
+source scripts/bench-tools.sh
+bench_tools
 
 base_commit=$(git rev-parse --verify --quiet "$base^{commit}") \
     || { say "no base revision $base (a first commit, or a shallow clone): nothing to compare, the gate passes"; exit 0; }
@@ -69,16 +46,16 @@ git worktree prune
 git worktree add --quiet --detach "$worktree" "$base_commit"
 trap 'git worktree remove --force "$worktree" 2>/dev/null || true' EXIT
 # Only this gate's own baseline is replaced; baselines you saved stay.
-find "$root/target/gungraun" -name '*@gate-base*' -delete 2>/dev/null || true
+find "$root/target/gungraun" -name '*@gate_base*' -delete 2>/dev/null || true
 say "counting the base, $base ($(git rev-parse --short "$base_commit"))"
-(cd "$worktree" && CARGO_TARGET_DIR=$root/target bench --save-baseline=gate-base) >/dev/null \
+(cd "$worktree" && CARGO_TARGET_DIR=$root/target bench --save-baseline=gate_base) >/dev/null \
     || die "the base's benchmarks failed"
-saved=$(find "$root/target/gungraun" -name '*.base@gate-base' -name 'callgrind.*' | wc -l)
+saved=$(find "$root/target/gungraun" -name '*.base@gate_base' -name 'callgrind.*' | wc -l)
 [ "$saved" -gt 0 ] || die "the base run saved no baseline (target/gungraun): nothing would be compared"
 
 say "counting the working tree against it (limit: +$limit instructions)"
 set +e
-bench_head --baseline=gate-base --callgrind-limits="ir=$limit"
+bench_head --baseline=gate_base --callgrind-limits="ir=$limit"
 status=$?
 set -e
 case $status in

@@ -45,6 +45,7 @@ pub struct GateArgs {
     /// Scenario (a file or a shipped name), run as it is in every window.
     #[arg(long, default_value = "smoke")]
     pub scenario: String,
+    /// Database driver both builds run on.
     #[arg(long, default_value = "tokio-postgres", value_parser = crate::stack::DRIVERS)]
     pub driver: String,
     /// Window pairs per phase (throughput, then latency).
@@ -57,19 +58,19 @@ pub struct GateArgs {
     #[arg(long, default_value = "500ms", value_parser = scenario::parse_duration)]
     pub warmup: Duration,
     /// The latency windows' rate [default: 60% of the base's median throughput].
-    #[arg(long)]
+    #[arg(long, value_parser = positive)]
     pub rate: Option<f64>,
     /// Largest throughput loss that passes, in percent.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = positive)]
     pub throughput_tolerance: f64,
     /// Largest p99 growth that passes, in percent.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = positive)]
     pub p99_tolerance: f64,
     /// Largest growth of server CPU per request that passes, in percent.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = positive)]
     pub cpu_tolerance: f64,
     /// Confidence of the verdicts together (split over the metrics).
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, value_parser = confidence)]
     pub confidence: f64,
     /// Seed of the bootstrap intervals.
     #[arg(long, default_value_t = 1)]
@@ -82,6 +83,22 @@ pub struct GateArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub places: Places,
+}
+
+fn positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value > 0.0 && value.is_finite() => Ok(value),
+        _ => Err(format!("expected a positive number, not {text:?}")),
+    }
+}
+
+fn confidence(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if (0.5..1.0).contains(&value) => Ok(value),
+        _ => Err(format!(
+            "expected a confidence from 0.5 to below 1 (e.g. 0.95), not {text:?}"
+        )),
+    }
 }
 
 /// The exit status of a regression: loadgen's threshold convention.
