@@ -36,7 +36,9 @@ echo "== instruction-count gate (blocking): the working tree against the previou
 bash scripts/instruction-gate.sh HEAD~1
 
 echo "== end-to-end gate (report only: a shared machine's verdict is printed, never failing the job)"
-STACKBENCH_GATE_SERVER=axum bash scripts/perf-gate.sh HEAD~1 --out target/gate-report.json \
+# Shorter than the gate's default (6 pairs of 2 s windows instead of 10 of 3 s)
+# to keep the whole job well under 30 minutes on CI's 2 cores.
+STACKBENCH_GATE_SERVER=axum bash scripts/perf-gate.sh HEAD~1 --pairs 6 --window 2s --out target/gate-report.json \
     || echo "end-to-end gate: exit $? (report only)"
 # One closing line for the whole workspace (cargo prints one per test binary).
 awk '/^test result:/ {passed += $4; failed += $6} END {printf "tests: %d passed, %d failed\n", passed, failed}' "$log"
