@@ -318,6 +318,12 @@ pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result
 }
 
 fn stack(label: &str, path: &std::path::Path) -> anyhow::Result<StackSpec> {
+    if !path.is_file() {
+        bail!(
+            "--{label} {}: not a file; give the path of a server binary",
+            path.display()
+        );
+    }
     crate::stack::parse_stack(&format!("{label}={}", path.display()))
 }
 
