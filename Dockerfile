@@ -1,12 +1,20 @@
-# Builds every stackbench binary; docker-compose.yml runs the servers from it.
+# Builds every stack's binary; docker-compose.yml runs the servers from it.
 FROM rust:1-bookworm AS build
+# Go and lib/pq (go-nethttp) from the OS packages; npm for Bun and Hono.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends golang-go golang-github-lib-pq-dev npm \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --workspace --bins
+RUN cargo build --release --locked --workspace --bins \
+    && npm ci --prefix servers --no-audit --no-fund \
+    && target/release/loadgen stacks build go-nethttp bun bun-hono
 
 FROM debian:bookworm-slim
 COPY --from=build /src/target/release/stackbench-hyper /src/target/release/stackbench-axum \
-     /src/target/release/stackbench-actix /src/target/release/loadgen /usr/local/bin/
+     /src/target/release/stackbench-actix /src/target/release/stackbench-go-nethttp \
+     /src/target/release/stackbench-bun /src/target/release/stackbench-bun-hono \
+     /src/target/release/loadgen /usr/local/bin/
 # The shipped scenarios are inside loadgen; results go to ./results of this directory.
 WORKDIR /opt/stackbench
 ENV HOST=0.0.0.0

@@ -41,3 +41,37 @@ else
     have_postgres || die "PostgreSQL was installed but its binaries were not found"
     say "PostgreSQL installed"
 fi
+
+# The stacks in other languages. A toolchain that cannot be had is said in
+# one line and skipped: `loadgen compare` then runs without that stack.
+apt_install() {
+    command -v apt-get >/dev/null || return 1
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1 \
+        || { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+}
+
+# go-nethttp: Go and lib/pq from the OS packages; it builds offline against them.
+if command -v go >/dev/null && [ -d /usr/share/gocode/src/github.com/lib/pq ]; then
+    say "Go and lib/pq: found"
+else
+    say "installing Go and lib/pq from the OS packages (golang-go, golang-github-lib-pq-dev) for go-nethttp"
+    apt_install golang-go golang-github-lib-pq-dev && say "Go installed" \
+        || say "cannot install Go: the go-nethttp stack will be skipped"
+fi
+
+# bun, bun-hono: Bun and Hono from npm, pinned by servers/package-lock.json,
+# into servers/node_modules (never globally).
+if ! command -v npm >/dev/null; then
+    say "installing npm from the OS packages (for Bun and Hono)"
+    apt_install npm || say "cannot install npm: the bun and bun-hono stacks will be skipped"
+fi
+if command -v npm >/dev/null; then
+    installed=servers/node_modules/.package-lock.json
+    if [ -x servers/node_modules/.bin/bun ] && [ -f "$installed" ] && [ "$installed" -nt servers/package-lock.json ]; then
+        say "Bun and Hono: found ($(servers/node_modules/.bin/bun --version))"
+    else
+        say "installing Bun and Hono from npm into servers/node_modules (npm ci)"
+        npm ci --prefix servers --no-audit --no-fund --loglevel=error >/dev/null \
+            || say "npm ci failed: the bun and bun-hono stacks will be skipped"
+    fi
+fi

@@ -24,8 +24,14 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== build the server binaries (the conformance suite starts them)"
+echo "== go vet and gofmt (the Go stack)"
+(cd servers/go-nethttp && GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local go vet ./...)
+unformatted=$(gofmt -l servers/go-nethttp)
+[ -z "$unformatted" ] || { echo "gofmt would change: $unformatted"; exit 1; }
+
+echo "== build every stack (the conformance suite starts them)"
 cargo build --workspace --bins --locked
+target/debug/loadgen stacks build go-nethttp bun bun-hono
 
 echo "== cargo test"
 log=$(mktemp)

@@ -42,6 +42,12 @@ enum Command {
     /// (exit 99) or inconclusive; or compare the head with a saved run
     /// (--baseline). `scripts/perf-gate.sh` builds both and runs it.
     Gate(Box<commands::gate::GateArgs>),
+    /// Start one stack in the foreground against the managed database, to
+    /// try it by hand (e.g. `loadgen serve go-nethttp --reset`, then curl).
+    Serve(Box<commands::serve::ServeArgs>),
+    /// List the stacks (language, port, drivers, whether built), or build
+    /// the ones cargo does not (`loadgen stacks build`).
+    Stacks(commands::stacks::StacksArgs),
     /// Rebuild the HTML report of a saved comparison (written beside it).
     Report {
         /// A comparison saved by `loadgen compare`.
@@ -96,6 +102,8 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(&runtime, *args).map(ExitCode::from),
         Command::Compare(args) => commands::compare::compare(&runtime, *args).map(ExitCode::from),
         Command::Gate(args) => commands::gate::gate(&runtime, *args).map(ExitCode::from),
+        Command::Serve(args) => runtime.block_on(commands::serve::run(*args)),
+        Command::Stacks(args) => commands::stacks::run(args),
         Command::Report { file } => commands::saved::rebuild_report(&file),
         Command::Show { file, latency } => commands::saved::show(&file, latency),
         Command::Diff { a, b } => commands::saved::diff(&a, &b),

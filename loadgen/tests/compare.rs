@@ -49,6 +49,60 @@ fn headless(html: &Path, extra: &[&str]) -> std::process::Output {
         .expect("Chromium runs")
 }
 
+/// All six stacks, in every language, in one comparison of the `orders`
+/// scenario: each runs, answers without errors, and the database checks
+/// after every run (stock, orders, totals) hold.
+#[test]
+fn every_stack_compares_on_orders() {
+    let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
+    let out = temp("every-stack.json");
+    let names: Vec<&str> = stacks::STACKS.iter().map(|stack| stack.name).collect();
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "compare",
+            "--scenario",
+            "orders",
+            "--servers",
+            &names.join(","),
+        ])
+        .args(["--rounds", "1", "--duration", "1s", "--warmup", "500ms"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}\n{stdout}");
+    assert!(
+        !stderr.contains("skipping"),
+        "a stack was skipped: {stderr}"
+    );
+    let comparison: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let labels: Vec<&str> = comparison["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|summary| summary["stack"]["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "hyper+tokio-postgres",
+            "axum+tokio-postgres",
+            "actix+tokio-postgres",
+            "go-nethttp+lib/pq",
+            "bun+bun-sql",
+            "bun-hono+bun-sql",
+        ]
+    );
+    for run in comparison["runs"].as_array().unwrap() {
+        let label = &run["stack"];
+        let total = &run["record"]["total"];
+        assert!(total["requests"].as_u64().unwrap() > 20, "{label}: {total}");
+        assert_eq!(total["errors"], serde_json::json!({}), "{label}: {total}");
+    }
+}
+
 #[test]
 fn rounds_interleave_and_the_report_renders() {
     let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,18 +1,21 @@
-//! `loadgen run` against the real servers: it starts each binary with each
-//! driver, resets the database to the scenario's dataset and runs the
-//! `smoke` scenario (orders, captures, checks, a threshold) without errors.
+//! `loadgen run` against the real servers: it starts each stack's binary
+//! with each of its drivers, resets the database to the scenario's dataset
+//! and runs the `smoke` scenario (orders, captures, checks, a threshold)
+//! without errors.
 
 use std::process::Command;
 
 use serde_json::Value;
 
 #[test]
-fn smoke_runs_cleanly_against_every_server_and_driver() {
-    for server in ["hyper", "axum", "actix"] {
-        for driver in ["tokio-postgres", "sqlx"] {
+fn smoke_runs_cleanly_against_every_stack_and_driver() {
+    for stack in stacks::STACKS {
+        let server = stack.name;
+        for &driver in stack.drivers {
             let out = std::env::temp_dir().join(format!(
-                "loadgen-smoke-{}-{server}-{driver}.json",
-                std::process::id()
+                "loadgen-smoke-{}-{server}-{}.json",
+                std::process::id(),
+                driver.replace('/', "-")
             ));
             let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
                 .args([

@@ -24,15 +24,18 @@ use crate::scenario::{Load, Model, Scenario};
 use crate::stack::affinity::Cpus;
 use crate::stack::{self, ServerProcess, StackSpec};
 
-/// Runs default to 6 s measured after a 2 s warm-up (--duration, --warmup).
+/// Runs default to 4 s measured after a 2 s warm-up (--duration, --warmup):
+/// six stacks x 5 rounds x 2 phases then take about 7 minutes.
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     #[command(flatten)]
     pub load: LoadArgs,
-    /// Servers to compare; one listed twice runs twice, labelled apart
-    /// (`axum,axum`: an A/A comparison shows the noise floor) [default:
-    /// hyper,axum,actix, unless --stack is given].
-    #[arg(long, value_delimiter = ',', value_parser = stack::SERVERS)]
+    /// Stacks to compare (`loadgen stacks` lists them); one listed twice
+    /// runs twice, labelled apart (`axum,axum`: an A/A comparison shows the
+    /// noise floor). A stack whose binary is not built is skipped with a
+    /// line saying how to build it [default: every stack, unless --stack is
+    /// given].
+    #[arg(long, value_delimiter = ',', value_parser = stack::stack_names())]
     pub servers: Option<Vec<String>>,
     /// A server binary built elsewhere, as LABEL=PATH (repeatable): it takes
     /// the same flags as stackbench's servers, and is compared beside them
@@ -40,8 +43,10 @@ pub struct CompareArgs {
     /// head=target/release/stackbench-axum` for two builds of one server.
     #[arg(long = "stack", value_name = "LABEL=PATH", value_parser = stack::parse_stack)]
     pub stacks: Vec<StackSpec>,
-    /// Database drivers to compare (each server runs on each).
-    #[arg(long, value_delimiter = ',', default_value = "tokio-postgres", value_parser = stack::DRIVERS)]
+    /// Database drivers to compare: each stack runs on each of these it
+    /// has, or on its own default if it has none of them (Go on lib/pq, Bun
+    /// on bun-sql); e.g. tokio-postgres,sqlx for both Rust drivers.
+    #[arg(long, value_delimiter = ',', default_value = "tokio-postgres", value_parser = stack::driver_names())]
     pub drivers: Vec<String>,
     /// Rounds; each runs every stack once, the order rotated each round
     /// (A B C, B C A, C A B, ...) so drift of the machine and the position in
@@ -73,7 +78,7 @@ pub struct CompareArgs {
 }
 
 /// Measured time and warm-up of each run when not given on the command line.
-pub const DEFAULT_DURATION: std::time::Duration = std::time::Duration::from_secs(6);
+pub const DEFAULT_DURATION: std::time::Duration = std::time::Duration::from_secs(4);
 pub const DEFAULT_WARMUP: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Checks the data the write path must keep true; the servers are stopped.
@@ -229,13 +234,18 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
     let (scenario, load) = load_args.resolve()?;
     let servers = match (&args.servers, args.stacks.is_empty()) {
         (Some(servers), _) => servers.clone(),
-        (None, true) => stack::SERVERS.map(String::from).to_vec(),
+        (None, true) => stacks::STACKS.iter().map(|s| s.name.to_string()).collect(),
         (None, false) => Vec::new(),
     };
-    let mut specs: Vec<StackSpec> = servers
-        .iter()
-        .map(|server| StackSpec::builtin(server, args.places.bin_dir.as_deref()))
-        .collect::<anyhow::Result<_>>()?;
+    // A stack that cannot be had (no toolchain, not built) must not stop
+    // the others: it is skipped, and said so.
+    let mut specs: Vec<StackSpec> = Vec::new();
+    for server in &servers {
+        match StackSpec::builtin(server, args.places.bin_dir.as_deref()) {
+            Ok(spec) => specs.push(spec),
+            Err(error) => eprintln!("skipping {server}: {error:#}"),
+        }
+    }
     for spec in &args.stacks {
         if specs
             .iter()
@@ -250,11 +260,20 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
     }
     let mut stacks: Vec<Stack> = Vec::new();
     for spec in &specs {
-        for driver in &args.drivers {
+        let mut drivers: Vec<&str> = args
+            .drivers
+            .iter()
+            .map(String::as_str)
+            .filter(|driver| spec.accepts(driver))
+            .collect();
+        if drivers.is_empty() {
+            drivers.push(spec.default_driver());
+        }
+        for driver in drivers {
             let name = format!("{}+{driver}", spec.label);
             let copies = stacks
                 .iter()
-                .filter(|s| s.server == spec.label && s.driver == *driver)
+                .filter(|s| s.server == spec.label && s.driver == driver)
                 .count();
             stacks.push(Stack {
                 label: match copies {
@@ -262,12 +281,12 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
                     n => format!("{name}#{}", n + 1),
                 },
                 server: spec.label.clone(),
-                driver: driver.clone(),
+                driver: driver.to_string(),
             });
         }
     }
     if stacks.is_empty() {
-        bail!("nothing to compare: give --servers and --drivers");
+        bail!("nothing to compare: give --servers or --stack (skipped stacks are said above)");
     }
     if let Some(cpus) = &args.pin_loadgen {
         crate::stack::affinity::pin_self(&cpus.0).context("pinning loadgen")?;

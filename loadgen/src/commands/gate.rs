@@ -46,7 +46,7 @@ pub struct GateArgs {
     #[arg(long, default_value = "smoke")]
     pub scenario: String,
     /// Database driver both builds run on.
-    #[arg(long, default_value = "tokio-postgres", value_parser = crate::stack::DRIVERS)]
+    #[arg(long, default_value = "tokio-postgres", value_parser = crate::stack::driver_names())]
     pub driver: String,
     /// Window pairs per phase (throughput, then latency).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=100))]

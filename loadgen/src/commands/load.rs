@@ -30,10 +30,12 @@ pub struct LoadArgs {
     /// phase: 4x the throughput phase's connections, within 256-1024].
     #[arg(long)]
     pub max_inflight: Option<u32>,
-    /// Measured time after the warm-up, e.g. 30s, 2m.
+    /// Measured time after the warm-up, e.g. 30s, 2m [default: the
+    /// scenario's; for `compare`, 4s per run].
     #[arg(long, value_parser = scenario::parse_duration)]
     pub duration: Option<Duration>,
-    /// Time at the start whose requests are sent but not counted.
+    /// Time at the start whose requests are sent but not counted [default:
+    /// the scenario's; for `compare`, 2s per run].
     #[arg(long, value_parser = scenario::parse_duration)]
     pub warmup: Option<Duration>,
     /// Per-request timeout, counted from the planned send time; a timed-out

@@ -8,3 +8,5 @@ pub mod load;
 pub mod places;
 pub mod run;
 pub mod saved;
+pub mod serve;
+pub mod stacks;

@@ -18,10 +18,11 @@ use crate::stack::{self, ServerProcess, StackSpec, TargetSpec};
 pub struct RunArgs {
     #[command(flatten)]
     pub load: LoadArgs,
-    /// hyper, axum or actix (loadgen resets the database, then starts the
-    /// server's binary on port 3000, 3001 or 3002, or a free port if that is
-    /// taken), or the http://host:port of a running server (loadgen then
-    /// touches no database unless --reset-db).
+    /// A stack by name: hyper, axum, actix, go-nethttp, bun or bun-hono
+    /// (loadgen resets the database, then starts the stack's binary on its
+    /// own port, 3000 to 3005, or a free port if that is taken; `loadgen
+    /// stacks` lists them), or the http://host:port of a running server
+    /// (loadgen then touches no database unless --reset-db).
     #[arg(long, default_value = "axum")]
     pub target: String,
     /// For a URL target: reset the database to the scenario's dataset first.
@@ -33,9 +34,11 @@ pub struct RunArgs {
     pub reset_db: bool,
     #[command(flatten)]
     pub places: Places,
-    /// Database driver of a server that loadgen starts.
-    #[arg(long, default_value = "tokio-postgres", value_parser = stack::DRIVERS)]
-    pub driver: String,
+    /// Database driver of a stack that loadgen starts [default: the
+    /// stack's first: tokio-postgres for the Rust ones, lib/pq for Go,
+    /// bun-sql for Bun].
+    #[arg(long, value_parser = stack::driver_names())]
+    pub driver: Option<String>,
     /// Pass/fail rule, repeatable: "p99 < 20ms", "error_rate < 0.1%", "rps > 5000"
     /// (percentiles over every request, unanswered ones included; rps counts
     /// successes). A breached threshold makes loadgen exit with status 99.
@@ -114,11 +117,16 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
             TargetSpec::Server(name) => {
                 // A missing binary fails before the reset.
                 let spec = StackSpec::builtin(&name, args.places.bin_dir.as_deref())?;
+                let driver = args.driver.as_deref().unwrap_or(spec.default_driver());
+                if !spec.accepts(driver) {
+                    let drivers = spec.stack.map(|s| s.drivers.join(", ")).unwrap_or_default();
+                    bail!("{name} does not run on {driver}; it runs on {drivers}");
+                }
                 let url = data.database_url().await?;
                 if config.reset {
                     load::reset_database(&url, &scenario).await?;
                 }
-                let server = ServerProcess::start(&spec, &args.driver, &url, None, args.pin_server.as_ref().map(|cpus| cpus.0.as_slice())).await?;
+                let server = ServerProcess::start(&spec, driver, &url, None, args.pin_server.as_ref().map(|cpus| cpus.0.as_slice())).await?;
                 let (destination, identity) = (server.destination(), server.identity.clone());
                 Ok::<_, anyhow::Error>((Some(server), destination, identity))
             }

@@ -1,6 +1,7 @@
-//! What load is sent to: a URL, or a stackbench server binary that loadgen
+//! What load is sent to: a URL, or a stack's server binary that loadgen
 //! starts (on its own port, or a free one if that is taken, against the
-//! benchmark database), measures and stops.
+//! benchmark database), measures and stops. Which stacks exist, and how each
+//! is built, is the `stacks` crate's table.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -14,8 +15,15 @@ use anyhow::{bail, Context};
 
 pub mod affinity;
 
-pub const SERVERS: [&str; 3] = ["hyper", "axum", "actix"];
-pub const DRIVERS: [&str; 2] = ["tokio-postgres", "sqlx"];
+/// clap's check of a stack name: one of the table's.
+pub fn stack_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(stacks::STACKS.iter().map(|stack| stack.name))
+}
+
+/// clap's check of a driver name: one that some stack accepts.
+pub fn driver_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(stacks::all_drivers())
+}
 
 /// A server process started by loadgen.
 pub struct ServerProcess {
@@ -37,13 +45,13 @@ pub enum TargetSpec {
 }
 
 pub fn parse_target(text: &str) -> anyhow::Result<TargetSpec> {
-    if SERVERS.contains(&text) {
+    if stacks::find(text).is_some() {
         return Ok(TargetSpec::Server(text.to_string()));
     }
     let Some(rest) = text.strip_prefix("http://") else {
         bail!(
             "--target must be one of {} or an http://host:port URL, not {text:?}",
-            SERVERS.join(", ")
+            stacks::names()
         );
     };
     let authority = rest.split('/').next().unwrap_or(rest);
@@ -69,37 +77,59 @@ pub fn parse_target(text: &str) -> anyhow::Result<TargetSpec> {
     })
 }
 
-/// `stackbench-<server>`: in `bin_dir` when given, else next to this
-/// loadgen (where `cargo build` and `cargo install` put both), else on PATH.
-pub fn server_binary(server: &str, bin_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let name = format!("stackbench-{server}");
-    let how = format!(
-        "build the servers with `cargo build --release --bins` in the stackbench checkout, \
-         or install it beside loadgen with `cargo install --path servers/{server}` (the same \
-         --root as loadgen's)"
-    );
+/// How to get a missing binary of `stack`.
+fn how_to_build(stack: &stacks::Stack) -> String {
+    match stack.build {
+        stacks::Build::Cargo => format!(
+            "build the servers with `cargo build --release --bins` in the stackbench checkout, \
+             or install it beside loadgen with `cargo install --path servers/{}` (the same \
+             --root as loadgen's)",
+            stack.name
+        ),
+        _ => format!(
+            "build it with `loadgen stacks build {}` in the stackbench checkout \
+             (scripts/compare.sh does)",
+            stack.name
+        ),
+    }
+}
+
+/// The directory of the stack binaries: `bin_dir` when given, else the one
+/// loadgen is in (where `cargo build`, `cargo install` and `loadgen stacks
+/// build` put them).
+pub fn binary_dir(bin_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(dir) = bin_dir {
-        let path = dir.join(&name);
-        if !path.is_file() {
-            bail!("{name} is not in --bin-dir {}: {how}", dir.display());
-        }
-        return Ok(path);
+        return Ok(dir.to_path_buf());
     }
     let exe = std::env::current_exe().context("locating the loadgen binary")?;
-    let beside = exe.with_file_name(&name);
-    if beside.is_file() {
-        return Ok(beside);
+    Ok(exe.parent().unwrap_or(Path::new(".")).to_path_buf())
+}
+
+/// `stackbench-<name>`: in `bin_dir` when given, else next to this loadgen,
+/// else on PATH.
+pub fn server_binary(stack: &stacks::Stack, bin_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let name = stack.binary_name();
+    let dir = binary_dir(bin_dir)?;
+    if let Some(path) = stack.binary_in(&dir) {
+        return Ok(path);
+    }
+    if bin_dir.is_some() {
+        bail!(
+            "{name} is not in --bin-dir {}: {}",
+            dir.display(),
+            how_to_build(stack)
+        );
     }
     std::env::var_os("PATH")
         .iter()
         .flat_map(std::env::split_paths)
-        .map(|dir| dir.join(&name))
-        .find(|path| path.is_file())
+        .find_map(|dir| stack.binary_in(&dir))
         .with_context(|| {
             format!(
-                "{name} was found neither next to loadgen (in {}) nor on PATH: {how}, \
+                "{name} was found neither next to loadgen (in {}) nor on PATH: {}, \
                  or give --bin-dir DIR",
-                beside.parent().unwrap_or(&beside).display()
+                dir.display(),
+                how_to_build(stack)
             )
         })
 }
@@ -107,30 +137,43 @@ pub fn server_binary(server: &str, bin_dir: Option<&Path>) -> anyhow::Result<Pat
 /// A stack to start: a server binary that takes stackbench's flags
 /// (`--port`, `--driver`, `--workers`, and `DATABASE_URL` in its
 /// environment), the label it goes by in tables and records, and the port
-/// it prefers. Built-in servers are found by name; `--stack LABEL=PATH`
+/// it prefers. A stack of the table is found by name; `--stack LABEL=PATH`
 /// names any binary, such as the same server built from another commit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StackSpec {
     pub label: String,
     pub binary: PathBuf,
-    /// Its own port when free (hyper 3000, axum 3001, actix 3002), else any.
+    /// Its own port when free (hyper 3000, axum 3001, ...), else any.
     pub port: Option<u16>,
+    /// The table's entry, for a stack started by name: its drivers.
+    pub stack: Option<&'static stacks::Stack>,
 }
 
 impl StackSpec {
-    /// A built-in server by name, its binary found by [`server_binary`].
-    pub fn builtin(server: &str, bin_dir: Option<&Path>) -> anyhow::Result<StackSpec> {
-        let port = match server {
-            "hyper" => 3000,
-            "axum" => 3001,
-            "actix" => 3002,
-            _ => bail!("unknown server {server:?}: one of {}", SERVERS.join(", ")),
+    /// A stack of the table by name, its binary found by [`server_binary`].
+    pub fn builtin(name: &str, bin_dir: Option<&Path>) -> anyhow::Result<StackSpec> {
+        let Some(stack) = stacks::find(name) else {
+            bail!("unknown stack {name:?}: one of {}", stacks::names());
         };
         Ok(StackSpec {
-            label: server.to_string(),
-            binary: server_binary(server, bin_dir)?,
-            port: Some(port),
+            label: stack.name.to_string(),
+            binary: server_binary(stack, bin_dir)?,
+            port: Some(stack.port),
+            stack: Some(stack),
         })
+    }
+
+    /// Whether this stack runs on `driver` (a `--stack` binary is trusted to).
+    pub fn accepts(&self, driver: &str) -> bool {
+        self.stack
+            .is_none_or(|stack| stack.drivers.contains(&driver))
+    }
+
+    /// The driver to run on when none is asked for: the stack's own default,
+    /// else tokio-postgres (a `--stack` binary is taken to be a Rust server's).
+    pub fn default_driver(&self) -> &'static str {
+        self.stack
+            .map_or("tokio-postgres", |stack| stack.default_driver())
     }
 }
 
@@ -151,6 +194,7 @@ pub fn parse_stack(text: &str) -> anyhow::Result<StackSpec> {
         label: label.to_string(),
         binary,
         port: None,
+        stack: None,
     })
 }
 

@@ -8,12 +8,11 @@ use std::time::{Duration, Instant};
 use schema::testing::TestDatabase;
 use schema::Dataset;
 
-pub const SERVERS: [&str; 3] = ["hyper", "axum", "actix"];
-pub const DRIVERS: [&str; 2] = ["tokio-postgres", "sqlx"];
+pub use stacks::{self, Stack, STACKS};
 
 /// A module `$name` of one test per server × driver, each calling
-/// `$check(server, driver)`: every stack gets every check, and a new stack
-/// is added here once.
+/// `$check(server, driver)`: every stack gets every check. A new stack or
+/// driver in [`stacks::STACKS`] must be listed here too (each module checks).
 #[macro_export]
 macro_rules! every_stack {
     ($name:ident: $check:path) => {
@@ -25,15 +24,30 @@ macro_rules! every_stack {
                 axum_on_sqlx: "axum", "sqlx";
                 actix_on_tokio_postgres: "actix", "tokio-postgres";
                 actix_on_sqlx: "actix", "sqlx";
+                go_nethttp_on_lib_pq: "go-nethttp", "lib/pq";
+                bun_on_bun_sql: "bun", "bun-sql";
+                bun_hono_on_bun_sql: "bun-hono", "bun-sql";
             );
         }
     };
-    (@tests $check:path; $($test:ident: $server:literal, $driver:literal;)+) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $test() {
-            $check($server, $driver).await;
+    (@tests $check:path; $($test:ident: $server:literal, $driver:literal;)+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                $check($server, $driver).await;
+            }
+        )+
+
+        #[test]
+        fn lists_every_stack_and_driver() {
+            let listed = [$(($server, $driver)),+];
+            let known: Vec<(&str, &str)> = $crate::STACKS
+                .iter()
+                .flat_map(|stack| stack.drivers.iter().map(|driver| (stack.name, *driver)))
+                .collect();
+            assert_eq!(listed.to_vec(), known, "every_stack! must list every stack x driver");
         }
-    )+};
+    };
 }
 
 /// The data every conformance run starts from.
@@ -51,9 +65,9 @@ pub struct Server {
     child: Child,
 }
 
-/// The directory of the server binaries: the profile directory this test
-/// binary was built in (`target/debug` for `target/debug/deps/conformance-*`).
-fn binary(server: &str) -> PathBuf {
+/// A stack's binary in the profile directory this test binary was built in
+/// (`target/debug` for `target/debug/deps/conformance-*`).
+pub fn binary(server: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
@@ -62,7 +76,8 @@ fn binary(server: &str) -> PathBuf {
     let path = profile_dir.join(format!("stackbench-{server}"));
     assert!(
         path.is_file(),
-        "{} is missing: build the servers first with `cargo build --bins` (scripts/test.sh does)",
+        "{} is missing: build the stacks first with `cargo build --bins` and \
+         `target/debug/loadgen stacks build` (scripts/test.sh does both)",
         path.display()
     );
     path

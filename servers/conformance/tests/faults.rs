@@ -568,15 +568,16 @@ conformance::every_stack!(half_request_at_sigterm: super::half_request_at_sigter
 async fn servers_close_connections_whose_head_never_ends() {
     use tokio::io::AsyncReadExt;
     let servers = join_all(
-        conformance::SERVERS
+        conformance::STACKS
             .iter()
-            .map(|server| Server::start(server, "tokio-postgres")),
+            .map(|stack| Server::start(stack.name, stack.default_driver())),
     )
     .await;
     let checks = servers
         .iter()
-        .zip(conformance::SERVERS)
-        .map(|(s, server)| async move {
+        .zip(conformance::STACKS)
+        .map(|(s, stack)| async move {
+            let server = stack.name;
             let address = s.base.trim_start_matches("http://");
             let mut stream = TcpStream::connect(address).await.unwrap();
             stream
