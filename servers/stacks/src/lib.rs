@@ -15,6 +15,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 /// One server stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,9 @@ pub struct Stack {
     pub port: u16,
     /// The `--driver` values it accepts; the first is its default.
     pub drivers: &'static [&'static str],
+    /// How long a client may take to send a request head (or keep an idle
+    /// keep-alive connection) before the server closes the connection.
+    pub head_timeout: Duration,
     pub build: Build,
 }
 
@@ -45,6 +49,13 @@ pub enum Build {
 
 const RUST_DRIVERS: &[&str] = &["tokio-postgres", "sqlx"];
 
+/// The header-read timeout every server that can set one uses.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Bun's own, fixed: Bun.serve has no setting for a request head that never
+/// ends (its `idleTimeout` covers idle connections only), and cuts one after
+/// about 10 s.
+const BUN_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Every stack, in the order tables list them.
 pub const STACKS: &[Stack] = &[
     Stack {
@@ -53,6 +64,7 @@ pub const STACKS: &[Stack] = &[
         framework: "hyper 1 (hand routing)",
         port: 3000,
         drivers: RUST_DRIVERS,
+        head_timeout: HEAD_TIMEOUT,
         build: Build::Cargo,
     },
     Stack {
@@ -61,6 +73,7 @@ pub const STACKS: &[Stack] = &[
         framework: "axum 0.8",
         port: 3001,
         drivers: RUST_DRIVERS,
+        head_timeout: HEAD_TIMEOUT,
         build: Build::Cargo,
     },
     Stack {
@@ -69,6 +82,7 @@ pub const STACKS: &[Stack] = &[
         framework: "actix-web 4",
         port: 3002,
         drivers: RUST_DRIVERS,
+        head_timeout: HEAD_TIMEOUT,
         build: Build::Cargo,
     },
     Stack {
@@ -77,6 +91,7 @@ pub const STACKS: &[Stack] = &[
         framework: "net/http (hand routing)",
         port: 3003,
         drivers: &["lib/pq"],
+        head_timeout: HEAD_TIMEOUT,
         build: Build::Go {
             dir: "servers/go-nethttp",
         },
@@ -87,6 +102,7 @@ pub const STACKS: &[Stack] = &[
         framework: "Bun.serve routes",
         port: 3004,
         drivers: &["bun-sql"],
+        head_timeout: BUN_HEAD_TIMEOUT,
         build: Build::Bun {
             entry: "servers/bun/main.ts",
         },
@@ -97,6 +113,7 @@ pub const STACKS: &[Stack] = &[
         framework: "Hono on Bun.serve",
         port: 3005,
         drivers: &["bun-sql"],
+        head_timeout: BUN_HEAD_TIMEOUT,
         build: Build::Bun {
             entry: "servers/bun-hono/main.ts",
         },
