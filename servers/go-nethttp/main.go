@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -45,6 +46,12 @@ func run() int {
 	runtime.GOMAXPROCS(cfg.Workers)
 	raiseOpenFileLimit()
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
+	// Start-up and shutdown news, silenced like the Rust servers' info lines
+	// by RUST_LOG=warn or error (as loadgen and the tests start them).
+	info := logger
+	if level := strings.ToLower(strings.TrimSpace(os.Getenv("RUST_LOG"))); level == "warn" || level == "error" {
+		info = log.New(io.Discard, "", 0)
+	}
 
 	store, err := openStore(cfg, logger)
 	if err == nil {
@@ -72,7 +79,7 @@ func run() int {
 		IdleTimeout:       headerReadTimeout,
 		ErrorLog:          logger,
 	}
-	logger.Printf("%s listening on %s (driver %s, pool size %d, workers %d, shutdown timeout %s)",
+	info.Printf("%s listening on %s (driver %s, pool size %d, workers %d, shutdown timeout %s)",
 		serverName, listener.Addr(), cfg.Driver, cfg.PoolSize, cfg.Workers, cfg.ShutdownTimeout)
 
 	signals := make(chan os.Signal, 1)
@@ -85,7 +92,7 @@ func run() int {
 		return 1
 	case <-signals:
 	}
-	logger.Printf("shutdown signal received; finishing requests in flight")
+	info.Printf("shutdown signal received; finishing requests in flight")
 	// Shutdown closes the listener (new connections are refused) and idle
 	// connections, and waits for the requests in flight; whatever is still
 	// open when the timeout ends is cut.
@@ -95,7 +102,7 @@ func run() int {
 		logger.Printf("shutdown timeout of %s reached: cutting the connections still open", cfg.ShutdownTimeout)
 		server.Close()
 	}
-	logger.Printf("%s stopped", serverName)
+	info.Printf("%s stopped", serverName)
 	return 0
 }
 
