@@ -26,23 +26,35 @@ base_commit=$(git rev-parse --verify --quiet "$base^{commit}") \
 builds=$root/target/gate-builds
 mkdir -p "$builds/base" "$builds/head"
 
-# The base builds in a worktree of its own but the same target directory:
-# dependencies compile once; cargo keeps each revision's crates apart.
-worktree=$root/target/gate-base
-git worktree remove --force "$worktree" 2>/dev/null || rm -rf "$worktree"
-git worktree prune
-git worktree add --quiet --detach "$worktree" "$base_commit"
-trap 'git worktree remove --force "$worktree" 2>/dev/null || true' EXIT
-say "building stackbench-$server at the base, $base ($(git rev-parse --short "$base_commit"))"
-(cd "$worktree" && CARGO_TARGET_DIR=$root/target cargo build --quiet --locked --profile gate --bin "stackbench-$server") \
-    || die "the base does not build"
-cp "$root/target/gate/stackbench-$server" "$builds/base/"
+# What the server is built from: when none of it differs from the base, the
+# base build would be the head build, so that is not built twice.
+inputs=(Cargo.toml Cargo.lock .cargo servers/shop "servers/$server")
+same_sources=false
+if [ -z "${STACKBENCH_GATE_HEAD_FEATURES:-}" ] && git diff --quiet "$base_commit" -- "${inputs[@]}"; then
+    same_sources=true
+else
+    # The base builds in a worktree of its own but the same target directory:
+    # dependencies compile once; cargo keeps each revision's crates apart.
+    worktree=$root/target/gate-base
+    git worktree remove --force "$worktree" 2>/dev/null || rm -rf "$worktree"
+    git worktree prune
+    git worktree add --quiet --detach "$worktree" "$base_commit"
+    trap 'git worktree remove --force "$worktree" 2>/dev/null || true' EXIT
+    say "building stackbench-$server at the base, $base ($(git rev-parse --short "$base_commit"))"
+    (cd "$worktree" && CARGO_TARGET_DIR=$root/target cargo build --quiet --locked --profile gate --bin "stackbench-$server") \
+        || die "the base does not build"
+    cp "$root/target/gate/stackbench-$server" "$builds/base/"
+fi
 say "building stackbench-$server and loadgen from the working tree"
 # STACKBENCH_GATE_HEAD_FEATURES: cargo features for the working tree's build
 # only (the gate's own proof uses it to inject a slowdown).
 cargo build --quiet --locked --profile gate --bin "stackbench-$server" --bin loadgen \
     --features "${STACKBENCH_GATE_HEAD_FEATURES:-}"
 cp "$root/target/gate/stackbench-$server" "$builds/head/"
+if $same_sources; then
+    say "stackbench-$server is built from the same sources at $base (${inputs[*]} unchanged): the base is the head build, an A/A run"
+    cp "$root/target/gate/stackbench-$server" "$builds/base/"
+fi
 
 exec "$root/target/gate/loadgen" gate \
     --base "$builds/base/stackbench-$server" --head "$builds/head/stackbench-$server" "$@"
