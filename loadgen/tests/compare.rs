@@ -9,15 +9,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::{read_json, stack_labels, temp};
+
+mod support;
 
 /// The comparisons share the benchmark database: one at a time.
 static DATABASE: Mutex<()> = Mutex::new(());
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("loadgen-compare-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
 
 fn chromium() -> PathBuf {
     ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
@@ -77,15 +74,9 @@ fn every_stack_compares_on_orders() {
         !stderr.contains("skipping"),
         "a stack was skipped: {stderr}"
     );
-    let comparison: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    let labels: Vec<&str> = comparison["summary"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|summary| summary["stack"]["label"].as_str().unwrap())
-        .collect();
+    let comparison = read_json(&out);
     assert_eq!(
-        labels,
+        stack_labels(&comparison),
         [
             "hyper+tokio-postgres",
             "axum+tokio-postgres",
@@ -135,7 +126,7 @@ fn rounds_interleave_and_the_report_renders() {
         "{}\n{stdout}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let comparison: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let comparison: Value = read_json(&out);
     let order: Vec<&str> = comparison["order"]
         .as_array()
         .unwrap()
@@ -313,7 +304,7 @@ fn a_single_round_names_no_winner() {
         !stdout.contains(" is highest") && !stdout.contains(" is lowest"),
         "{stdout}"
     );
-    let comparison: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let comparison: Value = read_json(&out);
     let labels: Vec<&str> = comparison["summary"]
         .as_array()
         .unwrap()

@@ -7,16 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
-use serde_json::Value;
+use support::{read_json, stack_labels, temp};
+
+mod support;
 
 /// The runs share the benchmark database: one at a time.
 static DATABASE: Mutex<()> = Mutex::new(());
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("loadgen-gate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
 
 /// The axum server built beside this loadgen (`cargo build --bins`).
 fn axum() -> PathBuf {
@@ -39,10 +35,6 @@ fn gate(extra: &[&str], out: &Path) -> Output {
     loadgen(&args)
 }
 
-fn read(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 fn explain(output: &Output) -> String {
     format!(
         "status {:?}\n{}\n{}",
@@ -61,7 +53,7 @@ fn a_build_against_itself_alternates_windows_and_is_no_regression() {
     // Four pairs cannot make the signed-rank test significant (its smallest
     // p is 1/8), so the same build can never be called a regression here.
     assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
-    let record = read(&out);
+    let record = read_json(&out);
     assert_eq!(record["schema"], "stackbench.gate/1");
     assert_eq!(record["mode"], "paired");
     let windows = record["windows"].as_array().unwrap();
@@ -119,7 +111,7 @@ fn a_build_against_itself_alternates_windows_and_is_no_regression() {
             &["--base", axum.to_str().unwrap(), "--strict"],
             &temp("strict.json"),
         );
-        let again = read(&temp("strict.json"));
+        let again = read_json(&temp("strict.json"));
         let expected = if again["verdict"] == "inconclusive" {
             98
         } else {
@@ -135,7 +127,7 @@ fn a_recorded_run_is_a_baseline_for_the_same_windows_only() {
     let saved = temp("baseline.json");
     let output = gate(&["--record"], &saved);
     assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
-    let record = read(&saved);
+    let record = read_json(&saved);
     assert_eq!(record["mode"], "record");
     assert!(record["verdict"].is_null(), "a recording judges nothing");
     assert!(record["windows"]
@@ -147,7 +139,7 @@ fn a_recorded_run_is_a_baseline_for_the_same_windows_only() {
     let out = temp("against-baseline.json");
     let output = gate(&["--baseline", saved.to_str().unwrap()], &out);
     assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
-    let compared = read(&out);
+    let compared = read_json(&out);
     assert_eq!(compared["mode"], "baseline");
     assert_eq!(compared["metrics"].as_array().unwrap().len(), 3);
     assert_eq!(
@@ -208,15 +200,9 @@ fn compare_runs_any_binary_under_its_label() {
         out.to_str().unwrap(),
     ]);
     assert!(output.status.success(), "{}", explain(&output));
-    let comparison = read(&out);
-    let labels: Vec<&str> = comparison["summary"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["stack"]["label"].as_str().unwrap())
-        .collect();
+    let comparison = read_json(&out);
     assert_eq!(
-        labels,
+        stack_labels(&comparison),
         ["old+tokio-postgres", "new+tokio-postgres"],
         "only the given stacks"
     );

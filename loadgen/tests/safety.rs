@@ -13,20 +13,15 @@ use std::process::{Command, Output};
 use schema::testing::{with_database, TestDatabase};
 use schema::Dataset;
 use serde_json::Value;
+use support::temp_dir;
+
+mod support;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// A fresh directory of this test's own.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("loadgen-safety-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// A server that answers every request, `/health/db` included, with 200

@@ -6,18 +6,14 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use schema::testing::TestDatabase;
+use support::{read_json, stack_labels, temp_dir};
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("loadgen-stacks-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod support;
 
 fn checkout() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
@@ -100,15 +96,7 @@ fn compare_skips_a_stack_that_is_not_built_and_runs_the_rest() {
         "{}",
         stderr(&output)
     );
-    let comparison: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    let labels: Vec<&str> = comparison["summary"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|summary| summary["stack"]["label"].as_str().unwrap())
-        .collect();
-    assert_eq!(labels, ["axum+tokio-postgres"]);
+    assert_eq!(stack_labels(&read_json(&out)), ["axum+tokio-postgres"]);
 }
 
 /// `GET path` on 127.0.0.1:port: the status and body, or None if nothing answers.
