@@ -160,3 +160,29 @@ fn serve_runs_a_stack_on_a_seeded_database_until_sigterm() {
     assert!(status.success(), "exit {status}");
     drop(db);
 }
+
+#[test]
+fn a_driver_a_stack_does_not_have_is_refused_before_any_load() {
+    for (args, message) in [
+        (
+            &[
+                "run",
+                "--scenario",
+                "smoke",
+                "--target",
+                "go-nethttp",
+                "--driver",
+                "sqlx",
+            ][..],
+            "go-nethttp does not run on sqlx; it runs on lib/pq",
+        ),
+        (
+            &["serve", "bun", "--driver", "tokio-postgres"][..],
+            "bun does not run on tokio-postgres; it runs on bun-sql",
+        ),
+    ] {
+        let output = loadgen(args).output().unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        assert!(stderr(&output).contains(message), "{}", stderr(&output));
+    }
+}

@@ -117,11 +117,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
             TargetSpec::Server(name) => {
                 // A missing binary fails before the reset.
                 let spec = StackSpec::builtin(&name, args.places.bin_dir.as_deref())?;
-                let driver = args.driver.as_deref().unwrap_or(spec.default_driver());
-                if !spec.accepts(driver) {
-                    let drivers = spec.stack.map(|s| s.drivers.join(", ")).unwrap_or_default();
-                    bail!("{name} does not run on {driver}; it runs on {drivers}");
-                }
+                let driver = spec.driver(args.driver.as_deref())?;
                 let url = data.database_url().await?;
                 if config.reset {
                     load::reset_database(&url, &scenario).await?;

@@ -38,14 +38,7 @@ pub struct ServeArgs {
 /// an error.
 pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let spec = StackSpec::builtin(&args.name, args.bin_dir.as_deref())?;
-    let driver = args.driver.as_deref().unwrap_or(spec.default_driver());
-    if !spec.accepts(driver) {
-        let drivers = spec.stack.map(|s| s.drivers.join(", ")).unwrap_or_default();
-        bail!(
-            "{} does not run on {driver}; it runs on {drivers}",
-            args.name
-        );
-    }
+    let driver = spec.driver(args.driver.as_deref())?;
     let url = args.data.database_url().await?;
     if args.reset {
         let dataset = Dataset {

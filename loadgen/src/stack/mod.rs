@@ -175,6 +175,19 @@ impl StackSpec {
         self.stack
             .map_or("tokio-postgres", |stack| stack.default_driver())
     }
+
+    /// The driver to run on: `asked`, if this stack has it, else its default.
+    pub fn driver<'a>(&self, asked: Option<&'a str>) -> anyhow::Result<&'a str> {
+        let driver = asked.unwrap_or(self.default_driver());
+        if !self.accepts(driver) {
+            let drivers = self.stack.map(|s| s.drivers.join(", ")).unwrap_or_default();
+            bail!(
+                "{} does not run on {driver}; it runs on {drivers}",
+                self.label
+            );
+        }
+        Ok(driver)
+    }
 }
 
 /// Parses `--stack LABEL=PATH`: a server binary built elsewhere (same flags
