@@ -92,6 +92,134 @@ fn every_stack_compares_on_orders() {
         assert!(total["requests"].as_u64().unwrap() > 20, "{label}: {total}");
         assert_eq!(total["errors"], serde_json::json!({}), "{label}: {total}");
     }
+    // The database alone ran the scenario's SQL too, and left the stock and
+    // totals as consistent as the stacks must.
+    for run in comparison["ceiling"]["runs"].as_array().unwrap() {
+        let record = &run["record"];
+        assert!(record["transactions"].as_u64().unwrap() > 20, "{record}");
+        assert_eq!(record["failed"], 0, "{record}");
+    }
+}
+
+/// The database alone (pgbench on the scenario's `ceiling` SQL) takes its
+/// turn in every round beside the stacks, and each stack's figures are
+/// read against it round by round, in the JSON, the table and the report.
+#[test]
+fn the_database_alone_runs_beside_the_stacks() {
+    let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
+    let out = temp("ceiling.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["compare", "--scenario", "users-read", "--servers", "hyper"])
+        .args(["--rounds", "2", "--duration", "1s", "--warmup", "300ms"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let comparison = read_json(&out);
+    let order: Vec<&str> = (comparison["order"].as_array().unwrap().iter())
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "round 1 throughput hyper+tokio-postgres",
+            "round 1 throughput postgres alone (pgbench)",
+            "round 2 throughput postgres alone (pgbench)",
+            "round 2 throughput hyper+tokio-postgres",
+            "round 1 latency hyper+tokio-postgres",
+            "round 1 latency postgres alone (pgbench)",
+            "round 2 latency postgres alone (pgbench)",
+            "round 2 latency hyper+tokio-postgres",
+        ]
+    );
+    let ceiling = &comparison["ceiling"];
+    let runs = ceiling["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    let rate = comparison["latency_rate"].as_f64().unwrap();
+    for run in runs {
+        let record = &run["record"];
+        assert_eq!(record["connections"], 20, "a server's pool: {record}");
+        assert_eq!(record["failed"], 0, "{record}");
+        // One request per flow here: pgbench's transactions are requests.
+        assert_eq!(record["transactions"], record["requests"], "{record}");
+        let requests = record["requests"].as_f64().unwrap();
+        assert!(requests > 100.0, "{record}");
+        let latency = &record["latency"];
+        assert!(latency["p50_us"].as_u64().unwrap() > 0, "{latency}");
+        assert!(latency["p99_us"].as_u64() >= latency["p50_us"].as_u64());
+        if run["phase"] == "latency" {
+            assert_eq!(record["rate"].as_f64().unwrap(), rate);
+            // At a planned rate, pgbench ends about as many as planned.
+            assert!((requests - rate).abs() < 0.2 * rate, "{requests} at {rate}");
+            assert!(record["command"].as_str().unwrap().contains("--rate="));
+        }
+    }
+    // Each round's ratio, then the median of the rounds.
+    let stack = &comparison["summary"][0];
+    let mut ratios: Vec<f64> = (0..2)
+        .map(|i| {
+            stack["rounds"][i]["rps"].as_f64().unwrap()
+                / ceiling["rounds"][i]["rps"].as_f64().unwrap()
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let over = &ceiling["stacks"][0];
+    assert_eq!(over["stack"], "hyper+tokio-postgres");
+    let fraction = over["rps_fraction"]["median"].as_f64().unwrap();
+    assert!(
+        (fraction - (ratios[0] + ratios[1]) / 2.0).abs() < 1e-9,
+        "{over}"
+    );
+    assert!(
+        over["p99_multiple"]["median"].as_f64().unwrap() > 0.0,
+        "{over}"
+    );
+    assert!(stdout.contains("postgres alone (pgbench)"), "{stdout}");
+    assert!(stdout.contains("throughput, of the database's"), "{stdout}");
+    let html = std::fs::read_to_string(out.with_extension("html")).unwrap();
+    let table = html
+        .split("<table id=\"ceiling\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .expect("the table over the database alone");
+    assert!(table.contains("hyper+tokio-postgres"), "{table}");
+    assert!(table.contains(&format!("{fraction:.2} (")), "{table}");
+}
+
+/// The database-alone SQL of the scenarios the tests above leave out runs
+/// under pgbench without a failed transaction and leaves the database
+/// consistent (orders and users-read run above).
+#[test]
+fn every_ceiling_script_runs() {
+    let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
+    for scenario in ["products-browse", "mixed"] {
+        let out = temp(&format!("ceiling-{scenario}.json"));
+        let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            .args(["compare", "--scenario", scenario, "--servers", "axum"])
+            .args(["--rounds", "1", "--no-latency-phase"])
+            .args(["--duration", "1s", "--warmup", "300ms", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{scenario}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let comparison = read_json(&out);
+        let record = &comparison["ceiling"]["runs"][0]["record"];
+        assert!(
+            record["transactions"].as_u64().unwrap() > 20,
+            "{scenario}: {record}"
+        );
+        assert_eq!(record["failed"], 0, "{scenario}: {record}");
+    }
 }
 
 #[test]

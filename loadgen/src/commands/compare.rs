@@ -14,12 +14,13 @@ use clap::Args;
 use crate::commands::load::{self, LoadArgs};
 use crate::commands::places::Places;
 use crate::measure::comparison::{
-    judge, rotation, summarize, CompareRun, Comparison, Pinning, Stack, SCHEMA,
+    judge, rotation, summarize, Ceiling, CeilingRun, CompareRun, Comparison, Pinning, Stack, SCHEMA,
 };
 use crate::measure::record;
 use crate::measure::statistics::median;
 use crate::report::{html, text};
 use crate::runner;
+use crate::runner::pgbench;
 use crate::scenario::{Load, Model, Scenario};
 use crate::stack::affinity::Cpus;
 use crate::stack::{self, ServerProcess, StackSpec};
@@ -57,6 +58,12 @@ pub struct CompareArgs {
     /// Skip the equal-rate latency phase.
     #[arg(long)]
     pub no_latency_phase: bool,
+    /// Leave out the database-alone row: pgbench running the scenario's
+    /// SQL (each flow's `ceiling` script) straight at PostgreSQL over as
+    /// many connections as a server's pool, in every round and phase, so
+    /// each stack's throughput and latency read as a fraction of it.
+    #[arg(long)]
+    pub no_ceiling: bool,
     /// Server worker threads [default: the server's own default, all cores].
     #[arg(long)]
     pub server_workers: Option<usize>,
@@ -127,25 +134,82 @@ pub async fn verify_database(url: &str, scenario: &Scenario) -> anyhow::Result<V
     Ok(problems)
 }
 
+/// What a round runs: each stack, and PostgreSQL alone when the scenario
+/// has its SQL.
+#[derive(Clone)]
+enum Entry {
+    Stack(Stack),
+    Ceiling,
+}
+
+/// The database-alone row's label in the progress lines and the run order.
+const CEILING_LABEL: &str = "postgres alone (pgbench)";
+
 struct Runner<'a> {
     args: &'a CompareArgs,
     scenario: &'a Scenario,
     database_url: String,
     specs: Vec<StackSpec>,
+    ceiling: Option<std::sync::Arc<pgbench::Ceiling>>,
     order: Vec<String>,
     runs: Vec<CompareRun>,
+    ceiling_runs: Vec<CeilingRun>,
 }
 
 impl Runner<'_> {
     /// Every run of the schedule, in its order, with `load`.
     async fn run_phase(
         &mut self,
-        schedule: &[(u32, Stack)],
+        schedule: &[(u32, Entry)],
         phase: &str,
         load: &Load,
     ) -> anyhow::Result<()> {
-        for (round, stack) in schedule {
-            self.run_one(*round, phase, stack, load).await?;
+        for (round, entry) in schedule {
+            match entry {
+                Entry::Stack(stack) => self.run_one(*round, phase, stack, load).await?,
+                Entry::Ceiling => self.run_ceiling(*round, phase, load).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// pgbench on the scenario's SQL, on the same fresh data as the stacks.
+    async fn run_ceiling(&mut self, round: u32, phase: &str, load: &Load) -> anyhow::Result<()> {
+        let Some(ceiling) = self.ceiling.clone() else {
+            return Ok(());
+        };
+        let label = format!("round {round} {phase} {CEILING_LABEL}");
+        eprintln!("== {label}");
+        self.order.push(label.clone());
+        load::reset_database(&self.database_url, self.scenario).await?;
+        let (url, load_for_run) = (self.database_url.clone(), load.clone());
+        let record =
+            tokio::task::spawn_blocking(move || ceiling.run(&url, &load_for_run, stack::POOL_SIZE))
+                .await
+                .context("the pgbench run panicked")??;
+        self.check_database(&label).await?;
+        eprintln!(
+            "   {:.1} req/s, p99 {}, {} failed",
+            record.rps,
+            crate::units::format_us(record.latency.p99_us as f64),
+            record.failed
+        );
+        self.ceiling_runs.push(CeilingRun {
+            round,
+            phase: phase.to_string(),
+            record,
+        });
+        Ok(())
+    }
+
+    async fn check_database(&self, label: &str) -> anyhow::Result<()> {
+        let problems = verify_database(&self.database_url, self.scenario).await?;
+        if !problems.is_empty() {
+            bail!(
+                "the database is inconsistent after {label} ({}):\n  {}",
+                "stock must equal the seeded stock minus confirmed orders, and totals their items",
+                problems.join("\n  ")
+            );
         }
         Ok(())
     }
@@ -193,14 +257,7 @@ impl Runner<'_> {
         .await
         .context("the run panicked")?;
         server.stop()?;
-        let problems = verify_database(&self.database_url, self.scenario).await?;
-        if !problems.is_empty() {
-            bail!(
-                "the database is inconsistent after {label} ({}):\n  {}",
-                "stock must equal the seeded stock minus confirmed orders, and totals their items",
-                problems.join("\n  ")
-            );
-        }
+        self.check_database(&label).await?;
         for warning in &record.generator.warnings {
             eprintln!("   warning: {warning}");
         }
@@ -306,15 +363,33 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         model: Model::Closed { connections },
         ..load.clone()
     };
+    let ceiling = if args.no_ceiling {
+        None
+    } else {
+        let ceiling = pgbench::Ceiling::prepare(&scenario)?;
+        if ceiling.is_none() {
+            eprintln!(
+                "no database-alone row: scenario {} has no `ceiling` scripts in its flows",
+                scenario.name
+            );
+        }
+        ceiling.map(std::sync::Arc::new)
+    };
+    let mut entries: Vec<Entry> = stacks.iter().cloned().map(Entry::Stack).collect();
+    if ceiling.is_some() {
+        entries.push(Entry::Ceiling);
+    }
     let mut runner = Runner {
         args: &args,
         scenario: &scenario,
         database_url,
         specs,
+        ceiling,
         order: Vec::new(),
         runs: Vec::new(),
+        ceiling_runs: Vec::new(),
     };
-    let schedule = rotation(&stacks, args.rounds);
+    let schedule = rotation(&entries, args.rounds);
     runtime.block_on(runner.run_phase(&schedule, "throughput", &throughput_load))?;
     let throughput = |stack: &Stack| -> Vec<f64> {
         runner
@@ -352,6 +427,8 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
     }
     let summary = summarize(&stacks, &runner.runs, latency_rate.is_some());
     let verdicts = judge(&summary, args.rounds);
+    let ceiling = (runner.ceiling.is_some())
+        .then(|| Ceiling::new(runner.ceiling_runs, &summary, latency_rate.is_some()));
     let comparison = Comparison {
         schema: SCHEMA.to_string(),
         scenario: scenario.name.clone(),
@@ -370,6 +447,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         runs: runner.runs,
         summary,
         verdicts,
+        ceiling,
     };
     print!("{}", text::comparison(&comparison));
     let path = args.out.clone().unwrap_or_else(|| {

@@ -209,6 +209,140 @@ pub struct Comparison {
     pub runs: Vec<CompareRun>,
     pub summary: Vec<StackSummary>,
     pub verdicts: Verdicts,
+    /// PostgreSQL alone on the same SQL, when the scenario has it.
+    #[serde(default)]
+    pub ceiling: Option<Ceiling>,
+}
+
+/// One run of PostgreSQL alone: pgbench on the scenario's `ceiling`
+/// scripts, one transaction per flow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CeilingRecord {
+    /// The pgbench command line; `flow-N.sql` is the Nth flow's script.
+    pub command: String,
+    /// As many as a server's database pool holds.
+    pub connections: u32,
+    /// The planned requests per second (open phase); none when closed.
+    pub rate: Option<f64>,
+    pub measured_seconds: f64,
+    /// Flows run to their end inside the measured window.
+    pub transactions: u64,
+    /// Their requests: a flow counts as many as it has steps.
+    pub requests: u64,
+    /// Transactions that failed or were skipped inside the window.
+    pub failed: u64,
+    pub rps: f64,
+    /// Per request: a flow of several steps credits each step with an
+    /// equal share of its time, as pgbench times flows, not statements.
+    pub latency: crate::measure::record::Latency,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CeilingRun {
+    pub round: u32,
+    pub phase: String,
+    pub record: CeilingRecord,
+}
+
+/// The ceiling's figures in one round.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CeilingRound {
+    pub round: u32,
+    pub rps: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub p99_9_us: f64,
+}
+
+/// PostgreSQL alone beside the stacks: its figures per round, and each
+/// stack's over it, taken round by round (the same machine state) before
+/// the median and range over rounds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ceiling {
+    pub runs: Vec<CeilingRun>,
+    pub rounds: Vec<CeilingRound>,
+    pub rps: Spread,
+    pub p50_us: Spread,
+    pub p99_us: Spread,
+    pub p99_9_us: Spread,
+    pub failed: u64,
+    pub stacks: Vec<OverCeiling>,
+}
+
+/// A stack over the database alone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OverCeiling {
+    pub stack: String,
+    /// Throughput as a fraction of the database's.
+    pub rps_fraction: Spread,
+    /// Latency as a multiple of the database's at the same rate.
+    pub p50_multiple: Spread,
+    pub p99_multiple: Spread,
+}
+
+impl Ceiling {
+    /// The ceiling's figures from its runs, and every stack's over it in the
+    /// rounds both ran.
+    pub fn new(runs: Vec<CeilingRun>, summary: &[StackSummary], latency_phase: bool) -> Ceiling {
+        let latency_phase_name = if latency_phase {
+            "latency"
+        } else {
+            "throughput"
+        };
+        let mut numbers: Vec<u32> = runs.iter().map(|run| run.round).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let rounds: Vec<CeilingRound> = numbers
+            .into_iter()
+            .map(|round| {
+                let phase = |name: &str| {
+                    runs.iter()
+                        .find(|run| run.round == round && run.phase == name)
+                        .map(|run| &run.record)
+                };
+                let latency = phase(latency_phase_name).map(|record| record.latency);
+                CeilingRound {
+                    round,
+                    rps: phase("throughput").map_or(0.0, |record| record.rps),
+                    p50_us: latency.map_or(0.0, |l| l.p50_us as f64),
+                    p99_us: latency.map_or(0.0, |l| l.p99_us as f64),
+                    p99_9_us: latency.map_or(0.0, |l| l.p99_9_us as f64),
+                }
+            })
+            .collect();
+        let figure =
+            |of: fn(&CeilingRound) -> f64| Spread::of(&rounds.iter().map(of).collect::<Vec<_>>());
+        let stacks = summary
+            .iter()
+            .map(|stack| {
+                let over = |mine: fn(&RoundFigures) -> f64, theirs: fn(&CeilingRound) -> f64| {
+                    let ratios: Vec<f64> = (stack.rounds.iter())
+                        .filter_map(|r| {
+                            let ceiling = rounds.iter().find(|c| c.round == r.round)?;
+                            (theirs(ceiling) > 0.0).then(|| mine(r) / theirs(ceiling))
+                        })
+                        .collect();
+                    Spread::of(&ratios)
+                };
+                OverCeiling {
+                    stack: stack.stack.label.clone(),
+                    rps_fraction: over(|r| r.rps, |c| c.rps),
+                    p50_multiple: over(|r| r.p50_us, |c| c.p50_us),
+                    p99_multiple: over(|r| r.p99_us, |c| c.p99_us),
+                }
+            })
+            .collect();
+        Ceiling {
+            rps: figure(|r| r.rps),
+            p50_us: figure(|r| r.p50_us),
+            p99_us: figure(|r| r.p99_us),
+            p99_9_us: figure(|r| r.p99_9_us),
+            failed: runs.iter().map(|run| run.record.failed).sum(),
+            runs,
+            rounds,
+            stacks,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -218,16 +352,17 @@ pub struct Pinning {
     pub db: Option<Vec<usize>>,
 }
 
-/// Round `r` (from 1) runs the stacks rotated by `r - 1`: over as many
-/// rounds as stacks, each stack runs once in each position.
-pub fn rotation(stacks: &[Stack], rounds: u32) -> Vec<(u32, Stack)> {
+/// Round `r` (from 1) runs the entries (stacks, and the database alone)
+/// rotated by `r - 1`: over as many rounds as entries, each runs once in
+/// each position.
+pub fn rotation<T: Clone>(entries: &[T], rounds: u32) -> Vec<(u32, T)> {
     (1..=rounds)
         .flat_map(|round| {
-            let shift = (round as usize - 1) % stacks.len().max(1);
-            stacks[shift..]
+            let shift = (round as usize - 1) % entries.len().max(1);
+            entries[shift..]
                 .iter()
-                .chain(&stacks[..shift])
-                .map(move |stack| (round, stack.clone()))
+                .chain(&entries[..shift])
+                .map(move |entry| (round, entry.clone()))
         })
         .collect()
 }

@@ -707,7 +707,59 @@ fn summary_table(comparison: &Comparison) -> String {
         }
         let _ = write!(html, "<td>{}</td></tr>", s.errors);
     }
+    if let Some(ceiling) = &comparison.ceiling {
+        let _ = write!(
+            html,
+            "<tr class=\"ceiling\"><td>postgres alone (pgbench)</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>-</td><td>-</td><td>{}</td></tr>",
+            escape(&text::spread(Figure::Throughput, ceiling.rps)),
+            escape(&text::spread(Figure::P50, ceiling.p50_us)),
+            escape(&text::spread(Figure::P99, ceiling.p99_us)),
+            escape(&text::spread(Figure::P99_9, ceiling.p99_9_us)),
+            ceiling.failed
+        );
+    }
     html.push_str("</tbody></table>");
+    html
+}
+
+/// Each stack over the database alone: what the HTTP stack costs.
+fn ceiling_table(comparison: &Comparison) -> String {
+    let Some(ceiling) = &comparison.ceiling else {
+        return String::new();
+    };
+    let at = match comparison.latency_rate {
+        Some(rate) => format!("at {rate:.0} req/s"),
+        None => "closed model".into(),
+    };
+    let mut html = format!(
+        "<h2>Over the database alone</h2><p class=\"note\">PostgreSQL running the same SQL \
+         (pgbench on the scenario's <code>ceiling</code> scripts, over {connections} connections like a \
+         server's pool), interleaved with the stacks in every round. Each round's ratio, median (min-max) \
+         over rounds: throughput as a fraction of the database's; latency ({at}) as a multiple of the \
+         database's at the same rate.</p><table id=\"ceiling\"><thead><tr><th>stack</th>\
+         <th>throughput, of the database's</th><th>p50, x the database's</th>\
+         <th>p99, x the database's</th></tr></thead><tbody>",
+        connections = ceiling.runs.first().map_or(0, |run| run.record.connections),
+    );
+    for stack in &ceiling.stacks {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&stack.stack),
+            text::ratio(stack.rps_fraction, ""),
+            text::ratio(stack.p50_multiple, "x"),
+            text::ratio(stack.p99_multiple, "x"),
+        );
+    }
+    html.push_str("</tbody></table>");
+    if let Some(run) = ceiling.runs.first() {
+        let _ = write!(
+            html,
+            "<p class=\"note\">pgbench: <code>{}</code> (with <code>--rate</code> in the latency phase)</p>",
+            escape(&run.record.command)
+        );
+    }
     html
 }
 
@@ -759,7 +811,7 @@ fn round_charts(comparison: &Comparison) -> Result<String, Box<dyn std::error::E
 const STYLE: &str = "body{font-family:sans-serif;max-width:1020px;margin:1.5em auto;color:#222}\
     table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\
     td:first-child,th:first-child,td.name{text-align:left}\
-    #endpoints tr.first td{border-top:2px solid #888}\
+    #endpoints tr.first td{border-top:2px solid #888}tr.ceiling td{font-style:italic;background:#f6f6f6}\
     figure{margin:0.5em 0}svg{max-width:100%;height:auto}.caveat{font-weight:bold}\
     .grid{display:grid;column-gap:20px}.grid h3{margin:0.5em 0;font-size:1em}\
     .legend span{display:block}.note{color:#555;font-size:0.9em}\
@@ -774,10 +826,11 @@ pub fn report(comparison: &Comparison) -> anyhow::Result<String> {
         html,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>stackbench: {scenario}</title><style>{STYLE}</style></head><body>\
-         <h1>stackbench: {scenario}</h1>{verdicts}{table}{rounds}{timelines}{endpoints}",
+         <h1>stackbench: {scenario}</h1>{verdicts}{table}{ceiling}{rounds}{timelines}{endpoints}",
         scenario = escape(&comparison.scenario),
         verdicts = verdicts(comparison),
         table = summary_table(comparison),
+        ceiling = ceiling_table(comparison),
         rounds = round_charts(comparison).map_err(chart_error)?,
         timelines = timelines(comparison).map_err(chart_error)?,
         endpoints = endpoint_table(comparison),

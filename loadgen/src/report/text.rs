@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use comfy_table::{presets, Cell, CellAlignment, Table};
 use hdrhistogram::Histogram;
 
-use crate::measure::comparison::{Comparison, Figure, Spread};
+use crate::measure::comparison::{Ceiling, Comparison, Figure, Spread};
 use crate::measure::record::{Figures, Latency, RunRecord};
 use crate::units::format_us;
 
@@ -374,6 +374,18 @@ pub fn comparison(comparison: &Comparison) -> String {
         row.push(Cell::new(s.errors));
         summary_table.add_row(row);
     }
+    if let Some(ceiling) = &comparison.ceiling {
+        summary_table.add_row(vec![
+            Cell::new("postgres alone (pgbench)"),
+            Cell::new(spread(Figure::Throughput, ceiling.rps)),
+            Cell::new(spread(Figure::P50, ceiling.p50_us)),
+            Cell::new(spread(Figure::P99, ceiling.p99_us)),
+            Cell::new(spread(Figure::P99_9, ceiling.p99_9_us)),
+            Cell::new("-"),
+            Cell::new("-"),
+            Cell::new(ceiling.failed),
+        ]);
+    }
     let mut out = format!(
         "\n{} on {}: {} round(s), median (min-max) over rounds; throughput from the closed phase, latency {}\n{summary_table}\n",
         comparison.scenario,
@@ -384,6 +396,9 @@ pub fn comparison(comparison: &Comparison) -> String {
             None => "and CPU from the closed phase",
         },
     );
+    if let Some(ceiling) = &comparison.ceiling {
+        out.push_str(&over_ceiling(ceiling, comparison.latency_rate));
+    }
     let verdicts = &comparison.verdicts;
     if let Some(caveat) = &verdicts.caveat {
         let _ = writeln!(out, "{caveat}");
@@ -393,6 +408,41 @@ pub fn comparison(comparison: &Comparison) -> String {
     }
     let _ = writeln!(out, "({})", verdicts.method);
     out
+}
+
+/// A ratio's median over rounds with its min-max.
+pub fn ratio(spread: Spread, unit: &str) -> String {
+    format!(
+        "{:.2}{unit} ({:.2}-{:.2})",
+        spread.median, spread.min, spread.max
+    )
+}
+
+/// What each stack costs over the database alone, from ratios taken round by round.
+fn over_ceiling(ceiling: &Ceiling, latency_rate: Option<f64>) -> String {
+    let at = latency_rate.map_or(" (closed)".to_string(), |rate| {
+        format!(" at {rate:.0} req/s")
+    });
+    let header = [
+        "stack".to_string(),
+        "throughput, of the database's".to_string(),
+        format!("p50{at}, x the database's"),
+        format!("p99{at}, x the database's"),
+    ];
+    let mut t = table(&header.iter().map(String::as_str).collect::<Vec<_>>());
+    for stack in &ceiling.stacks {
+        t.add_row(vec![
+            Cell::new(&stack.stack),
+            Cell::new(ratio(stack.rps_fraction, "")),
+            Cell::new(ratio(stack.p50_multiple, "x")),
+            Cell::new(ratio(stack.p99_multiple, "x")),
+        ]);
+    }
+    format!(
+        "Over PostgreSQL alone (pgbench on the same SQL over {} connections, a server's pool), \
+         each round's ratio, median (min-max):\n{t}\n",
+        ceiling.runs.first().map_or(0, |run| run.record.connections)
+    )
 }
 
 /// The gate's table: each metric's change with its interval, the smallest

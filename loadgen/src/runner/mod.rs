@@ -8,6 +8,8 @@ use std::sync::{mpsc, Arc};
 
 use tokio::time::Instant;
 
+pub mod pgbench;
+
 use crate::engine::{self, Destination, RunSpec, Tick};
 use crate::measure::record::{
     self, Endpoint, Figures, Generator, Identity, OpenModel, ProcessUsage, RunConfig, RunRecord,

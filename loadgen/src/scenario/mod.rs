@@ -64,6 +64,9 @@ struct FlowFile {
     weight: u32,
     #[serde(rename = "step")]
     steps: Vec<Spanned<StepFile>>,
+    /// The flow's SQL as a pgbench script: what the servers send PostgreSQL
+    /// for its steps, for `compare`'s database-alone row.
+    ceiling: Option<String>,
 }
 
 fn one() -> u32 {
@@ -167,10 +170,13 @@ impl Step {
 
 #[derive(Debug, Clone)]
 pub struct Flow {
+    pub name: String,
     pub weight: u32,
     pub steps: Vec<Step>,
     /// Number of capture slots the flow's steps use.
     pub slots: usize,
+    /// A pgbench script of the SQL the servers run for this flow's steps.
+    pub ceiling: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -421,10 +427,30 @@ pub fn parse(text: &str, source: &str) -> Result<Scenario, ScenarioError> {
             next_id += 1;
         }
         flows.push(Flow {
+            name: flow.name.clone(),
             weight: flow.weight,
             steps,
             slots: slots.len(),
+            ceiling: flow.ceiling.clone(),
         });
+    }
+    // The database-alone row drives the whole mix or nothing: with a flow
+    // left out, its share of the load would be missing from the ceiling.
+    if flows.iter().any(|f| f.ceiling.is_some()) {
+        if let Some((flow, missing)) = file
+            .flows
+            .iter()
+            .zip(&flows)
+            .find(|(_, flow)| flow.ceiling.is_none())
+        {
+            return Err(error(
+                at(flow.span()),
+                format!(
+                    "flow {:?} has no `ceiling` script but other flows do: give every flow one, or none",
+                    missing.name
+                ),
+            ));
+        }
     }
     let mut labels: Vec<&str> = flows
         .iter()
@@ -597,6 +623,25 @@ check = { status = "confirmed" }
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn a_ceiling_covers_every_flow_or_none() {
+        let one = GOOD.replace(
+            "[[flow]]\nname = \"order\"\n",
+            "[[flow]]\nname = \"order\"\nceiling = \"SELECT 1;\"\n",
+        );
+        let scenario = parse(&one, "t.toml").unwrap();
+        assert_eq!(scenario.flows[0].ceiling.as_deref(), Some("SELECT 1;"));
+        let partial = format!(
+            "{one}\n[[flow]]\nname = \"read\"\n[[flow.step]]\nmethod = \"GET\"\npath = \"/users/1\"\nexpect = 200\n"
+        );
+        let error = parse(&partial, "t.toml").unwrap_err();
+        assert_eq!(error.line, 30, "{error}");
+        assert!(
+            error.to_string().contains("flow \"read\" has no `ceiling`"),
+            "{error}"
+        );
     }
 
     #[test]

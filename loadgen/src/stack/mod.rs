@@ -221,6 +221,10 @@ fn free_port(port: Option<u16>) -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// The database connections every server gets (its pool), and so the
+/// connections of the database-alone row that `compare` reads stacks against.
+pub const POOL_SIZE: u32 = 20;
+
 impl ServerProcess {
     /// Starts `stack` with `driver` against `database_url`, pinned to `cpus`
     /// when given, and waits until `/health/db` answers.
@@ -242,6 +246,7 @@ impl ServerProcess {
         command
             .args(["--port", &port.to_string(), "--driver", driver])
             .env("DATABASE_URL", database_url)
+            .env("POOL_SIZE", POOL_SIZE.to_string())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null());
