@@ -87,6 +87,7 @@ pub fn stub_state() -> AppState {
         store: Store::Stub(StubStore),
         workers: 1,
         shutdown_timeout: std::time::Duration::from_secs(1),
+        database: None,
     }
 }
 

@@ -25,12 +25,14 @@ use shop::{ApiError, AppState};
 /// Serves the API on `listener` with `state.workers` actix workers until
 /// `shutdown` resolves, then finishes the requests in flight.
 ///
+/// Each worker runs its own single-threaded runtime, so each gets a pool of
+/// its own ([`AppState::own_pool`]): its connections' I/O then runs on the
+/// worker that uses them.
+///
 /// Shutdown drains every worker before stopping any: actix-server stops an
 /// idle worker at once, and its thread drops that worker's tokio runtime
-/// with every task spawned on it. Those include the store's detached writes
-/// and tokio-postgres's connection tasks (spawned by whichever worker opened
-/// the pooled connection), which requests on the other workers may be
-/// using. So on the signal the server stops accepting (`pause`), answers
+/// with every task spawned on it, such as the store's detached writes, which
+/// may still be settling a request another worker answered. So on the signal the server stops accepting (`pause`), answers
 /// every request from then on with `Connection: close`, waits until no
 /// request is in flight on any worker (or `state.shutdown_timeout` has
 /// passed), and only then stops all workers at once, closing the idle
@@ -42,14 +44,19 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let workers = state.workers;
     let grace = state.shutdown_timeout;
-    let state = Data::new(state);
     let drain = Arc::new(Drain::default());
+    let started = Arc::new(AtomicUsize::new(0));
     let server = HttpServer::new({
         let drain = Arc::clone(&drain);
         move || {
             let drain = Arc::clone(&drain);
+            let worker = started.fetch_add(1, Ordering::Relaxed);
+            let state = state.own_pool(worker, workers).unwrap_or_else(|error| {
+                tracing::warn!(%error, "worker {worker} shares the first pool: cannot open its own");
+                state.clone()
+            });
             App::new()
-                .app_data(state.clone())
+                .app_data(Data::new(state))
                 .configure(api)
                 .wrap_fn(move |request, service| {
                     let in_flight = InFlight::new(&drain);

@@ -355,14 +355,25 @@ impl Store {
         pool_size: usize,
         timeouts: DbTimeouts,
     ) -> Result<Store, StoreError> {
-        let store = match driver {
+        let store = Store::open(driver, url, pool_size, timeouts)?;
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// A store whose pool opens its connections when first asked, on the
+    /// runtime that asks.
+    pub fn open(
+        driver: Driver,
+        url: &str,
+        pool_size: usize,
+        timeouts: DbTimeouts,
+    ) -> Result<Store, StoreError> {
+        Ok(match driver {
             Driver::TokioPostgres => {
                 Store::TokioPostgres(postgres::PostgresStore::connect(url, pool_size, timeouts)?)
             }
             Driver::Sqlx => Store::Sqlx(sqlx::SqlxStore::connect(url, pool_size, timeouts)?),
-        };
-        store.ping().await?;
-        Ok(store)
+        })
     }
 
     /// One round trip to the database.
