@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what stackbench needs that the Rust toolchain does not bring:
-# the PostgreSQL server binaries (Debian/Ubuntu packages). Safe to run again:
-# it installs only what is missing.
+# the PostgreSQL server binaries (Debian/Ubuntu packages), Go, Bun and Hono;
+# with --tests, Chromium too (the HTML report test). Safe to run again: it
+# installs only what is missing.
 set -euo pipefail
+for_tests=false
+[ "${1:-}" = "--tests" ] && for_tests=true
 cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
@@ -74,4 +77,10 @@ if command -v npm >/dev/null; then
         npm ci --prefix servers --no-audit --no-fund --loglevel=error >/dev/null \
             || say "npm ci failed: the bun and bun-hono stacks will be skipped"
     fi
+fi
+
+# The HTML report test renders the report in headless Chromium.
+if $for_tests && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+    say "installing Chromium from the OS packages (for the HTML report test)"
+    apt_install chromium || die "cannot install Chromium: the HTML report test needs it"
 fi

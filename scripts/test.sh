@@ -9,15 +9,7 @@ cd "$(dirname "$0")/.."
 step() { printf '== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 step "set-up: PostgreSQL, Go, Bun, Chromium, schemathesis (what is missing)"
-bash scripts/setup.sh
-
-# The HTML report test renders the report in headless Chromium.
-if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
-    echo "installing Chromium from the OS packages (for the HTML report test)"
-    if [ "$(id -u)" -eq 0 ]; then run=(); else run=(sudo); fi
-    "${run[@]}" apt-get install -y -qq chromium >/dev/null 2>&1 \
-        || { "${run[@]}" apt-get update -qq && "${run[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
-fi
+bash scripts/setup.sh --tests
 
 # The fault suite's spec fuzz runs schemathesis (PyPI).
 bash scripts/fuzz-setup.sh

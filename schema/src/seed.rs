@@ -26,6 +26,16 @@ pub struct Dataset {
     pub stock: u32,
 }
 
+impl Dataset {
+    /// The dataset of `loadgen db reset` and `loadgen serve --reset` when
+    /// not told otherwise: small enough to seed in a blink.
+    pub const SMALL: Dataset = Dataset {
+        users: 1000,
+        products: 100,
+        stock: 1000,
+    };
+}
+
 /// Empties every table and fills it with `dataset`, in one transaction.
 /// User `i` is `user{i}` / `user{i}@example.com`; product `i` costs
 /// `((i * 7919) mod 99900 + 100) / 100` and is in `CATEGORIES[i mod 8]`.

@@ -32,13 +32,13 @@ pub enum Action {
     /// for a database stackbench did not create (see `create`).
     Reset {
         /// Number of users.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = Dataset::SMALL.users)]
         users: u32,
         /// Number of products, spread over a fixed set of categories.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = Dataset::SMALL.products)]
         products: u32,
         /// Initial stock of every product.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = Dataset::SMALL.stock)]
         stock: u32,
     },
 }

@@ -41,13 +41,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
     let driver = spec.driver(args.driver.as_deref())?;
     let url = args.data.database_url().await?;
     if args.reset {
-        let dataset = Dataset {
-            users: 1000,
-            products: 100,
-            stock: 1000,
-        };
+        let dataset = Dataset::SMALL;
         schema::seed::reset(&schema::connect(&url).await?, dataset).await?;
-        eprintln!("database reset: 1000 users, 100 products");
+        eprintln!(
+            "database reset: {} users, {} products with {} in stock each",
+            dataset.users, dataset.products, dataset.stock
+        );
     }
     let port = args.port.or(spec.port).unwrap_or(0);
     eprintln!(

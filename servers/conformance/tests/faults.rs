@@ -440,10 +440,14 @@ async fn load_client(
 /// answered 201 is in the database (and stock adds up), and what is sent
 /// after the stop is refused at the connection level, never answered 5xx.
 async fn sigterm_under_load(server: &str, driver: &str) {
+    sigterm_under_load_with(server, driver, &[]).await;
+}
+
+async fn sigterm_under_load_with(server: &str, driver: &str, args: &[&str]) {
     let _turn = ONE_AT_A_TIME.lock().await;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    let mut s = Server::start(server, driver).await;
+    let mut s = Server::start_with(server, driver, args).await;
     let sigterm_sent = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..LOAD_CLIENTS)
         .map(|n| tokio::spawn(load_client(s.base.clone(), n, Arc::clone(&sigterm_sent))))
@@ -523,6 +527,23 @@ async fn sigterm_under_load(server: &str, driver: &str) {
 }
 
 conformance::every_stack!(sigterm_under_load: super::sigterm_under_load);
+
+/// hyper and axum on one single-threaded runtime per worker, each with its
+/// own socket and pool (`--runtime per-core`): the same load, the same
+/// clean stop, nothing lost.
+mod per_core {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hyper_on_tokio_postgres() {
+        let args = ["--runtime", "per-core", "--workers", "2"];
+        super::sigterm_under_load_with("hyper", "tokio-postgres", &args).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn axum_on_sqlx() {
+        let args = ["--runtime", "per-core", "--workers", "2"];
+        super::sigterm_under_load_with("axum", "sqlx", &args).await;
+    }
+}
 
 /// A client that sends half a request (its head never finished, or its body
 /// cut short) does not keep the server from stopping: with

@@ -38,6 +38,13 @@ pub struct Config {
     #[arg(long, env = "WORKERS", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub workers: Option<u32>,
 
+    /// How hyper and axum run their workers: `multi-thread`, tokio's
+    /// work-stealing runtime (their usual set-up), or `per-core`, one
+    /// single-threaded runtime per worker with its own listening socket and
+    /// its share of the pool, the way actix-web always runs (it ignores this).
+    #[arg(long, env = "RUNTIME", value_enum, default_value_t = Runtime::MultiThread)]
+    pub runtime: Runtime,
+
     /// Longest a statement may run before the database cancels it (503);
     /// e.g. 5s, 500ms; 0 for no limit.
     #[arg(long, env = "STATEMENT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
@@ -83,6 +90,14 @@ impl Config {
             .map(|w| w as usize)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
+}
+
+/// How the hyper and axum servers run their worker threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Runtime {
+    #[default]
+    MultiThread,
+    PerCore,
 }
 
 /// A duration as written on the command line: `10s`, `500ms`, `2m`, or a bare

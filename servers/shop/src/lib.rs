@@ -83,7 +83,8 @@ impl AppState {
         if database.pool_size < workers {
             return Ok(self.clone());
         }
-        let share = database.pool_size / workers + usize::from(worker % workers < database.pool_size % workers);
+        let share = database.pool_size / workers
+            + usize::from(worker % workers < database.pool_size % workers);
         Ok(AppState {
             store: Store::open(database.driver, &database.url, share, database.timeouts)?,
             ..self.clone()
