@@ -26,7 +26,7 @@ use crate::stack::affinity::Cpus;
 use crate::stack::{self, ServerProcess, StackSpec};
 
 /// Runs default to 4 s measured after a 2 s warm-up (--duration, --warmup):
-/// six stacks x 5 rounds x 2 phases then take about 7 minutes.
+/// six stacks and the database alone x 5 rounds x 2 phases then take about 8 minutes.
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     #[command(flatten)]

@@ -61,7 +61,9 @@ impl Ceiling {
     /// load's rate (requests per second, turned into flows per second),
     /// latency then counted from each flow's planned start as loadgen does.
     pub fn run(&self, url: &str, load: &Load, connections: u32) -> anyhow::Result<CeilingRecord> {
-        let total = (load.warmup + load.duration).as_secs_f64().ceil().max(1.0) as u64;
+        // A second past the window, so that a flow planned just before its
+        // end is counted with its whole time.
+        let total = (load.warmup + load.duration).as_secs_f64().ceil() as u64 + 1;
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(connections as usize);
@@ -117,9 +119,9 @@ impl Ceiling {
         })
     }
 
-    /// Counts the transactions that ended inside the measured window
-    /// (after the warm-up from the first transaction's start), from every
-    /// thread's log.
+    /// Counts the transactions planned (or, flat out, started) inside the
+    /// measured window, which opens a warm-up after the first one started,
+    /// from every thread's log.
     fn read_logs(
         &self,
         prefix: &Path,
@@ -161,7 +163,10 @@ impl Ceiling {
             failed: 0,
             latency: Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"),
         };
-        for entry in entries.iter().filter(|e| (from..to).contains(&e.ended_us)) {
+        for entry in entries
+            .iter()
+            .filter(|e| (from..to).contains(&e.started_us()))
+        {
             let requests = self.scripts.get(entry.script).map_or(1, |s| s.2);
             match entry.latency_us {
                 Some(latency) => {
@@ -205,6 +210,8 @@ impl LogEntry {
         })
     }
 
+    /// When the transaction was planned (with `--rate`, whose latency
+    /// counts from then) or began.
     fn started_us(&self) -> i64 {
         self.ended_us - self.latency_us.unwrap_or(0) as i64
     }
