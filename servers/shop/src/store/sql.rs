@@ -115,3 +115,95 @@ UPDATE products AS p
 SET stock_quantity = p.stock_quantity + oi.quantity, updated_at = now()
 FROM order_items AS oi
 WHERE oi.order_id = $1 AND p.id = oi.product_id";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `ceiling` pgbench scripts of every shipped scenario, whitespace
+    /// removed.
+    fn ceiling_scripts() -> Vec<(String, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+        let mut scripts = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for script in text.split("ceiling = '''").skip(1) {
+                let script = script.split("'''").next().unwrap();
+                scripts.push((path.display().to_string(), squeeze(script)));
+            }
+        }
+        scripts
+    }
+
+    fn squeeze(text: &str) -> String {
+        text.split_whitespace().collect()
+    }
+
+    /// Whether `script` holds `statement` with anything in place of its
+    /// parameters (`$1`, `$3::bigint[]`): pgbench passes `:names` and
+    /// expressions where the servers bind values.
+    fn holds(script: &str, statement: &str) -> bool {
+        let statement = squeeze(statement);
+        let mut pieces = Vec::new();
+        let mut rest = statement.as_str();
+        while let Some(at) = rest.find('$') {
+            pieces.push(&rest[..at]);
+            rest = rest[at + 1..].trim_start_matches(|c: char| c.is_ascii_digit());
+            if let Some(cast) = rest.strip_prefix("::") {
+                rest = cast.trim_start_matches(|c: char| {
+                    c.is_ascii_alphanumeric() || c == '[' || c == ']'
+                });
+            }
+        }
+        pieces.push(rest);
+        (0..script.len()).any(|start| {
+            let mut from = start;
+            pieces.iter().enumerate().all(|(i, piece)| {
+                let found = if i == 0 {
+                    script[from..].starts_with(piece).then_some(0)
+                } else {
+                    script[from..].find(piece)
+                };
+                found.is_some_and(|at| {
+                    from += at + piece.len();
+                    true
+                })
+            })
+        })
+    }
+
+    /// `compare`'s database-alone row is only a ceiling while its scripts run
+    /// what the servers run: every statement the shipped scenarios' requests
+    /// reach stands in some scenario's `ceiling`, as written here.
+    #[test]
+    fn the_ceiling_scripts_run_these_statements() {
+        let scripts = ceiling_scripts();
+        assert!(scripts.len() >= 10, "{} scripts", scripts.len());
+        let statements = [
+            ("GET_USER", GET_USER),
+            ("INSERT_USER", INSERT_USER),
+            ("USER_EXISTS", USER_EXISTS),
+            ("LOCK_USER", LOCK_USER),
+            ("GET_PRODUCT", GET_PRODUCT),
+            ("LIST_PRODUCTS_IN_CATEGORY", LIST_PRODUCTS_IN_CATEGORY),
+            ("LOCK_PRODUCTS", LOCK_PRODUCTS),
+            ("PLACE_ORDER", PLACE_ORDER),
+            ("GET_ORDER", GET_ORDER),
+            ("ORDER_ITEMS", ORDER_ITEMS),
+            ("LIST_USER_ORDERS", LIST_USER_ORDERS),
+            ("CANCEL_ORDER", CANCEL_ORDER),
+            ("LOCK_ORDER_PRODUCTS", LOCK_ORDER_PRODUCTS),
+            ("RESTORE_STOCK", RESTORE_STOCK),
+        ];
+        for (name, statement) in statements {
+            assert!(
+                scripts.iter().any(|(_, script)| holds(script, statement)),
+                "no scenario's ceiling script runs shop's {name}: {statement}"
+            );
+        }
+        // And the check can tell: a changed statement is not found.
+        let changed = GET_USER.replace("WHERE id", "WHERE id >");
+        assert!(!scripts.iter().any(|(_, script)| holds(script, &changed)));
+    }
+}
