@@ -144,16 +144,25 @@ func optString(v any) *string {
 	return &s
 }
 
+// Each request type is read by its decode function and then checked by its
+// validate method, the rules of the contract that types alone cannot express
+// (shop::model::Validate), in shop's order, so that the first broken rule is
+// the one reported.
+
 func decodeNewUser(body []byte) (*newUser, *apiError) {
 	v, err := readBody(body, newUserShape)
 	if err != nil {
 		return nil, err
 	}
 	u := &newUser{username: v[0].(string), email: v[1].(string)}
+	return u, u.validate()
+}
+
+func (u *newUser) validate() *apiError {
 	if err := checkUsername(u.username); err != nil {
-		return nil, err
+		return err
 	}
-	return u, checkEmail(u.email)
+	return checkEmail(u.email)
 }
 
 func decodeUserPatch(body []byte) (*userPatch, *apiError) {
@@ -162,20 +171,22 @@ func decodeUserPatch(body []byte) (*userPatch, *apiError) {
 		return nil, err
 	}
 	p := &userPatch{username: optString(v[0]), email: optString(v[1])}
+	return p, p.validate()
+}
+
+func (p *userPatch) validate() *apiError {
 	if p.username == nil && p.email == nil {
-		return nil, badRequest("a user patch must set at least one of username, email")
+		return badRequest("a user patch must set at least one of username, email")
 	}
 	if p.username != nil {
 		if err := checkUsername(*p.username); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if p.email != nil {
-		if err := checkEmail(*p.email); err != nil {
-			return nil, err
-		}
+		return checkEmail(*p.email)
 	}
-	return p, nil
+	return nil
 }
 
 func decodeNewProduct(body []byte) (*newProduct, *apiError) {
@@ -192,19 +203,23 @@ func decodeNewProduct(body []byte) (*newProduct, *apiError) {
 	if v[1] != nil {
 		p.description = v[1].(string)
 	}
+	return p, p.validate()
+}
+
+func (p *newProduct) validate() *apiError {
 	if err := checkChars("name", p.name, 1, 200); err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkDescription(p.description); err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkPrice(p.price); err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkStock(p.stock); err != nil {
-		return nil, err
+		return err
 	}
-	return p, checkChars("category", p.category, 1, 50)
+	return checkChars("category", p.category, 1, 50)
 }
 
 func decodeProductPatch(body []byte) (*productPatch, *apiError) {
@@ -221,33 +236,37 @@ func decodeProductPatch(body []byte) (*productPatch, *apiError) {
 		stock := v[3].(int64)
 		p.stock = &stock
 	}
+	return p, p.validate()
+}
+
+func (p *productPatch) validate() *apiError {
 	if p.name == nil && p.description == nil && p.price == nil && p.stock == nil && p.category == nil {
-		return nil, badRequest("a product patch must set at least one of name, description, price, stock_quantity, category")
+		return badRequest("a product patch must set at least one of name, description, price, stock_quantity, category")
 	}
 	if p.name != nil {
 		if err := checkChars("name", *p.name, 1, 200); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if p.description != nil {
 		if err := checkDescription(*p.description); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if p.price != nil {
 		if err := checkPrice(*p.price); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if p.stock != nil {
 		if err := checkStock(*p.stock); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if p.category != nil {
-		return p, checkChars("category", *p.category, 1, 50)
+		return checkChars("category", *p.category, 1, 50)
 	}
-	return p, nil
+	return nil
 }
 
 func decodeNewOrder(body []byte) (*newOrder, *apiError) {
@@ -256,26 +275,30 @@ func decodeNewOrder(body []byte) (*newOrder, *apiError) {
 		return nil, err
 	}
 	o := &newOrder{userID: v[0].(int64), items: v[1].([]newOrderItem)}
+	return o, o.validate()
+}
+
+func (o *newOrder) validate() *apiError {
 	if o.userID <= 0 {
-		return nil, badRequest("user_id must be a positive integer")
+		return badRequest("user_id must be a positive integer")
 	}
 	if len(o.items) < 1 || len(o.items) > maxOrderItems {
-		return nil, badRequest("an order must have 1 to %d items", maxOrderItems)
+		return badRequest("an order must have 1 to %d items", maxOrderItems)
 	}
 	for i, item := range o.items {
 		if item.productID <= 0 {
-			return nil, badRequest("items[%d].product_id must be a positive integer", i)
+			return badRequest("items[%d].product_id must be a positive integer", i)
 		}
 		if item.quantity < 1 || item.quantity > maxQuantity {
-			return nil, badRequest("items[%d].quantity must be between 1 and %d", i, maxQuantity)
+			return badRequest("items[%d].quantity must be between 1 and %d", i, maxQuantity)
 		}
 		for _, earlier := range o.items[:i] {
 			if earlier.productID == item.productID {
-				return nil, badRequest("product %d appears more than once; list each product once", item.productID)
+				return badRequest("product %d appears more than once; list each product once", item.productID)
 			}
 		}
 	}
-	return o, nil
+	return nil
 }
 
 // readBody reads a JSON body of the given shape (shop::http::parse_json,

@@ -199,7 +199,8 @@ export async function readBody(request: Request): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    let next: ReadableStreamReadResult<Uint8Array>;
+    // The DOM's ReadableStreamReadResult, by the name Bun's types give it.
+    let next: Bun.ReadableStreamDefaultReadResult<Uint8Array>;
     try {
       next = await reader.read();
     } catch {

@@ -26,7 +26,13 @@ export class Money {
     }
     if (fraction.length > 2) throw `\`${text}\` has more than two decimals`;
     const integer = BigInt(whole);
-    if (integer > DECIMAL_MAX) throw `\`${text}\` is too large an amount`;
+    // rust_decimal rounds off the decimals that do not fit its 96 bits beside
+    // the integer part, and rounding the largest integer part up overflows.
+    // (Where it rounds decimals off and this keeps them, the amount is far
+    // past any price, the only use of an amount.)
+    if (integer > DECIMAL_MAX || (integer === DECIMAL_MAX && fraction.charCodeAt(0) >= 0x35)) {
+      throw `\`${text}\` is too large an amount`;
+    }
     return new Money(integer * 100n + BigInt(fraction.padEnd(2, "0")));
   }
 

@@ -236,10 +236,12 @@ export function planOrder(newOrder: NewOrder, locked: LockedProduct[]): OrderPla
   return plan;
 }
 
-type Queryable = { unsafe(query: string, params?: unknown[]): Promise<any[] & { count: number }> };
+type Queryable = { unsafe(query: string, params?: unknown[]): Promise<unknown[] & { count: number }> };
 
+/** The rows of a query, as the shape its SELECT list gives them: Bun's client
+ * cannot know it, so it is asserted here, once. */
 async function query<R>(db: Queryable, text: string, params: unknown[] = []): Promise<R[]> {
-  return (await db.unsafe(text, params)) as unknown as R[];
+  return (await db.unsafe(text, params)) as R[];
 }
 
 async function attachItems(db: Queryable, orders: Order[]): Promise<void> {
