@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
-# The test command: set-up, formatting, lints, then every test against a real
-# PostgreSQL (the managed cluster in the per-user data directory, or DATABASE_URL's
-# database when set: the tests create and drop databases on its server).
+# The test command: set-up, formatting, lints, the Go and TypeScript checks,
+# then every test against a real PostgreSQL (the managed cluster in the
+# per-user data directory, or DATABASE_URL's database when set: the tests
+# create and drop databases on its server). CI runs it, then the regression
+# gates (.ci/run).
+#
+#   bash scripts/test.sh            everything
+#   bash scripts/test.sh --quick    everyday work: fmt, clippy, the Go and
+#                                   TypeScript checks, unit tests and the
+#                                   contract suite (no fault suite, no load runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+quick=false
+case "${1:-}" in
+    --quick) quick=true ;;
+    "") ;;
+    *) echo "usage: bash scripts/test.sh [--quick]" >&2; exit 2 ;;
+esac
 
 # Each step says when it started, so a slow one is seen in CI's log.
 step() { printf '== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 step "set-up: PostgreSQL, Go, Bun, Chromium, schemathesis (what is missing)"
 bash scripts/setup.sh --tests
-
 # The fault suite's spec fuzz runs schemathesis (PyPI).
-bash scripts/fuzz-setup.sh
+$quick || bash scripts/fuzz-setup.sh
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -20,28 +32,32 @@ cargo fmt --all --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "go vet and gofmt (the Go stack)"
-(cd servers/go-nethttp && GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local go vet ./...)
-unformatted=$(gofmt -l servers/go-nethttp)
-[ -z "$unformatted" ] || { echo "gofmt would change: $unformatted"; exit 1; }
+step "the Go and TypeScript stacks: go vet, gofmt, go test, tsc, bun test"
+bash scripts/check-go-ts.sh
 
-step "build every stack (the conformance suite starts them)"
-cargo build --workspace --bins --locked
+# The benchmarks' crate is left out of every build that makes a server
+# binary: it turns on shop's `bench-stub`, and cargo unifies features across
+# the packages of one build, so the servers would carry the benchmark-only
+# store. The servers tested are built as they ship.
+cargo_all() { cargo "$@" --workspace --exclude stackbench-benches --locked; }
+
+step "build every stack (the tests start them)"
+cargo_all build --bins
 target/debug/loadgen stacks build go-nethttp bun bun-hono
 
-step "cargo test"
+step "cargo test$($quick && echo ": unit tests and the contract suite")"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked 2>&1 | tee "$log"
+if $quick; then
+    cargo_all test --lib --bins --test contract 2>&1 | tee "$log"
+else
+    cargo_all test 2>&1 | tee "$log"
+fi
 
-step "instruction-count gate (blocking): the working tree against the previous commit"
-bash scripts/instruction-gate.sh HEAD~1
-
-step "end-to-end gate (report only: a shared machine's verdict is printed, never failing the job)"
-# Shorter than the gate's default (6 pairs of 2 s windows instead of 10 of 3 s)
-# to keep the whole job well under 30 minutes on CI's 2 cores.
-STACKBENCH_GATE_SERVER=axum bash scripts/perf-gate.sh HEAD~1 --pairs 6 --window 2s --out target/gate-report.json \
-    || echo "end-to-end gate: exit $? (report only)"
-# One closing line for the whole workspace (cargo prints one per test binary).
 step "done"
+# Each test binary's time, slowest first, so the next slow test is seen; then
+# one closing line for the whole workspace (cargo prints one per binary).
+awk '/^ *Running/ { name = $0; sub(/.*deps\//, "", name); sub(/-[0-9a-f]+\)$/, "", name); name = name " " $2 }
+     /^ *Doc-tests/ { name = $2 " doc-tests" }
+     /^test result:/ { sub(/s$/, "", $NF); printf "%8.1f s  %s\n", $NF, name }' "$log" | sort -rn | head -12
 awk '/^test result:/ {passed += $4; failed += $6} END {printf "tests: %d passed, %d failed\n", passed, failed}' "$log"

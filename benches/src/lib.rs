@@ -114,12 +114,6 @@ pub fn validate_new_order(order: &NewOrder) -> bool {
 
 #[inline(never)]
 pub fn format_money(amounts: &[Money]) -> usize {
-    // A loop whose length the compiler cannot see, so it is not unrolled:
-    // about 4 instructions a round, some 3% of this benchmark.
-    #[cfg(feature = "proof-instructions")]
-    for step in 0..black_box(37) {
-        black_box(step);
-    }
     black_box(amounts)
         .iter()
         .map(|amount| amount.to_string().len())

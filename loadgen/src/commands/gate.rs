@@ -16,8 +16,8 @@ use clap::Args;
 use crate::commands::load;
 use crate::commands::places::Places;
 use crate::measure::gate::{
-    self, judge, judge_errors, overall, Build, GateRecord, Metric, MetricVerdict, Phase, Verdict,
-    Window,
+    self, judge, judge_errors, overall, Build, ErrorCounts, GateRecord, Metric, MetricVerdict,
+    Phase, Verdict, Window,
 };
 use crate::measure::paired::{paired_change, unpaired_change};
 use crate::measure::record::{self, RunRecord};
@@ -219,7 +219,8 @@ pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result
         (None, true) => "record",
         (None, false) => "paired",
     };
-    let alpha = (1.0 - args.confidence) / Metric::ALL.len() as f64;
+    // The error rate is split over the metrics and the errors' own test.
+    let alpha = (1.0 - args.confidence) / (Metric::ALL.len() + 1) as f64;
     let (metrics, errors) = match mode {
         "record" => (Vec::new(), None),
         _ => {
@@ -242,24 +243,35 @@ pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result
             let metrics = Metric::ALL
                 .iter()
                 .map(|&metric| {
-                    let figures = |windows: &mut dyn Iterator<Item = &Window>| -> Vec<f64> {
-                        windows.filter_map(|w| metric.of(w)).collect()
-                    };
-                    let base = figures(&mut base_windows.iter());
-                    let head = figures(&mut head_windows.iter().copied());
-                    let change = if saved.is_some() {
-                        unpaired_change(&base, &head, 1.0 - alpha)
-                    } else {
+                    let paired = saved.is_none();
+                    let (base, head) = figures(metric, &base_windows, &head_windows, paired);
+                    if base.len() < 2 || head.len() < 2 {
+                        return gate::unmeasured(metric, tolerance(&args, metric));
+                    }
+                    let change = if paired {
                         paired_change(&base, &head, 1.0 - alpha, args.seed)
+                    } else {
+                        unpaired_change(&base, &head, 1.0 - alpha)
                     };
                     judge(metric, &change, tolerance(&args, metric), alpha)
                 })
                 .collect::<Vec<MetricVerdict>>();
-            let count =
-                |windows: &mut dyn Iterator<Item = &Window>| windows.map(|w| w.errors).sum();
+            let count = |windows: &mut dyn Iterator<Item = &Window>| {
+                windows.fold(
+                    ErrorCounts {
+                        errors: 0,
+                        requests: 0,
+                    },
+                    |sum, w| ErrorCounts {
+                        errors: sum.errors + w.errors,
+                        requests: sum.requests + w.requests,
+                    },
+                )
+            };
             let errors = judge_errors(
                 count(&mut base_windows.iter()),
                 count(&mut head_windows.iter().copied()),
+                alpha,
             );
             (metrics, Some(errors))
         }
@@ -373,6 +385,32 @@ fn window_of(build: Build, phase: Phase, pair: u32, record: &RunRecord) -> Windo
             .filter(|_| successes > 0)
             .map(|usage| usage.cpu_seconds * 1e6 / successes as f64),
     }
+}
+
+/// A metric's figures in the base's and the head's windows. Paired, only
+/// pairs in which both windows measured it count, matched by pair number: a
+/// window that answered nothing has no CPU per request, and pairing by
+/// position after dropping it would set windows of different times side by
+/// side. (Its failures are judged with the errors.)
+fn figures(
+    metric: Metric,
+    base: &[Window],
+    head: &[&Window],
+    paired: bool,
+) -> (Vec<f64>, Vec<f64>) {
+    if !paired {
+        let base = base.iter().filter_map(|w| metric.of(w)).collect();
+        let head = head.iter().filter_map(|w| metric.of(w)).collect();
+        return (base, head);
+    }
+    head.iter()
+        .filter_map(|h| {
+            let b = base
+                .iter()
+                .find(|b| b.pair == h.pair && metric.of(b).is_some())?;
+            Some((metric.of(b)?, metric.of(h)?))
+        })
+        .unzip()
 }
 
 fn read(path: &std::path::Path) -> anyhow::Result<GateRecord> {

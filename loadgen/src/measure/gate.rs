@@ -107,12 +107,16 @@ pub struct MetricVerdict {
     pub metric: Metric,
     /// The largest worsening that passes, as a fraction (0.1 = 10%).
     pub tolerance: f64,
-    /// head / base.
+    /// head / base; NaN (`null` in JSON) for a metric too few windows measured.
+    #[serde(deserialize_with = "nan_if_null")]
     pub ratio: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub low: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub high: f64,
     pub p_value: Option<f64>,
     /// The smallest change the windows could detect (fraction).
+    #[serde(deserialize_with = "nan_if_null")]
     pub detectable: f64,
     pub samples: usize,
     pub verdict: Verdict,
@@ -183,25 +187,93 @@ pub fn judge(metric: Metric, change: &Change, tolerance: f64, alpha: f64) -> Met
     }
 }
 
-/// Errors are judged absolutely: the head may not fail more requests than
-/// the base did.
+/// JSON has no NaN: serde_json writes it as `null`, read back here as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+}
+
+/// A metric too few windows measured (no successes, so no CPU per request):
+/// nothing can be said of it, and the errors speak for those windows.
+pub fn unmeasured(metric: Metric, tolerance: f64) -> MetricVerdict {
+    MetricVerdict {
+        metric,
+        tolerance,
+        ratio: f64::NAN,
+        low: f64::NAN,
+        high: f64::NAN,
+        p_value: None,
+        detectable: f64::NAN,
+        samples: 0,
+        verdict: Verdict::Inconclusive,
+        reason: "fewer than two windows of each build measured it (windows without a success)"
+            .to_string(),
+    }
+}
+
+/// Errors of the two builds, each with the requests it sent.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCounts {
+    pub errors: u64,
+    pub requests: u64,
+}
+
+/// The head fails more requests than the base, beyond chance: a stray reset
+/// on a shared machine is not a regression, a steady excess is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorVerdict {
     pub base: u64,
     pub head: u64,
+    /// One-sided exact test that the head's share of the errors is no larger
+    /// than its share of the requests.
+    #[serde(default)]
+    pub p_value: Option<f64>,
     pub verdict: Verdict,
 }
 
-pub fn judge_errors(base: u64, head: u64) -> ErrorVerdict {
+/// If both builds failed requests at one rate, each error would be the
+/// head's with the head's share of the requests: the head's count is then
+/// binomial, and a count that large has probability `p_value`.
+pub fn judge_errors(base: ErrorCounts, head: ErrorCounts, alpha: f64) -> ErrorVerdict {
+    let errors = base.errors + head.errors;
+    let requests = base.requests + head.requests;
+    let p_value = (errors > 0 && requests > 0).then(|| {
+        let share = head.requests as f64 / requests as f64;
+        binomial_at_least(head.errors, errors, share)
+    });
     ErrorVerdict {
-        base,
-        head,
-        verdict: if head > base {
+        base: base.errors,
+        head: head.errors,
+        p_value,
+        verdict: if p_value.is_some_and(|p| p < alpha) {
             Verdict::Regression
         } else {
             Verdict::Pass
         },
     }
+}
+
+/// P(X >= k) for X ~ Binomial(n, p), summed in log space so that thousands
+/// of trials neither overflow nor underflow.
+fn binomial_at_least(k: u64, n: u64, p: f64) -> f64 {
+    if k == 0 || p >= 1.0 {
+        return 1.0;
+    }
+    if p <= 0.0 {
+        return 0.0;
+    }
+    let (ln_p, ln_q) = (p.ln(), (1.0 - p).ln());
+    // ln C(n, i), built up from ln C(n, 0) = 0.
+    let mut ln_choose = 0.0;
+    let mut total = 0.0;
+    for i in 0..=n {
+        if i > 0 {
+            ln_choose += ((n - i + 1) as f64).ln() - (i as f64).ln();
+        }
+        if i >= k {
+            total += (ln_choose + i as f64 * ln_p + (n - i) as f64 * ln_q).exp();
+        }
+    }
+    total.min(1.0)
 }
 
 /// The whole answer: a regression anywhere is a regression; else any
@@ -297,24 +369,55 @@ mod tests {
         );
     }
 
+    fn errors(base: u64, head: u64) -> ErrorVerdict {
+        let counts = |errors| ErrorCounts {
+            errors,
+            requests: 10_000,
+        };
+        judge_errors(counts(base), counts(head), 0.01)
+    }
+
     #[test]
-    fn errors_and_the_overall_verdict() {
-        assert_eq!(judge_errors(0, 0).verdict, Verdict::Pass);
-        assert_eq!(judge_errors(2, 1).verdict, Verdict::Pass);
-        assert_eq!(judge_errors(0, 1).verdict, Verdict::Regression);
+    fn a_stray_error_is_chance_and_a_steady_excess_a_regression() {
+        assert_eq!(errors(0, 0).verdict, Verdict::Pass);
+        assert_eq!(errors(2, 1).verdict, Verdict::Pass);
+        // One error, or three, against none: a fair coin does that often
+        // (p = 1/2, 1/8).
+        assert_eq!(errors(0, 1).p_value, Some(0.5));
+        assert_eq!(errors(0, 1).verdict, Verdict::Pass);
+        assert!((errors(0, 3).p_value.unwrap() - 0.125).abs() < 1e-12);
+        // Seven against none: p = 1/128 < 0.01.
+        assert_eq!(errors(0, 7).verdict, Verdict::Regression);
+        // Thousands of errors: no overflow, and an even split is no regression.
+        assert_eq!(errors(5_000, 5_000).verdict, Verdict::Pass);
+        assert_eq!(errors(5_000, 5_400).verdict, Verdict::Regression);
+        // A head that sent twice the requests may fail twice as many.
+        let twice = judge_errors(
+            ErrorCounts {
+                errors: 10,
+                requests: 1_000,
+            },
+            ErrorCounts {
+                errors: 20,
+                requests: 2_000,
+            },
+            0.01,
+        );
+        assert_eq!(twice.verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn the_overall_verdict_is_the_worst() {
         let pass = judge(Metric::P99, &change(1.0, 0.98, 1.02, 0.9, 0.03), 0.2, 0.01);
         let unsure = judge(Metric::P99, &change(1.1, 0.9, 1.3, 0.5, 0.3), 0.2, 0.01);
         assert_eq!(
-            overall(std::slice::from_ref(&pass), &judge_errors(0, 0)),
+            overall(std::slice::from_ref(&pass), &errors(0, 0)),
             Verdict::Pass
         );
         assert_eq!(
-            overall(&[pass.clone(), unsure.clone()], &judge_errors(0, 0)),
+            overall(&[pass.clone(), unsure.clone()], &errors(0, 0)),
             Verdict::Inconclusive
         );
-        assert_eq!(
-            overall(&[pass, unsure], &judge_errors(0, 3)),
-            Verdict::Regression
-        );
+        assert_eq!(overall(&[pass, unsure], &errors(0, 9)), Verdict::Regression);
     }
 }

@@ -493,9 +493,13 @@ pub fn gate(record: &crate::measure::gate::GateRecord) -> String {
         let _ = writeln!(out, "  {}: {}", m.metric.name(), m.reason);
     }
     if let Some(errors) = &record.errors {
+        let chance = errors
+            .p_value
+            .map(|p| format!(" (p = {p:.3} that chance gives the head as many)"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  errors: base {}, head {}: {}",
+            "  errors: base {}, head {}{chance}: {}",
             errors.base,
             errors.head,
             errors.verdict.name()

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub mod probe;
+
 /// This test process's scratch directory, named after its test binary.
 fn scratch() -> PathBuf {
     let binary = std::env::current_exe().unwrap();

@@ -427,8 +427,6 @@ impl Store {
         category: Option<&str>,
         page: Page,
     ) -> Result<Vec<Product>, StoreError> {
-        #[cfg(feature = "proof-slowdown")]
-        proof_slowdown();
         dispatch!(self, s => s.list_products(category, page).await)
     }
 
@@ -464,23 +462,6 @@ impl Store {
     pub async fn cancel_order(&self, id: i64) -> Result<Order, StoreError> {
         let store = self.clone();
         detached(async move { dispatch!(store, s => s.cancel_order(id).await) }).await
-    }
-}
-
-/// A deliberate slowdown, only for the proof that the end-to-end regression
-/// gate notices one (`scripts/gate-proof.sh`, cargo feature
-/// `proof-slowdown`, never on otherwise): about 0.2 ms of CPU in every
-/// product listing, some 15% of the server's CPU per request in the `smoke`
-/// scenario, where one request in six lists products (200,000 rounds
-/// measured +26% on the reference machine).
-#[cfg(feature = "proof-slowdown")]
-fn proof_slowdown() {
-    let mut x = std::hint::black_box(0x9E37_79B9_7F4A_7C15u64);
-    for _ in 0..120_000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x = std::hint::black_box(x);
     }
 }
 
