@@ -50,6 +50,48 @@ macro_rules! every_stack {
     };
 }
 
+/// A module `$name` of one test per HTTP front end (server), each on one of
+/// its drivers, calling `$check(server, driver)`: for checks of what the
+/// server itself answers (the spec fuzz), where running every driver again
+/// would test the same code. The Rust servers share the two drivers between
+/// them, so each driver is still exercised. Each module checks that it lists
+/// every server of [`stacks::STACKS`] once.
+#[macro_export]
+macro_rules! every_server {
+    ($name:ident: $check:path) => {
+        mod $name {
+            $crate::every_server!(@tests $check;
+                hyper_on_tokio_postgres: "hyper", "tokio-postgres";
+                axum_on_sqlx: "axum", "sqlx";
+                actix_on_tokio_postgres: "actix", "tokio-postgres";
+                go_nethttp_on_lib_pq: "go-nethttp", "lib/pq";
+                bun_on_bun_sql: "bun", "bun-sql";
+                bun_hono_on_bun_sql: "bun-hono", "bun-sql";
+            );
+        }
+    };
+    (@tests $check:path; $($test:ident: $server:literal, $driver:literal;)+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                $check($server, $driver).await;
+            }
+        )+
+
+        #[test]
+        fn lists_every_server_once_on_a_driver_of_its_own() {
+            let listed = [$(($server, $driver)),+];
+            let servers: Vec<&str> = listed.iter().map(|(server, _)| *server).collect();
+            let known: Vec<&str> = $crate::STACKS.iter().map(|stack| stack.name).collect();
+            assert_eq!(servers, known, "every_server! must list every server once");
+            for (server, driver) in listed {
+                let stack = $crate::STACKS.iter().find(|stack| stack.name == server).unwrap();
+                assert!(stack.drivers.contains(&driver), "{server} has no driver {driver}");
+            }
+        }
+    };
+}
+
 /// The data every conformance run starts from.
 pub const DATASET: Dataset = Dataset {
     users: 50,

@@ -693,7 +693,10 @@ async fn delete_races_order(s: &Server) {
 }
 
 async fn full_suite(server: &str, driver: &str) {
-    let s = Server::start(server, driver).await;
+    full_suite_on(Server::start(server, driver).await).await;
+}
+
+async fn full_suite_on(s: Server) {
     health(&s).await;
     routing(&s).await;
     ids(&s).await;
@@ -708,6 +711,26 @@ async fn full_suite(server: &str, driver: &str) {
 }
 
 conformance::every_stack!(full: super::full_suite);
+
+/// The servers' flags that change how they run their requests: hyper and
+/// axum on one single-threaded runtime per worker, each with its own socket
+/// and pool (`--runtime per-core`), instead of tokio's multi-thread runtime.
+const PER_CORE: [&str; 4] = ["--runtime", "per-core", "--workers", "2"];
+
+/// hyper and axum per core: the same contract.
+mod per_core {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hyper_on_tokio_postgres() {
+        let s = conformance::Server::start_with("hyper", "tokio-postgres", &super::PER_CORE).await;
+        super::full_suite_on(s).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn axum_on_sqlx() {
+        let s = conformance::Server::start_with("axum", "sqlx", &super::PER_CORE).await;
+        super::full_suite_on(s).await;
+    }
+}
 
 /// `(path, methods)` of every operation in `schema/openapi.yaml`, read from
 /// its `paths:` section (two-space indented path keys, four-space methods).
@@ -833,7 +856,8 @@ fn is_rfc3339_utc(text: &str) -> bool {
 }
 
 /// The same requests, on the same data, get the same answers from every
-/// server: status, the contract's headers and the body, byte for byte.
+/// server on every driver (and hyper and axum per core too): status, the
+/// contract's headers and the body, byte for byte.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn responses_are_identical_across_servers() {
     let script: &[(&str, &str, Option<&str>)] = &[
@@ -922,10 +946,19 @@ async fn responses_are_identical_across_servers() {
         ("GET", "/products?category=a%00", None),
         ("GET", "/health/db", None),
     ];
+    // Every stack on every driver, and hyper and axum per core as well.
+    let runs = STACKS.iter().flat_map(|stack| {
+        let per_core = matches!(stack.name, "hyper" | "axum");
+        stack.drivers.iter().flat_map(move |driver| {
+            let plain = (stack.name, *driver, &[][..]);
+            let own = (stack.name, *driver, &PER_CORE[..]);
+            std::iter::once(plain).chain(per_core.then_some(own))
+        })
+    });
     let mut transcripts = Vec::new();
-    for stack in STACKS {
-        let server = stack.name;
-        let s = Server::start(server, stack.default_driver()).await;
+    for (name, driver, args) in runs {
+        let s = Server::start_with(name, driver, args).await;
+        let server = format!("{name}/{driver} {}", args.join(" "));
         let mut transcript = Vec::new();
         for (method, path, body) in script {
             let reply: Reply = s.call(method, path, *body).await;

@@ -183,8 +183,7 @@ pub(crate) fn classify_db_error(
         // time, serialization failures and deadlocks: the request may succeed
         // if tried again.
         Some(code)
-            if code.starts_with("08")
-                || code.starts_with("57")
+            if code.starts_with("57")
                 || code.starts_with("53")
                 || code.starts_with("40")
                 || code == "55P03" =>
@@ -491,5 +490,68 @@ fn attach_items(
         while let Some((_, item)) = items.next_if(|(order_id, _)| *order_id == order.id) {
             order.items.push(item);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::classify_db_error;
+    use crate::error::ApiError;
+
+    /// Each SQLSTATE the store meets, as the client sees it: status and body.
+    #[test]
+    fn sqlstates_become_the_contracts_errors() {
+        let answer = |sqlstate: Option<&str>, constraint: Option<&str>| {
+            let error = ApiError::from(classify_db_error(sqlstate, constraint, "detail"));
+            (error.status(), String::from_utf8(error.to_json()).unwrap())
+        };
+        let unavailable = (
+            503,
+            r#"{"error":{"code":"unavailable","message":"the database is unavailable; try again later"}}"#
+                .to_string(),
+        );
+        // Worth a retry: a statement cancelled by its timeout (57014), a lock
+        // not had in time (55P03), serialization failure (40001), deadlock
+        // (40P01), too many connections (53300); and the database unreachable:
+        // no SQLSTATE, a connection exception (08006), a shutdown (57P01).
+        for sqlstate in [
+            Some("57014"),
+            Some("55P03"),
+            Some("40001"),
+            Some("40P01"),
+            Some("53300"),
+            None,
+            Some("08006"),
+            Some("57P01"),
+            Some("57P03"),
+        ] {
+            assert_eq!(answer(sqlstate, None), unavailable, "{sqlstate:?}");
+        }
+        assert_eq!(
+            answer(Some("23505"), Some("users_username_key")),
+            (
+                409,
+                r#"{"error":{"code":"conflict","message":"username is already taken"}}"#.into()
+            )
+        );
+        assert_eq!(
+            answer(Some("23503"), Some("orders_user_id_fkey")),
+            (
+                409,
+                r#"{"error":{"code":"conflict","message":"user has orders and cannot be deleted"}}"#
+                    .into()
+            )
+        );
+        // A data exception is the input's fault: 400, never 5xx.
+        assert_eq!(answer(Some("22021"), None).0, 400);
+        assert_eq!(answer(Some("22003"), None).0, 400);
+        // Anything else is a bug of ours: 500, its detail kept out of the answer.
+        assert_eq!(
+            answer(Some("42P01"), None),
+            (
+                500,
+                r#"{"error":{"code":"internal","message":"internal error"}}"#.into()
+            )
+        );
     }
 }
