@@ -49,7 +49,7 @@ step "cargo test$($quick && echo ": unit tests and the contract suite")"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if $quick; then
-    cargo_all test --lib --bins --test contract 2>&1 | tee "$log"
+    cargo_all test --lib --test contract 2>&1 | tee "$log"
 else
     cargo_all test 2>&1 | tee "$log"
 fi
