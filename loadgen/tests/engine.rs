@@ -235,7 +235,10 @@ fn assert_sent_on_time(record: &Value) {
     let open = &record["open_model"];
     let sent = record["total"]["requests"].as_u64().unwrap() - open["unsent"].as_u64().unwrap();
     let late = open["late_sends"].as_u64().unwrap();
-    assert!(late * 5 <= sent, "{late} of {sent} sent over 1 ms late: {open}");
+    assert!(
+        late * 5 <= sent,
+        "{late} of {sent} sent over 1 ms late: {open}"
+    );
     assert!(us(&open["lateness_p50_us"]) <= 1000.0, "{open}");
     assert!(us(&open["lateness_p99_us"]) <= 20_000.0, "{open}");
 }

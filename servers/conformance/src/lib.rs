@@ -30,13 +30,17 @@ macro_rules! every_stack {
             );
         }
     };
-    (@tests $check:path; $($test:ident: $server:literal, $driver:literal;)+) => {
+    // One test per listed pair; every_server! uses it too.
+    (@each $check:path; $($test:ident: $server:literal, $driver:literal;)+) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() {
                 $check($server, $driver).await;
             }
         )+
+    };
+    (@tests $check:path; $($test:ident: $server:literal, $driver:literal;)+) => {
+        $crate::every_stack!(@each $check; $($test: $server, $driver;)+);
 
         #[test]
         fn lists_every_stack_and_driver() {
@@ -71,12 +75,7 @@ macro_rules! every_server {
         }
     };
     (@tests $check:path; $($test:ident: $server:literal, $driver:literal;)+) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() {
-                $check($server, $driver).await;
-            }
-        )+
+        $crate::every_stack!(@each $check; $($test: $server, $driver;)+);
 
         #[test]
         fn lists_every_server_once_on_a_driver_of_its_own() {
