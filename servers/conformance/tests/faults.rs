@@ -237,6 +237,9 @@ async fn database_outage(server: &str, driver: &str) {
     let _turn = ONE_AT_A_TIME.lock().await;
     const CLIENTS: usize = 8;
     const DOWN_FOR: Duration = Duration::from_millis(1500);
+    // Within this of the database accepting connections again, every
+    // request succeeds.
+    const RECOVERY: Duration = Duration::from_secs(2);
     let own = OwnCluster::new(server, driver);
     let db = TestDatabase::create_on(&own.cluster)
         .await
@@ -277,7 +280,8 @@ async fn database_outage(server: &str, driver: &str) {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Load goes on past the recovery bound, so that what follows it is seen.
+        tokio::time::sleep_until((up + RECOVERY + Duration::from_millis(700)).into()).await;
         stop.store(true, Ordering::Relaxed);
         (stopping, stopped, starting, up, recovered)
     };
@@ -301,6 +305,11 @@ async fn database_outage(server: &str, driver: &str) {
         "{server}/{driver}: a 503 without the `unavailable` error"
     );
     let slowest = unavailable.iter().map(|a| a.took).max().unwrap_or_default();
+    let last_503 = unavailable
+        .iter()
+        .map(|a| (a.started + a.took).saturating_duration_since(up))
+        .max()
+        .unwrap_or_default();
     assert!(
         slowest < Duration::from_secs(1),
         "{server}/{driver}: a 503 took {slowest:?}"
@@ -320,25 +329,29 @@ async fn database_outage(server: &str, driver: &str) {
     );
     let slowest_during = during.iter().map(|a| a.took).max().unwrap_or_default();
     assert!(
-        recovered < Duration::from_secs(2),
+        recovered < RECOVERY,
         "{server}/{driver}: recovered {recovered:?} after the database accepted connections"
     );
+    // A server with a pool per worker (actix) recovers worker by worker, each
+    // on its own breaker's next probe: the bound holds for all of them.
     let after: Vec<&Answer> = answers
         .iter()
-        .filter(|a| a.started >= up + recovered)
+        .filter(|a| a.started >= up + RECOVERY)
         .collect();
     assert!(
-        after.iter().all(|a| a.status != 503),
-        "{server}/{driver}: 503 after recovery ({} of {})",
+        after.len() >= 10 && after.iter().all(|a| a.status != 503),
+        "{server}/{driver}: {} of {} answers 503 more than {RECOVERY:?} after the database came back",
         after.iter().filter(|a| a.status == 503).count(),
         after.len()
     );
     eprintln!(
         "{server}/{driver}: stop took {:?}; {} answers while down, slowest {slowest_during:?}; \
-         slowest 503 {slowest:?}; start took {:?}; recovered {recovered:?} after; {} answers after, all 2xx",
+         slowest 503 {slowest:?}; start took {:?}; recovered {recovered:?} after, last 503 {:?} after; \
+         {} answers after {RECOVERY:?}, all 2xx",
         stopped - stopping,
         during.len(),
         up - starting,
+        last_503,
         after.len(),
     );
 }
