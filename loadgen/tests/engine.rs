@@ -539,8 +539,12 @@ fn a_stall_at_the_end_fails_a_latency_threshold() {
             "p99 < 50ms",
         ],
     );
-    // loadgen starts its clock about 0.3 s after it is spawned.
-    std::thread::sleep(Duration::from_millis(3300));
+    // The stall starts after 3 s of load, counted by the requests the server
+    // got (400 a second), not by a clock that loadgen's start-up would shift
+    // on a slow machine.
+    while server.received.load(Ordering::Relaxed) < 1200 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
     server.state.hang.store(true, Ordering::Relaxed);
     let (output, record) = finish(child, &out);
     let stdout = String::from_utf8_lossy(&output.stdout);
