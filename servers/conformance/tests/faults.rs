@@ -461,6 +461,57 @@ async fn load_client(
     seen
 }
 
+/// A statement that waits too long, here for a row lock the test holds, is
+/// cancelled by the server's own limits and answered 503 `unavailable`,
+/// having changed nothing: once by `--lock-timeout` (SQLSTATE 55P03), once
+/// by `--statement-timeout` (57014, the lock wait counting as the
+/// statement's time). Once the lock is let go, the same order succeeds.
+async fn timeouts_answer_503(server: &str, driver: &str) {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    const LIMIT: &str = "300ms";
+    const LONG: &str = "10s";
+    for (limit, flags) in [
+        (
+            "lock",
+            ["--lock-timeout", LIMIT, "--statement-timeout", LONG],
+        ),
+        (
+            "statement",
+            ["--lock-timeout", LONG, "--statement-timeout", LIMIT],
+        ),
+    ] {
+        let s = Server::start_with(server, driver, &flags).await;
+        let lock = s.db.client().await.unwrap();
+        lock.batch_execute("BEGIN; SELECT id FROM products WHERE id = 1 FOR UPDATE")
+            .await
+            .unwrap();
+        let order = r#"{"user_id":1,"items":[{"product_id":1,"quantity":1}]}"#;
+        let sent = Instant::now();
+        let reply = s.call("POST", "/orders", Some(order)).await;
+        let took = sent.elapsed();
+        reply.expect_error(503, "unavailable");
+        assert!(
+            // Well under the defaults (2 s for locks, 5 s for statements),
+            // so a limit the server ignored fails.
+            took >= Duration::from_millis(250) && took < Duration::from_millis(1500),
+            "{server}/{driver}: the {limit} timeout answered after {took:?}, not after {LIMIT}"
+        );
+        lock.batch_execute("ROLLBACK").await.unwrap();
+        let stock: i32 = lock
+            .query_one("SELECT stock_quantity FROM products WHERE id = 1", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            stock as u32, DATASET.stock,
+            "{server}/{driver}: a timed-out order changed the stock"
+        );
+        s.call("POST", "/orders", Some(order)).await.expect(201);
+    }
+}
+
+conformance::every_stack!(timeouts: super::timeouts_answer_503);
+
 /// A database connection holding a row lock until it rolls back.
 type LockHolder = tokio_postgres::Client;
 
