@@ -699,10 +699,10 @@ mod per_core {
 
 /// A client that sends half a request (its head never finished, or its body
 /// cut short) does not keep the server from stopping: with
-/// `--shutdown-timeout 2s` it exits 0 within about 3 s of SIGTERM.
+/// `--shutdown-timeout 1s` it exits 0 within about 2 s of SIGTERM.
 async fn half_request_at_sigterm(server: &str, driver: &str) {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let mut s = Server::start_with(server, driver, &["--shutdown-timeout", "2s"]).await;
+    let mut s = Server::start_with(server, driver, &["--shutdown-timeout", "1s"]).await;
     let address = s.base.trim_start_matches("http://").to_string();
     let mut half_head = TcpStream::connect(&address).await.unwrap();
     half_head
@@ -727,8 +727,8 @@ async fn half_request_at_sigterm(server: &str, driver: &str) {
         status.unwrap_or_else(|| panic!("{server}/{driver}: still running {took:?} after SIGTERM"));
     assert!(status.success(), "{server}/{driver} exited with {status}");
     assert!(
-        took < Duration::from_millis(3200),
-        "{server}/{driver}: took {took:?} to stop with --shutdown-timeout 2s"
+        took < Duration::from_millis(2200),
+        "{server}/{driver}: took {took:?} to stop with --shutdown-timeout 1s"
     );
     drop((half_head, half_body));
 }
