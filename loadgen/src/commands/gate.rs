@@ -256,21 +256,9 @@ pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result
                     judge(metric, &change, tolerance(&args, metric), alpha)
                 })
                 .collect::<Vec<MetricVerdict>>();
-            let count = |windows: &mut dyn Iterator<Item = &Window>| {
-                windows.fold(
-                    ErrorCounts {
-                        errors: 0,
-                        requests: 0,
-                    },
-                    |sum, w| ErrorCounts {
-                        errors: sum.errors + w.errors,
-                        requests: sum.requests + w.requests,
-                    },
-                )
-            };
             let errors = judge_errors(
-                count(&mut base_windows.iter()),
-                count(&mut head_windows.iter().copied()),
+                ErrorCounts::of(&base_windows),
+                ErrorCounts::of(head_windows.iter().copied()),
                 alpha,
             );
             (metrics, Some(errors))

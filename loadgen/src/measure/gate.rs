@@ -217,6 +217,22 @@ pub struct ErrorCounts {
     pub requests: u64,
 }
 
+impl ErrorCounts {
+    /// The failed and the sent requests of `windows` together.
+    pub fn of<'a>(windows: impl IntoIterator<Item = &'a Window>) -> ErrorCounts {
+        windows.into_iter().fold(
+            ErrorCounts {
+                errors: 0,
+                requests: 0,
+            },
+            |sum, w| ErrorCounts {
+                errors: sum.errors + w.errors,
+                requests: sum.requests + w.requests,
+            },
+        )
+    }
+}
+
 /// The head fails more requests than the base, beyond chance: a stray reset
 /// on a shared machine is not a regression, a steady excess is.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -481,10 +481,7 @@ async fn timeouts_answer_503(server: &str, driver: &str) {
         ),
     ] {
         let s = Server::start_with(server, driver, &flags).await;
-        let lock = s.db.client().await.unwrap();
-        lock.batch_execute("BEGIN; SELECT id FROM products WHERE id = 1 FOR UPDATE")
-            .await
-            .unwrap();
+        let lock = lock_product(&s, 1).await;
         let order = r#"{"user_id":1,"items":[{"product_id":1,"quantity":1}]}"#;
         let sent = Instant::now();
         let reply = s.call("POST", "/orders", Some(order)).await;
@@ -515,6 +512,18 @@ conformance::every_stack!(timeouts: super::timeouts_answer_503);
 /// A database connection holding a row lock until it rolls back.
 type LockHolder = tokio_postgres::Client;
 
+/// Locks product `id` in a transaction of the test's own: an order for it
+/// waits, inside its transaction, until the holder rolls back.
+async fn lock_product(s: &Server, id: i64) -> LockHolder {
+    let lock = s.db.client().await.unwrap();
+    lock.batch_execute(&format!(
+        "BEGIN; SELECT id FROM products WHERE id = {id} FOR UPDATE"
+    ))
+    .await
+    .unwrap();
+    lock
+}
+
 /// Orders provably inside the server: the test holds a row lock on one
 /// product, sends orders for it, and waits until PostgreSQL shows each of
 /// them waiting for that lock, mid-transaction. Returns the lock's holder
@@ -522,12 +531,7 @@ type LockHolder = tokio_postgres::Client;
 async fn orders_held_on_a_lock(s: &Server) -> (LockHolder, Vec<JoinHandle<(u16, String)>>) {
     const HELD: usize = 4;
     const PRODUCT: i64 = 1;
-    let lock = s.db.client().await.unwrap();
-    lock.batch_execute(&format!(
-        "BEGIN; SELECT id FROM products WHERE id = {PRODUCT} FOR UPDATE"
-    ))
-    .await
-    .unwrap();
+    let lock = lock_product(s, PRODUCT).await;
     let held = (0..HELD)
         .map(|n| {
             let url = format!("{}/orders", s.base);
