@@ -20,7 +20,7 @@ DURATION=${DURATION:-1s}
 WARMUP=${WARMUP:-300ms}
 
 bash scripts/setup.sh
-cargo build --release --locked --workspace --exclude stackbench-benches --bins
+cargo build --release --locked --workspace --bins
 loadgen=target/release/loadgen
 "$loadgen" db start >/dev/null
 

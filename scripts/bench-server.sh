@@ -2,7 +2,7 @@
 # the hyper server with one worker, pinned to SERVER_CPU, on PORT, against
 # the managed database; waits until it answers and stops it on exit.
 # Sets `loadgen` (the release binary's path).
-cargo build --release --locked --workspace --exclude stackbench-benches --bins
+cargo build --release --locked --workspace --bins
 
 loadgen=target/release/loadgen
 url=$("$loadgen" db url)

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 echo "== building release binaries (the first build takes a few minutes)"
-cargo build --release --locked --workspace --exclude stackbench-benches --bins
+cargo build --release --locked --workspace --bins
 target/release/loadgen stacks build
 
 target/release/loadgen db start

@@ -3,23 +3,43 @@
 # `say` and `die`, and runs from the repository root.
 #
 # A gate compares a base revision with the working tree, and both are built
-# with cargo. The trap this file exists to avoid: cargo names a workspace
-# crate's artifacts by the crate's path *relative to the workspace root*, so
-# two checkouts of one workspace that share a target directory share those
-# artifacts as well, and cargo decides whether to rebuild them by file times
-# alone. A checkout whose files are older than the other checkout's build is
-# taken as built, and the gate would measure one revision twice. So the base
-# is built in a worktree with a target directory of its own
-# (target/gate-base/target). That directory starts as a copy of the head's
-# (the dependencies are then not compiled a second time), and the
-# workspace's own crates are cleaned from it before the base is built, so
-# they are compiled from the base's sources whatever the file times say.
-# The head's target directory only ever holds builds of the working tree.
+# with cargo. Two traps decide how:
+#
+# - Cargo names a workspace crate's artifacts by the crate's path *relative
+#   to the workspace root*, so two checkouts that share a target directory
+#   share those artifacts, and cargo decides whether to rebuild them by file
+#   times alone: a checkout whose files are older than the other's build is
+#   taken as built, and the gate would measure one revision twice. So each
+#   side has a target directory of its own (target/gates/base and
+#   target/gates/head), and a side's workspace crates are cleaned from it
+#   whenever its sources differ from the ones it was last built from.
+# - The same source built at two paths is not the same program: the path
+#   goes into the crates' hashes, and with them into symbol names and how
+#   rustc splits a crate into codegen units, which decides what gets inlined.
+#   Built in two directories, one commit counted up to 1.2% more
+#   instructions on one side than on the other. So both sides are built
+#   from one directory (target/gates/src), the base's sources in it, then
+#   the head's, and their target directories have names of one length.
+#
+# Both gates build the same packages with the same flags (`gate_build`), so
+# when both run, the second finds both sides built.
 
 # Where cargo builds the working tree (CARGO_TARGET_DIR, or target/), and
-# where the base is checked out and built.
+# under it, the gates' source directory and each side's target directory.
 gate_target=${CARGO_TARGET_DIR:-$PWD/target}
-gate_dir=$gate_target/gate-base
+gate_dir=$gate_target/gates
+
+# The one build both gates measure: every server, loadgen and the
+# micro-benchmarks, optimized (the `gate` profile). Cargo unifies features
+# across the packages of one build, so a gate that built fewer packages
+# would build different dependencies, and the other gate would build them
+# all again.
+gate_cargo() {
+    local command=$1; shift
+    cargo "$command" --quiet --locked --profile gate -p stackbench-benches -p stackbench-hyper \
+        -p stackbench-axum -p stackbench-actix -p loadgen "$@"
+}
+gate_build() { gate_cargo build --bins --bench instructions; }
 
 # gate_resolve_base REV: sets base_commit, or passes the gate (exit 0) with
 # one line when there is no such revision (a first commit, a shallow clone).
@@ -39,30 +59,57 @@ gate_skip_if_unchanged() {
     fi
 }
 
-# gate_checkout_base PROFILE: the base commit in the worktree
-# target/gate-base/src, with its own target directory seeded from the head's
-# PROFILE output, and the workspace's crates cleaned from it. Call it after
-# the head is built, so the seed holds the head's dependencies.
-gate_checkout_base() {
-    local profile=$1
-    git worktree remove --force "$gate_dir/src" 2>/dev/null || true
-    rm -rf "$gate_dir"
-    git worktree prune
-    mkdir -p "$gate_dir/target"
-    if [ -d "$gate_target/$profile" ]; then
-        cp -a --reflink=auto "$gate_target/$profile" "$gate_dir/target/"
-    fi
-    git worktree add --quiet --detach "$gate_dir/src" "$base_commit"
-    trap 'git worktree remove --force "$gate_dir/src" 2>/dev/null || true' EXIT
-    local members
-    members=$(gate_at_base cargo metadata --no-deps --format-version 1 --offline \
-        | python3 -c 'import json, sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"]))')
-    # shellcheck disable=SC2086 # one word per flag
-    gate_at_base cargo clean --quiet --profile "$profile" $members
+# The working tree's files as git sees them: tracked (as edited, unless
+# deleted) and untracked but not ignored, NUL-separated.
+gate_working_tree_files() {
+    git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' file; do
+        if [ -f "$file" ]; then printf '%s\0' "$file"; fi
+    done
 }
 
-# gate_at_base COMMAND...: runs COMMAND in the base's worktree, building into
-# the base's own target directory.
-gate_at_base() {
-    (cd "$gate_dir/src" && CARGO_TARGET_DIR="$gate_dir/target" "$@")
+# gate_in_src TARGET COMMAND...: runs COMMAND (a shell function too) in
+# target/gates/src, building into TARGET, outside any git repository as far
+# as the build can tell (loadgen's build script records the commit it was
+# built from): both sides alike.
+gate_in_src() {
+    local target=$1; shift
+    (cd "$gate_dir/src" && export CARGO_TARGET_DIR="$target" GIT_CEILING_DIRECTORIES="$gate_dir" && "$@")
+}
+
+# gate_side base|head COMMAND...: puts that side's sources (the base commit,
+# or the working tree) in target/gates/src and runs COMMAND there, building
+# into the side's own target directory. A side's target directory starts as
+# a copy of the other side's (dependencies then compile once), and its
+# workspace crates are cleaned whenever the sources differ from those it was
+# last built from (`built-from`, a digest of every file), so they are
+# compiled from these sources whatever the file times say.
+gate_side() {
+    local side=$1; shift
+    local src=$gate_dir/src target=$gate_dir/$side other
+    if [ "$side" = base ]; then other=$gate_dir/head; else other=$gate_dir/base; fi
+    rm -rf "$src" && mkdir -p "$src" || return 1
+    if [ "$side" = base ]; then
+        git archive "$base_commit" | tar -x -C "$src" || return 1
+    else
+        gate_working_tree_files | tar --null --files-from=- -c | tar -x -C "$src" || return 1
+    fi
+    local digest
+    digest=$(cd "$src" && find . -type f -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -d' ' -f1)
+    if [ ! -d "$target" ] && [ -d "$other" ]; then
+        cp -a --reflink=auto "$other" "$target" && rm -f "$target/built-from" || return 1
+    fi
+    mkdir -p "$target"
+    if [ "$(cat "$target/built-from" 2>/dev/null)" != "$digest" ]; then
+        rm -f "$target/built-from"
+        local members
+        members=$(gate_in_src "$target" cargo metadata --no-deps --format-version 1 --offline \
+            | python3 -c 'import json, sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"]))') \
+            || return 1
+        # shellcheck disable=SC2086 # one word per flag
+        gate_in_src "$target" cargo clean --quiet --profile gate $members || return 1
+    fi
+    local status=0
+    gate_in_src "$target" "$@" || status=$?
+    if [ "$status" -eq 0 ]; then echo "$digest" > "$target/built-from"; fi
+    return "$status"
 }

@@ -35,11 +35,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "the Go and TypeScript stacks: go vet, gofmt, go test, tsc, bun test"
 bash scripts/check-go-ts.sh
 
-# The benchmarks' crate is left out of every build that makes a server
-# binary: it turns on shop's `bench-stub`, and cargo unifies features across
-# the packages of one build, so the servers would carry the benchmark-only
-# store. The servers tested are built as they ship.
-cargo_all() { cargo "$@" --workspace --exclude stackbench-benches --locked; }
+cargo_all() { cargo "$@" --workspace --locked; }
 
 step "build every stack (the tests start them)"
 cargo_all build --bins

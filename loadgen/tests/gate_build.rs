@@ -2,9 +2,10 @@
 //! (`scripts/gate-lib.sh`, which both gates use), shown on a probe crate
 //! whose base commit prints "base" and whose head commit prints "head".
 //!
-//! The trap it guards against is cargo's: two checkouts of one workspace
-//! that share a target directory share their crates' artifacts, and cargo
-//! rebuilds them by file times alone.
+//! The traps it guards against: two checkouts of one workspace that share a
+//! target directory share their crates' artifacts, and cargo rebuilds them
+//! by file times alone; and one source built at two paths is not one
+//! program.
 
 use support::probe::{self, build_base_and_head, commit, explain, gate_script};
 
@@ -19,21 +20,38 @@ fn base_and_head_are_each_built_from_their_own_sources() {
     let repo = probe::repository("own-sources", &says("base"), &says("head"));
     let output = build_base_and_head(
         &repo,
-        // A later build of the working tree must still be the head's.
-        r#"cargo build --quiet --offline --profile gate
-        echo "base=$(./base-build) head=$(./head-build) again=$(target/gate/probe)""#,
+        // The head again, after the base's sources took its place: still the
+        // head's. Then the working tree edited, its file older than every
+        // build (as a checkout can leave it): built again, from the edit.
+        r#"gate_side head cargo build --quiet --offline --profile gate
+        again=$("$gate_dir/head/gate/probe")
+        printf 'fn main() {\n    println!("edited");\n}\n' > probe/src/main.rs
+        touch -d '2001-01-01' probe/src/main.rs
+        gate_side head cargo build --quiet --offline --profile gate
+        echo "base=$(./base-build) head=$(./head-build) again=$again edited=$("$gate_dir/head/gate/probe")""#,
     );
     assert!(output.status.success(), "{}", explain(&output));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim(),
-        "base=base head=head again=head",
+        "base=base head=head again=head edited=edited",
         "{}",
         explain(&output)
     );
-    assert!(
-        !repo.join("target/gate-base/src").exists(),
-        "the base's worktree is removed when the gate ends"
-    );
+}
+
+/// Both sides are built from one directory (the path goes into how rustc
+/// compiles a crate): a program that prints the directory it was compiled
+/// in prints the same one from either side.
+#[test]
+fn both_sides_are_built_from_one_path() {
+    let prints_its_file = "fn main() {\n    println!(\"{}\", env!(\"CARGO_MANIFEST_DIR\"));\n}\n";
+    let head = format!("// head\n{prints_its_file}");
+    let repo = probe::repository("one-path", prints_its_file, &head);
+    let output = build_base_and_head(&repo, r#"echo "$(./base-build) $(./head-build)""#);
+    assert!(output.status.success(), "{}", explain(&output));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    let (base, head) = printed.trim().split_once(' ').expect("two paths");
+    assert_eq!(base, head, "{}", explain(&output));
 }
 
 #[test]

@@ -68,23 +68,23 @@ pub fn gate_script(repo: &Path, script: &str) -> Output {
         .unwrap()
 }
 
-/// Builds the probe as a gate does, head first, then the base against
-/// HEAD~1 in its own target directory, leaving `head-build` and
-/// `base-build` in the repository, then runs `then`. The head's files are
-/// first set back in time, older than anything the base build writes, as
-/// they are in CI (the base's worktree is checked out after the clone): a
-/// gate that shared one target directory between the two would then take
-/// the base's build for the head's.
+/// Builds the probe as a gate does (`gate_side`), head first, then the base
+/// against HEAD~1, leaving `head-build` and `base-build` in the repository,
+/// then runs `then`. The working tree is built first into its own `target/`
+/// as a developer would, and its files are set back in time, older than
+/// anything the gate's builds write, as they are in CI (the clone comes
+/// before any build): a gate that shared a target directory, or trusted
+/// file times, would take one side's build for the other's.
 pub fn build_base_and_head(repo: &Path, then: &str) -> Output {
     let script = format!(
         r#"
         cargo build --quiet --offline --profile gate
-        cp target/gate/probe head-build
         find probe Cargo.toml -exec touch -d '2001-01-01' {{}} +
         gate_resolve_base HEAD~1
-        gate_checkout_base gate
-        gate_at_base cargo build --quiet --offline --profile gate
-        cp "$gate_dir/target/gate/probe" base-build
+        gate_side head cargo build --quiet --offline --profile gate
+        cp "$gate_dir/head/gate/probe" head-build
+        gate_side base cargo build --quiet --offline --profile gate
+        cp "$gate_dir/base/gate/probe" base-build
         {then}
         "#
     );

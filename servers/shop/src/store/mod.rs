@@ -9,7 +9,6 @@ mod breaker;
 mod postgres;
 mod sql;
 mod sqlx;
-#[cfg(feature = "bench-stub")]
 pub mod stub;
 
 use std::time::Duration;
@@ -304,8 +303,8 @@ fn unknown_user(user_id: i64) -> StoreError {
 pub enum Store {
     TokioPostgres(postgres::PostgresStore),
     Sqlx(sqlx::SqlxStore),
-    /// No database: for the micro-benchmarks of the request path only.
-    #[cfg(feature = "bench-stub")]
+    /// No database: for the micro-benchmarks of the request path only. A
+    /// server builds its store from `--driver`, which never names it.
     Stub(stub::StubStore),
 }
 
@@ -314,7 +313,6 @@ macro_rules! dispatch {
         match $self {
             Store::TokioPostgres($store) => $store.breaker().run(async { $call }).await,
             Store::Sqlx($store) => $store.breaker().run(async { $call }).await,
-            #[cfg(feature = "bench-stub")]
             Store::Stub($store) => $call,
         }
     };

@@ -1,7 +1,11 @@
-//! A store without a database, for the micro-benchmarks only (cargo feature
-//! `bench-stub`): they measure a server's request path up to the store
-//! call, so the store answers at once with fixed data. Never in a server
-//! binary: nothing outside `benches/` enables the feature.
+//! A store without a database, for the micro-benchmarks only: they measure
+//! a server's request path up to the store call, so the store answers at
+//! once with fixed data. It is compiled into every build rather than behind
+//! a cargo feature: cargo unifies features across the packages of one
+//! build, so a feature the benchmarks turned on would have changed the
+//! servers built beside them, and the binaries the gates and tests measure
+//! would not have been the binaries that ship. No server runs on it: a
+//! server opens its store from `--driver`, which names a real driver only.
 
 use chrono::{TimeZone, Utc};
 use rust_decimal::Decimal;
