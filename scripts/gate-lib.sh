@@ -68,7 +68,7 @@ gate_working_tree_files() {
 }
 
 # gate_in_src TARGET COMMAND...: runs COMMAND (a shell function too) in
-# target/gates/src, building into TARGET, outside any git repository as far
+# target/gates/src, with TARGET as cargo's target directory, outside any git repository as far
 # as the build can tell (loadgen's build script records the commit it was
 # built from): both sides alike.
 gate_in_src() {
@@ -76,15 +76,19 @@ gate_in_src() {
     (cd "$gate_dir/src" && export CARGO_TARGET_DIR="$target" GIT_CEILING_DIRECTORIES="$gate_dir" && "$@")
 }
 
-# gate_side base|head COMMAND...: puts that side's sources (the base commit,
-# or the working tree) in target/gates/src and runs COMMAND there, building
-# into the side's own target directory. A side's target directory starts as
-# a copy of the other side's (dependencies then compile once), and its
-# workspace crates are cleaned whenever the sources differ from those it was
-# last built from (`built-from`, a digest of every file), so they are
-# compiled from these sources whatever the file times say.
+# gate_side base|head: builds that side (gate_build) from its sources (the
+# base commit, or the working tree), put in target/gates/src, into the
+# side's own target directory, and leaves them there for commands run with
+# gate_in_src. A side's target directory starts as a copy of the other
+# side's, so dependencies compile once. Which of its crates cargo rebuilds
+# is decided by content, not by when files were written: every source file
+# is set to one old time, except those whose content the directory's last
+# build did not see (`built-from` lists each file's digest), which are set
+# to now. Cargo then rebuilds exactly the crates with a changed file, and
+# those that depend on them. With no record of a last build (none yet, or
+# one that failed), the workspace's crates are cleaned and built afresh.
 gate_side() {
-    local side=$1; shift
+    local side=$1
     local src=$gate_dir/src target=$gate_dir/$side other
     if [ "$side" = base ]; then other=$gate_dir/head; else other=$gate_dir/base; fi
     rm -rf "$src" && mkdir -p "$src" || return 1
@@ -93,14 +97,20 @@ gate_side() {
     else
         gate_working_tree_files | tar --null --files-from=- -c | tar -x -C "$src" || return 1
     fi
-    local digest
-    digest=$(cd "$src" && find . -type f -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -d' ' -f1)
     if [ ! -d "$target" ] && [ -d "$other" ]; then
-        cp -a --reflink=auto "$other" "$target" && rm -f "$target/built-from" || return 1
+        cp -a --reflink=auto "$other" "$target" || return 1
     fi
     mkdir -p "$target"
-    if [ "$(cat "$target/built-from" 2>/dev/null)" != "$digest" ]; then
-        rm -f "$target/built-from"
+    local sources=$gate_dir/sources-$side
+    (cd "$src" && find . -type f -print0 | sort -z | xargs -0 sha1sum) > "$sources" || return 1
+    find "$src" -exec touch -h -d @1 {} + || return 1
+    if [ -f "$target/built-from" ]; then
+        # `sha1sum` lines: 40 hex digits, two spaces, the path.
+        LC_ALL=C comm -23 <(LC_ALL=C sort "$sources") <(LC_ALL=C sort "$target/built-from") \
+            | cut -c43- | while IFS= read -r file; do
+            touch -h "$src/$file"
+        done
+    else
         local members
         members=$(gate_in_src "$target" cargo metadata --no-deps --format-version 1 --offline \
             | python3 -c 'import json, sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"]))') \
@@ -108,8 +118,9 @@ gate_side() {
         # shellcheck disable=SC2086 # one word per flag
         gate_in_src "$target" cargo clean --quiet --profile gate $members || return 1
     fi
-    local status=0
-    gate_in_src "$target" "$@" || status=$?
-    if [ "$status" -eq 0 ]; then echo "$digest" > "$target/built-from"; fi
-    return "$status"
+    # A build that fails part way leaves crates built from sources no record
+    # names: the next build starts from a clean slate.
+    rm -f "$target/built-from"
+    gate_in_src "$target" gate_build || return 1
+    mv "$sources" "$target/built-from"
 }

@@ -38,15 +38,15 @@ bench() { gate_cargo bench --bench instructions -- --home="$home" "$@"; }
 find "$home" -name '*@gate_base*' -delete 2>/dev/null || true
 
 say "counting the base, $base ($(git rev-parse --short "$base_commit")), built from its sources"
-gate_side base gate_build || die "the base does not build"
-gate_side base bench --save-baseline=gate_base >/dev/null || die "the base's benchmarks failed"
+gate_side base || die "the base does not build"
+gate_in_src "$gate_dir/base" bench --save-baseline=gate_base >/dev/null || die "the base's benchmarks failed"
 saved=$(find "$home" -name '*.base@gate_base' -name 'callgrind.*' | wc -l)
 [ "$saved" -gt 0 ] || die "the base run saved no baseline ($home): nothing would be compared"
 
 say "counting the working tree against it (limit: +$limit instructions)"
-gate_side head gate_build || die "the working tree does not build"
+gate_side head || die "the working tree does not build"
 status=0
-gate_side head bench --baseline=gate_base --callgrind-limits="ir=$limit" || status=$?
+gate_in_src "$gate_dir/head" bench --baseline=gate_base --callgrind-limits="ir=$limit" || status=$?
 case $status in
     0) say "pass: no benchmark's instruction count grew by more than $limit" ;;
     3) say "regression: a benchmark's instruction count grew by more than $limit (see above)"; exit 99 ;;

@@ -31,8 +31,8 @@ gate_skip_if_unchanged Cargo.toml Cargo.lock .cargo schema servers/shop "servers
 # Both sides are built as the instruction gate builds them (gate_build):
 # after it, both builds are there already.
 say "building the base, $base ($(git rev-parse --short "$base_commit")), and the working tree"
-gate_side base gate_build || die "the base does not build"
-gate_side head gate_build || die "the working tree does not build"
+gate_side base || die "the base does not build"
+gate_side head || die "the working tree does not build"
 
 status=0
 "$gate_dir/head/gate/loadgen" gate \

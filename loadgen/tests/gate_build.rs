@@ -23,11 +23,11 @@ fn base_and_head_are_each_built_from_their_own_sources() {
         // The head again, after the base's sources took its place: still the
         // head's. Then the working tree edited, its file older than every
         // build (as a checkout can leave it): built again, from the edit.
-        r#"gate_side head cargo build --quiet --offline --profile gate
+        r#"gate_side head
         again=$("$gate_dir/head/gate/probe")
         printf 'fn main() {\n    println!("edited");\n}\n' > probe/src/main.rs
         touch -d '2001-01-01' probe/src/main.rs
-        gate_side head cargo build --quiet --offline --profile gate
+        gate_side head
         echo "base=$(./base-build) head=$(./head-build) again=$again edited=$("$gate_dir/head/gate/probe")""#,
     );
     assert!(output.status.success(), "{}", explain(&output));

@@ -68,7 +68,8 @@ pub fn gate_script(repo: &Path, script: &str) -> Output {
         .unwrap()
 }
 
-/// Builds the probe as a gate does (`gate_side`), head first, then the base
+/// Builds the probe as a gate does (`gate_side`, with the probe's build as
+/// `gate_build`), head first, then the base
 /// against HEAD~1, leaving `head-build` and `base-build` in the repository,
 /// then runs `then`. The working tree is built first into its own `target/`
 /// as a developer would, and its files are set back in time, older than
@@ -80,10 +81,11 @@ pub fn build_base_and_head(repo: &Path, then: &str) -> Output {
         r#"
         cargo build --quiet --offline --profile gate
         find probe Cargo.toml -exec touch -d '2001-01-01' {{}} +
+        gate_build() {{ cargo build --quiet --offline --profile gate; }}
         gate_resolve_base HEAD~1
-        gate_side head cargo build --quiet --offline --profile gate
+        gate_side head
         cp "$gate_dir/head/gate/probe" head-build
-        gate_side base cargo build --quiet --offline --profile gate
+        gate_side base
         cp "$gate_dir/base/gate/probe" base-build
         {then}
         "#
