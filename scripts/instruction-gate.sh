@@ -8,6 +8,10 @@
 # with one line.
 #
 #   bash scripts/instruction-gate.sh [BASE]     BASE: a git revision (default HEAD~1)
+#   bash scripts/instruction-gate.sh --prepare [BASE]
+#                                               only install the tools and build
+#                                               both sides (both gates' builds):
+#                                               CI does it beside the tests
 #   STACKBENCH_IR_LIMIT=1.5%                    the largest growth that passes
 #
 # Exit: 0 pass (or nothing to compare: said why), 99 a regression, 1 an error.
@@ -15,6 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 limit=${STACKBENCH_IR_LIMIT:-1.5%}
+prepare=false
+if [ "${1:-}" = --prepare ]; then prepare=true; shift; fi
 say() { printf 'instruction-gate: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 source scripts/gate-lib.sh
@@ -30,6 +36,13 @@ fi
 gate_skip_if_unchanged Cargo.toml Cargo.lock .cargo benches schema loadgen servers/shop servers/stacks \
     servers/hyper servers/axum servers/actix
 bench_tools
+if $prepare; then
+    say "building the base, $base ($(git rev-parse --short "$base_commit")), and the working tree"
+    gate_side base || die "the base does not build"
+    gate_side head || die "the working tree does not build"
+    say "both sides built"
+    exit 0
+fi
 
 # Both sides write their counts under one gungraun home, so the working
 # tree's run finds the base's baseline; only this gate's baseline is replaced.

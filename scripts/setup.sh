@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what stackbench needs that the Rust toolchain does not bring:
 # the PostgreSQL server binaries (Debian/Ubuntu packages), Go, Bun and Hono;
-# with --tests, Chromium too (the HTML report test). Safe to run again: it
+# with --tests, Chromium (the HTML report test) and valgrind (the
+# instruction-count gate that CI runs after the tests) too. Safe to run again: it
 # installs only what is missing.
 set -euo pipefail
 for_tests=false
@@ -83,4 +84,11 @@ fi
 if $for_tests && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
     say "installing Chromium from the OS packages (for the HTML report test)"
     apt_install chromium || die "cannot install Chromium: the HTML report test needs it"
+fi
+
+# CI's instruction-count gate counts under valgrind; installed here, with
+# the other OS packages, since one installer runs at a time.
+if $for_tests && ! command -v valgrind >/dev/null; then
+    say "installing valgrind from the OS packages (for the instruction-count gate)"
+    apt_install valgrind || die "cannot install valgrind: the instruction-count gate needs it"
 fi

@@ -90,7 +90,10 @@ fn every_stack_compares_on_orders() {
             "--servers",
             &names.join(","),
         ])
+        // The latency phase is the merged test's below: here, every stack
+        // on the real scenario.
         .args(["--rounds", "1", "--duration", "1s", "--warmup", "500ms"])
+        .arg("--no-latency-phase")
         .arg("--out")
         .arg(&out)
         .output()
@@ -127,44 +130,10 @@ fn every_stack_compares_on_orders() {
     }
 }
 
-/// The database alone (pgbench on the scenario's `ceiling` SQL) takes its
-/// turn in every round beside the stacks, and each stack's figures are
-/// read against it round by round, in the JSON, the table and the report.
-#[test]
-fn the_database_alone_runs_beside_the_stacks() {
-    let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
-    let out = temp("ceiling.json");
-    let (comparison, stdout) = compare(
-        &[
-            "--scenario",
-            "users-read",
-            "--servers",
-            "hyper",
-            "--rounds",
-            "2",
-            "--duration",
-            "1s",
-            "--warmup",
-            "300ms",
-        ],
-        &out,
-    );
-    let order: Vec<&str> = (comparison["order"].as_array().unwrap().iter())
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    assert_eq!(
-        order,
-        [
-            "round 1 throughput hyper+tokio-postgres",
-            "round 1 throughput postgres alone (pgbench)",
-            "round 2 throughput postgres alone (pgbench)",
-            "round 2 throughput hyper+tokio-postgres",
-            "round 1 latency hyper+tokio-postgres",
-            "round 1 latency postgres alone (pgbench)",
-            "round 2 latency postgres alone (pgbench)",
-            "round 2 latency hyper+tokio-postgres",
-        ]
-    );
+/// The database alone ran in every round and phase, and each stack's
+/// figures are read against it round by round, in the JSON, the table and
+/// the report.
+fn assert_read_against_the_database(comparison: &Value, stdout: &str, html: &Path) {
     let ceiling = &comparison["ceiling"];
     let runs = ceiling["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 4);
@@ -209,7 +178,7 @@ fn the_database_alone_runs_beside_the_stacks() {
     );
     assert!(stdout.contains("postgres alone (pgbench)"), "{stdout}");
     assert!(stdout.contains("throughput, of the database's"), "{stdout}");
-    let html = std::fs::read_to_string(out.with_extension("html")).unwrap();
+    let html = std::fs::read_to_string(html).unwrap();
     let table = html
         .split("<table id=\"ceiling\">")
         .nth(1)
@@ -240,59 +209,56 @@ fn every_ceiling_script_runs() {
     }
 }
 
+/// Two stacks and the database alone (pgbench on the scenario's `ceiling`
+/// SQL) over two rounds: the rounds rotate who goes first, each stack's
+/// figures are read against the database's round by round, no winner is
+/// named, and the report renders.
 #[test]
-fn rounds_interleave_and_the_report_renders() {
+fn rounds_interleave_beside_the_database_alone_and_the_report_renders() {
     let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
     let out = temp("compare.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args([
-            "compare",
+    let (comparison, stdout) = compare(
+        &[
             "--scenario",
-            "smoke",
+            "users-read",
             "--servers",
             "hyper,axum",
             "--rounds",
             "2",
-        ])
-        .args([
             "--duration",
             "1s",
             "--warmup",
             "200ms",
             "--threads",
             "1",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
+        ],
+        &out,
     );
-    let comparison: Value = read_json(&out);
     let order: Vec<&str> = comparison["order"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    // Each round rotates the order, so neither stack always runs first.
+    // Each round rotates the order, so no participant always runs first.
     assert_eq!(
         order,
         [
             "round 1 throughput hyper+tokio-postgres",
             "round 1 throughput axum+tokio-postgres",
+            "round 1 throughput postgres alone (pgbench)",
             "round 2 throughput axum+tokio-postgres",
+            "round 2 throughput postgres alone (pgbench)",
             "round 2 throughput hyper+tokio-postgres",
             "round 1 latency hyper+tokio-postgres",
             "round 1 latency axum+tokio-postgres",
+            "round 1 latency postgres alone (pgbench)",
             "round 2 latency axum+tokio-postgres",
+            "round 2 latency postgres alone (pgbench)",
             "round 2 latency hyper+tokio-postgres",
         ]
     );
+    assert_read_against_the_database(&comparison, &stdout, &out.with_extension("html"));
     // Two rounds: the figures are printed with their spread, no winner is named.
     let verdicts = &comparison["verdicts"];
     assert!(

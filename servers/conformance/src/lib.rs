@@ -151,7 +151,13 @@ impl Server {
         Server::start_on_with(server, driver, db, &[]).await
     }
 
-    async fn start_on_with(server: &str, driver: &str, db: TestDatabase, args: &[&str]) -> Server {
+    /// [`Server::start_on`] with `args` added to the server's command line.
+    pub async fn start_on_with(
+        server: &str,
+        driver: &str,
+        db: TestDatabase,
+        args: &[&str],
+    ) -> Server {
         let port = free_port();
         // A small pool and two workers unless the test says otherwise.
         let defaults = [("--workers", "2"), ("--pool-size", "8")]
@@ -239,7 +245,6 @@ impl Server {
         String::from_utf8_lossy(&response).into_owned()
     }
 
-    /// Sends SIGTERM to the server and returns at once.
     /// The server's peak resident memory (`VmHWM`), in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
@@ -251,6 +256,7 @@ impl Server {
             .expect("VmHWM in /proc/<pid>/status")
     }
 
+    /// Sends SIGTERM to the server and returns at once.
     pub fn sigterm(&self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])

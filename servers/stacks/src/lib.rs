@@ -32,6 +32,9 @@ pub struct Stack {
     /// How long a client may take to send a request head (or keep an idle
     /// keep-alive connection) before the server closes the connection.
     pub head_timeout: Duration,
+    /// How long a request waits for a pooled connection before it is
+    /// answered 503; `None` where the pool has no such limit (Bun's waits).
+    pub pool_timeout: Option<Duration>,
     pub build: Build,
 }
 
@@ -55,6 +58,9 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// ends (its `idleTimeout` covers idle connections only), and cuts one after
 /// about 10 s.
 const BUN_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the Rust and Go servers let a request wait for a pooled
+/// connection (`shop::store::POOL_TIMEOUT`, and its Go twin).
+const POOL_TIMEOUT: Option<Duration> = Some(Duration::from_secs(5));
 
 /// Every stack, in the order tables list them.
 pub const STACKS: &[Stack] = &[
@@ -65,6 +71,7 @@ pub const STACKS: &[Stack] = &[
         port: 3000,
         drivers: RUST_DRIVERS,
         head_timeout: HEAD_TIMEOUT,
+        pool_timeout: POOL_TIMEOUT,
         build: Build::Cargo,
     },
     Stack {
@@ -74,6 +81,7 @@ pub const STACKS: &[Stack] = &[
         port: 3001,
         drivers: RUST_DRIVERS,
         head_timeout: HEAD_TIMEOUT,
+        pool_timeout: POOL_TIMEOUT,
         build: Build::Cargo,
     },
     Stack {
@@ -83,6 +91,7 @@ pub const STACKS: &[Stack] = &[
         port: 3002,
         drivers: RUST_DRIVERS,
         head_timeout: HEAD_TIMEOUT,
+        pool_timeout: POOL_TIMEOUT,
         build: Build::Cargo,
     },
     Stack {
@@ -92,6 +101,7 @@ pub const STACKS: &[Stack] = &[
         port: 3003,
         drivers: &["lib/pq"],
         head_timeout: HEAD_TIMEOUT,
+        pool_timeout: POOL_TIMEOUT,
         build: Build::Go {
             dir: "servers/go-nethttp",
         },
@@ -103,6 +113,7 @@ pub const STACKS: &[Stack] = &[
         port: 3004,
         drivers: &["bun-sql"],
         head_timeout: BUN_HEAD_TIMEOUT,
+        pool_timeout: None,
         build: Build::Bun {
             entry: "servers/bun/main.ts",
         },
@@ -114,6 +125,7 @@ pub const STACKS: &[Stack] = &[
         port: 3005,
         drivers: &["bun-sql"],
         head_timeout: BUN_HEAD_TIMEOUT,
+        pool_timeout: None,
         build: Build::Bun {
             entry: "servers/bun-hono/main.ts",
         },
