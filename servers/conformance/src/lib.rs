@@ -147,11 +147,8 @@ impl Server {
         Server::start_on_with(server, driver, db, args).await
     }
 
-    pub async fn start_on(server: &str, driver: &str, db: TestDatabase) -> Server {
-        Server::start_on_with(server, driver, db, &[]).await
-    }
-
-    /// [`Server::start_on`] with `args` added to the server's command line.
+    /// Starts `stackbench-<server>` with `driver` and `args` on `db`, and
+    /// waits until `/health/db` answers.
     pub async fn start_on_with(
         server: &str,
         driver: &str,

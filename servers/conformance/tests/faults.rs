@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use conformance::{Server, DATASET};
 use futures_util::future::join_all;
 use schema::testing::TestDatabase;
+use stacks::Stack;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
@@ -173,6 +174,31 @@ impl OwnCluster {
             cluster: schema::Cluster::at(dir),
         }
     }
+
+    /// Starts every driver of every stack in `stacks`, with `args`, each on
+    /// a seeded database of its own in this cluster.
+    async fn start<'a>(
+        &self,
+        stacks: &'a [Stack],
+        args: &[&str],
+    ) -> Vec<(&'a Stack, &'a str, Server)> {
+        join_all(stacks.iter().flat_map(|stack| {
+            stack.drivers.iter().map(move |&driver| async move {
+                let db = TestDatabase::create_on(&self.cluster)
+                    .await
+                    .expect("a throwaway cluster and database");
+                schema::seed::reset(&db.client().await.unwrap(), DATASET)
+                    .await
+                    .unwrap();
+                (
+                    stack,
+                    driver,
+                    Server::start_on_with(stack.name, driver, db, args).await,
+                )
+            })
+        }))
+        .await
+    }
 }
 
 impl Drop for OwnCluster {
@@ -259,23 +285,7 @@ async fn database_outage_under_every_stack() {
     const CLIENTS: usize = 3;
     const DOWN_FOR: Duration = Duration::from_millis(1500);
     let own = OwnCluster::new("outage");
-    let servers = join_all(conformance::STACKS.iter().flat_map(|stack| {
-        let cluster = &own.cluster;
-        stack.drivers.iter().map(move |&driver| async move {
-            let db = TestDatabase::create_on(cluster)
-                .await
-                .expect("a throwaway cluster and database");
-            schema::seed::reset(&db.client().await.unwrap(), DATASET)
-                .await
-                .unwrap();
-            (
-                stack.name,
-                driver,
-                Server::start_on(stack.name, driver, db).await,
-            )
-        })
-    }))
-    .await;
+    let servers = own.start(conformance::STACKS, &[]).await;
     let stop = AtomicBool::new(false);
 
     let load = join_all(servers.iter().map(|(_, _, s)| {
@@ -294,12 +304,11 @@ async fn database_outage_under_every_stack() {
         let starting = Instant::now();
         own.cluster.ensure_running().await.expect("starting again");
         let up = Instant::now();
-        let recovered = join_all(
-            servers
-                .iter()
-                .map(|(server, driver, s)| async move { recovery(server, driver, s, up).await }),
-        )
-        .await;
+        let recovered =
+            join_all(servers.iter().map(|(stack, driver, s)| async move {
+                recovery(stack.name, driver, s, up).await
+            }))
+            .await;
         // Load goes on past the recovery bound, so that what follows it is seen.
         tokio::time::sleep_until((up + RECOVERY + Duration::from_millis(700)).into()).await;
         stop.store(true, Ordering::Relaxed);
@@ -312,8 +321,8 @@ async fn database_outage_under_every_stack() {
         (outage, recovered)
     };
     let (answers, (outage, recovered)) = tokio::join!(load, script);
-    for (((server, driver, _), answers), recovered) in servers.iter().zip(answers).zip(recovered) {
-        judge_outage(server, driver, &answers, &outage, recovered);
+    for (((stack, driver, _), answers), recovered) in servers.iter().zip(answers).zip(recovered) {
+        judge_outage(stack.name, driver, &answers, &outage, recovered);
     }
 }
 
@@ -461,10 +470,12 @@ async fn load_client(
         }
         let post = (n + i).is_multiple_of(2);
         let request = if post {
+            // Never the held orders' product, which this load must not sell
+            // out from under them.
             let body = format!(
                 r#"{{"user_id":{},"items":[{{"product_id":{},"quantity":1}}]}}"#,
                 (n * 31 + i) % DATASET.users as usize + 1,
-                (n * 7 + i) % DATASET.products as usize + 1,
+                (n * 7 + i) % (HELD_PRODUCT as usize - 1) + 1,
             );
             http.post(format!("{base}/orders"))
                 .header("content-type", "application/json")
@@ -573,6 +584,10 @@ async fn timeouts_answer_503(server: &str, driver: &str) {
 
 conformance::every_stack!(timeouts: super::timeouts_answer_503);
 
+/// The product the held orders are for ([`orders_held_on_a_lock`]): the
+/// last one, so that the others are 1 to `products - 1`.
+const HELD_PRODUCT: i64 = DATASET.products as i64;
+
 /// A database connection holding a row lock until it rolls back.
 type LockHolder = tokio_postgres::Client;
 
@@ -596,13 +611,12 @@ async fn lock_product(s: &Server, id: i64) -> LockHolder {
 async fn orders_held_on_a_lock<const HELD: usize>(
     s: &Server,
 ) -> (LockHolder, Vec<JoinHandle<(u16, String)>>) {
-    const PRODUCT: i64 = 1;
-    let lock = lock_product(s, PRODUCT).await;
+    let lock = lock_product(s, HELD_PRODUCT).await;
     let held = (0..HELD)
         .map(|n| {
             let url = format!("{}/orders", s.base);
             let body = format!(
-                r#"{{"user_id":{},"items":[{{"product_id":{PRODUCT},"quantity":1}}]}}"#,
+                r#"{{"user_id":{},"items":[{{"product_id":{HELD_PRODUCT},"quantity":1}}]}}"#,
                 n + 1
             );
             tokio::spawn(async move {
@@ -662,26 +676,11 @@ async fn requests_that_find_the_pool_taken() {
     ]
     .map(|(flag, value)| [flag, value])
     .concat();
-    let stacks = conformance::STACKS
-        .iter()
-        .filter(|stack| stack.pool_timeout.is_some());
-    let servers = join_all(stacks.flat_map(|stack| {
-        let (cluster, args) = (&own.cluster, &one_connection);
-        stack.drivers.iter().map(move |&driver| async move {
-            let db = TestDatabase::create_on(cluster)
-                .await
-                .expect("a throwaway cluster and database");
-            schema::seed::reset(&db.client().await.unwrap(), DATASET)
-                .await
-                .unwrap();
-            (
-                stack,
-                driver,
-                Server::start_on_with(stack.name, driver, db, args).await,
-            )
-        })
-    }))
-    .await;
+    let stacks: Vec<Stack> = (conformance::STACKS.iter())
+        .filter(|stack| stack.pool_timeout.is_some())
+        .cloned()
+        .collect();
+    let servers = own.start(&stacks, &one_connection).await;
 
     join_all(servers.iter().map(|(stack, driver, s)| async move {
         let label = format!("{}/{driver}", stack.name);
