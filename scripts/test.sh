@@ -26,8 +26,9 @@ bash scripts/setup.sh --tests
 # The fault suite's spec fuzz runs schemathesis (PyPI).
 $quick || bash scripts/fuzz-setup.sh
 
-step "cargo fmt --check"
+step "cargo fmt --check; the links of README.md and docs/"
 cargo fmt --all --check
+bash scripts/check-links.sh
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
