@@ -15,8 +15,8 @@
 # gate counts instructions, which do not move from run to run: once each.
 #
 # The clone builds into a target directory of its own (target/gate-proof),
-# seeded with a copy of this checkout's gate builds: two checkouts must never
-# share one (scripts/gate-lib.sh says why). Results: results/gate-proof.json,
+# seeded with a copy of this checkout's last gate build of the working tree
+# (scripts/gate-lib.sh rebuilds what differs from it). Results: results/gate-proof.json,
 # with the machine and the command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +28,8 @@ head=$(git rev-parse HEAD)
 ci_pairs=(--pairs 8 --window 2s)   # as in .ci/run
 bash scripts/setup.sh
 
-rm -rf "$proof" && mkdir -p "$proof/target"
-[ -d target/gate ] && cp -a --reflink=auto target/gate "$proof/target/"
+rm -rf "$proof" && mkdir -p "$proof/target/gates"
+[ -d target/gates/head ] && cp -a --reflink=auto target/gates/head "$proof/target/gates/"
 git clone --quiet --no-hardlinks "$PWD" "$repo"
 export CARGO_TARGET_DIR=$proof/target
 
@@ -61,10 +61,10 @@ record() {
 e2e() { # CASE
     record "e2e-$1-1" env STACKBENCH_GATE_SERVER=axum bash scripts/perf-gate.sh HEAD~1 "${ci_pairs[@]}" \
         --seed 1 --out "$proof/e2e-$1-1.json"
-    local i builds=$proof/target/gate-builds
+    local i builds=$proof/target/gates
     for i in $(seq 2 "$runs"); do
-        record "e2e-$1-$i" "$proof/target/gate/loadgen" gate --base "$builds/base/stackbench-axum" \
-            --head "$builds/head/stackbench-axum" "${ci_pairs[@]}" --seed "$i" --out "$proof/e2e-$1-$i.json"
+        record "e2e-$1-$i" "$builds/head/gate/loadgen" gate --base "$builds/base/gate/stackbench-axum" \
+            --head "$builds/head/gate/stackbench-axum" "${ci_pairs[@]}" --seed "$i" --out "$proof/e2e-$1-$i.json"
     done
 }
 
