@@ -11,8 +11,8 @@
 #   times alone: a checkout whose files are older than the other's build is
 #   taken as built, and the gate would measure one revision twice. So each
 #   side has a target directory of its own (target/gates/base and
-#   target/gates/head), and a side's workspace crates are cleaned from it
-#   whenever its sources differ from the ones it was last built from.
+#   target/gates/head), and what a side rebuilds is decided by the content
+#   of its sources, not their file times (gate_side).
 # - The same source built at two paths is not the same program: the path
 #   goes into the crates' hashes, and with them into symbol names and how
 #   rustc splits a crate into codegen units, which decides what gets inlined.
@@ -68,9 +68,9 @@ gate_working_tree_files() {
 }
 
 # gate_in_src TARGET COMMAND...: runs COMMAND (a shell function too) in
-# target/gates/src, with TARGET as cargo's target directory, outside any git repository as far
-# as the build can tell (loadgen's build script records the commit it was
-# built from): both sides alike.
+# target/gates/src, with TARGET as cargo's target directory, outside any git
+# repository as far as the build can tell (loadgen's build script records
+# the commit it was built from): both sides alike.
 gate_in_src() {
     local target=$1; shift
     (cd "$gate_dir/src" && export CARGO_TARGET_DIR="$target" GIT_CEILING_DIRECTORIES="$gate_dir" && "$@")
