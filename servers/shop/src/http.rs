@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::model::Validate;
+use crate::objects::ObjectsOnly;
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -200,7 +201,9 @@ pub fn parse_json<T: DeserializeOwned + Validate>(body: &[u8]) -> Result<T, ApiE
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large());
     }
-    let value: T = serde_json::from_slice(body)
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let value = T::deserialize(ObjectsOnly(&mut reader))
+        .and_then(|value| reader.end().map(|()| value))
         .map_err(|error| ApiError::bad_request(format!("invalid JSON body: {error}")))?;
     value.validate()?;
     Ok(value)

@@ -17,6 +17,7 @@ pub mod http;
 pub mod launch;
 pub mod model;
 pub mod money;
+pub mod objects;
 pub mod serve;
 pub mod store;
 

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::money::Money;
+use crate::money::{Money, Price};
+use crate::objects::objects;
 
 pub type Timestamp = DateTime<Utc>;
 
@@ -93,7 +94,7 @@ pub struct NewProduct {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    pub price: Money,
+    pub price: Price,
     pub stock_quantity: i64,
     pub category: String,
 }
@@ -103,7 +104,7 @@ pub struct NewProduct {
 pub struct ProductPatch {
     pub name: Option<String>,
     pub description: Option<String>,
-    pub price: Option<Money>,
+    pub price: Option<Price>,
     pub stock_quantity: Option<i64>,
     pub category: Option<String>,
 }
@@ -112,6 +113,7 @@ pub struct ProductPatch {
 #[serde(deny_unknown_fields)]
 pub struct NewOrder {
     pub user_id: i64,
+    #[serde(deserialize_with = "objects")]
     pub items: Vec<NewOrderItem>,
 }
 
@@ -197,12 +199,17 @@ fn check_description(description: &str) -> Result<(), ApiError> {
     check_no_nul("description", description)
 }
 
-fn check_price(price: Money) -> Result<(), ApiError> {
-    check(
-        price.0 > rust_decimal::Decimal::ZERO
-            && price.0 < rust_decimal::Decimal::from(1_000_000_000),
-        || "price must be greater than 0 and less than 1000000000".into(),
-    )
+/// The one message for every price the contract refuses, whatever is wrong
+/// with it, so that no stack has to word a parser's view of a number.
+pub const PRICE_RULE: &str = "price must be greater than 0 and less than 1000000000 with at most \
+     two decimals, like 19.99 or \"19.99\"";
+
+fn check_price(price: Price) -> Result<(), ApiError> {
+    let in_range = |money: Money| {
+        money.0 > rust_decimal::Decimal::ZERO
+            && money.0 < rust_decimal::Decimal::from(1_000_000_000)
+    };
+    check(price.amount().is_some_and(in_range), || PRICE_RULE.into())
 }
 
 fn check_stock(stock: i64) -> Result<(), ApiError> {

@@ -1,5 +1,7 @@
 //! Money: `NUMERIC(12,2)` in the database, [`Decimal`] in Rust, and a JSON
-//! string with exactly two decimals on the wire. Never a float.
+//! string with exactly two decimals in responses. Never a float: a request
+//! may write a price as a JSON number, which is judged by its shortest
+//! decimal text (see [`Price`]).
 
 use std::fmt;
 
@@ -16,41 +18,26 @@ impl Money {
     /// optionally a point and one or two digits (`"19.99"`, `"20"`). Nothing
     /// else (sign, exponent, spaces, a third decimal), so that the schema's
     /// pattern and the server agree on every string.
-    pub fn parse(text: &str) -> Result<Money, String> {
+    pub fn parse(text: &str) -> Option<Money> {
         let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
         let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-        if !digits(whole) || !digits(fraction) {
-            return Err(format!(
-                "`{text}` is not an amount: write digits with at most two decimals, like \"19.99\""
-            ));
-        }
-        if fraction.len() > 2 {
-            return Err(format!("`{text}` has more than two decimals"));
+        if !digits(whole) || !digits(fraction) || fraction.len() > 2 {
+            return None;
         }
         // Leading zeros carry no value, and without them an amount that fits
         // the API (under 1e9) always fits a Decimal.
         let whole = whole.trim_start_matches('0');
-        let value: Decimal = format!("{}.{fraction}", if whole.is_empty() { "0" } else { whole })
-            .parse()
-            .map_err(|_| format!("`{text}` is too large an amount"))?;
-        Ok(Money(value))
+        let whole = if whole.is_empty() { "0" } else { whole };
+        format!("{whole}.{fraction}").parse().ok().map(Money)
     }
 
     /// Reads a JSON number by its shortest decimal text, which is the number
-    /// the client wrote: `19.99` is 19.99, not the float nearest to it, and
-    /// trailing zeros (`1.100`) are the same number.
-    fn from_number(value: f64) -> Result<Money, String> {
-        if !value.is_finite() {
-            return Err("amount must be a finite number".into());
-        }
-        let value: Decimal = value
-            .to_string()
-            .parse()
-            .map_err(|_| format!("`{value}` is too large an amount"))?;
-        if value.normalize().scale() > 2 {
-            return Err(format!("`{value}` has more than two decimals"));
-        }
-        Ok(Money(value.round_dp(2)))
+    /// the client wrote whenever a float can hold it: `19.99` is 19.99, not
+    /// the float nearest to it, and trailing zeros (`1.100`) are the same
+    /// number. Every stack can judge a number this way, whatever its parser.
+    fn from_number(value: f64) -> Option<Money> {
+        let value: Decimal = value.to_string().parse().ok()?;
+        (value.normalize().scale() <= 2).then(|| Money(value.round_dp(2)))
     }
 }
 
@@ -68,35 +55,64 @@ impl Serialize for Money {
     }
 }
 
-impl<'de> Deserialize<'de> for Money {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
-        deserializer.deserialize_any(MoneyVisitor)
+/// A price as a request body writes it: any JSON number or string. Reading
+/// the body only checks that it is one of the two; whether it is an amount
+/// with at most two decimals is a rule of the contract, checked with the
+/// other limits by validation, so that a bad price gets the contract's own
+/// message on every stack rather than the words of one JSON parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Price(Option<Money>);
+
+impl Price {
+    /// The amount, or `None` for text or a number that is not an amount
+    /// with at most two decimals.
+    pub fn amount(self) -> Option<Money> {
+        self.0
+    }
+
+    /// The amount of a price that validation accepted; requests reach the
+    /// store only through validation, which refuses every other price.
+    pub fn validated(self) -> Money {
+        self.0
+            .expect("validation refuses a price that is not an amount")
     }
 }
 
-struct MoneyVisitor;
+impl From<Money> for Price {
+    fn from(money: Money) -> Price {
+        Price(Some(money))
+    }
+}
 
-impl Visitor<'_> for MoneyVisitor {
-    type Value = Money;
+impl<'de> Deserialize<'de> for Price {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Price, D::Error> {
+        deserializer.deserialize_any(PriceVisitor)
+    }
+}
+
+struct PriceVisitor;
+
+impl Visitor<'_> for PriceVisitor {
+    type Value = Price;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an amount as a number or a string with at most two decimals")
+        f.write_str("a price as a number or a string")
     }
 
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<Money, E> {
-        Money::parse(text).map_err(E::custom)
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Price, E> {
+        Ok(Price(Money::parse(text)))
     }
 
-    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Money, E> {
-        Ok(Money(Decimal::from(value)))
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Price, E> {
+        Ok(Price(Some(Money(Decimal::from(value)))))
     }
 
-    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Money, E> {
-        Ok(Money(Decimal::from(value)))
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Price, E> {
+        Ok(Price(Some(Money(Decimal::from(value)))))
     }
 
-    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Money, E> {
-        Money::from_number(value).map_err(E::custom)
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Price, E> {
+        Ok(Price(Money::from_number(value)))
     }
 }
 
@@ -104,8 +120,8 @@ impl Visitor<'_> for MoneyVisitor {
 mod tests {
     use super::*;
 
-    fn from_json(json: &str) -> Result<Money, String> {
-        serde_json::from_str(json).map_err(|e| e.to_string())
+    fn from_json(json: &str) -> Option<Money> {
+        serde_json::from_str::<Price>(json).unwrap().amount()
     }
 
     #[test]
@@ -121,36 +137,38 @@ mod tests {
     }
 
     #[test]
-    fn accepts_numbers_and_strings_with_at_most_two_decimals() {
-        assert_eq!(from_json("19.99").unwrap(), Money::parse("19.99").unwrap());
-        assert_eq!(
-            from_json("\"19.99\"").unwrap(),
-            Money::parse("19.99").unwrap()
-        );
-        assert_eq!(from_json("7").unwrap(), Money::parse("7.00").unwrap());
-        assert_eq!(from_json("1.10").unwrap(), Money::parse("1.1").unwrap());
-        assert!(from_json("19.999").is_err());
-        assert!(from_json("\"1.001\"").is_err());
-        assert!(from_json("\"abc\"").is_err());
+    fn prices_are_numbers_or_strings_with_at_most_two_decimals() {
+        assert_eq!(from_json("19.99"), Money::parse("19.99"));
+        assert_eq!(from_json("\"19.99\""), Money::parse("19.99"));
+        assert_eq!(from_json("7"), Money::parse("7.00"));
+        assert_eq!(from_json("1.10"), Money::parse("1.1"));
+        assert_eq!(from_json("1e2"), Money::parse("100"));
+        // The float nearest to this text prints as 19.99, so it is 19.99.
+        assert_eq!(from_json("19.990000000000000001"), Money::parse("19.99"));
+        assert_eq!(from_json("19.999"), None);
+        assert_eq!(from_json("\"1.001\""), None);
+        assert_eq!(from_json("\"abc\""), None);
         assert!(from_json("-1.5").unwrap().0.is_sign_negative());
-        assert!(from_json("1e300").is_err());
+        assert_eq!(from_json("1e300"), None);
+        for not_a_price in ["true", "null", "[]", "{}", "1e400"] {
+            assert!(
+                serde_json::from_str::<Price>(not_a_price).is_err(),
+                "{not_a_price}"
+            );
+        }
     }
 
     #[test]
     fn strings_follow_the_schema_pattern_exactly() {
+        assert_eq!(Money::parse("007.50"), Money::parse("7.5"));
         assert_eq!(
-            Money::parse("007.50").unwrap(),
-            Money::parse("7.5").unwrap()
-        );
-        assert_eq!(
-            Money::parse(&format!("{}1", "0".repeat(60))).unwrap(),
-            Money::parse("1").unwrap()
+            Money::parse(&format!("{}1", "0".repeat(60))),
+            Money::parse("1")
         );
         for rejected in [
             " 1", "1 ", "+1", "-1", "1e2", ".5", "5.", "1.100", "1_000", "", "1.2.3",
         ] {
-            assert!(Money::parse(rejected).is_err(), "{rejected:?} was accepted");
+            assert_eq!(Money::parse(rejected), None, "{rejected:?} was accepted");
         }
-        assert!(from_json("true").is_err());
     }
 }

@@ -33,7 +33,7 @@ fn new_product(name: &str, price: &str, stock: i64, category: &str) -> NewProduc
     NewProduct {
         name: name.to_string(),
         description: format!("about {name}"),
-        price: Money::parse(price).unwrap(),
+        price: Money::parse(price).unwrap().into(),
         stock_quantity: stock,
         category: category.to_string(),
     }
@@ -186,7 +186,7 @@ async fn products_round_trip_with_categories() {
             .is_empty());
 
         let patch = ProductPatch {
-            price: Some(money("21.50")),
+            price: Some(money("21.50").into()),
             stock_quantity: Some(9),
             ..ProductPatch::default()
         };

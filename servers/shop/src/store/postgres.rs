@@ -272,7 +272,7 @@ impl PostgresStore {
             &[
                 &new.name,
                 &new.description,
-                &new.price.0,
+                &new.price.validated().0,
                 &stock,
                 &new.category,
             ],
@@ -317,7 +317,7 @@ impl PostgresStore {
         patch: &ProductPatch,
     ) -> Result<Product, StoreError> {
         let client = self.client().await?;
-        let price = patch.price.map(|p| p.0);
+        let price = patch.price.map(|p| p.validated().0);
         let stock = patch.stock_quantity.map(|s| s as i32);
         let row = Self::query_opt(
             &client,
