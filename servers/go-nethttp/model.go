@@ -1,6 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -39,65 +44,12 @@ type orderItem struct {
 	unitPrice int64 // cents
 }
 
-// What the API reads: the request bodies, each described by a shape for
-// the JSON reader (field order matters: it is the order of serde's checks).
-
-type fieldKind int
-
-const (
-	kindString fieldKind = iota
-	kindInt64
-	kindInt32
-	kindAmount
-	kindItems
-)
-
-type field struct {
-	name string
-	kind fieldKind
-	// optional fields (Option<T>) are nil when null or absent.
-	optional bool
-	// defaulted fields (#[serde(default)]) may be absent.
-	defaulted bool
-}
-
-type shape struct {
-	name   string
-	fields []field
-}
-
-var (
-	newUserShape = &shape{"NewUser", []field{
-		{name: "username", kind: kindString},
-		{name: "email", kind: kindString},
-	}}
-	userPatchShape = &shape{"UserPatch", []field{
-		{name: "username", kind: kindString, optional: true},
-		{name: "email", kind: kindString, optional: true},
-	}}
-	newProductShape = &shape{"NewProduct", []field{
-		{name: "name", kind: kindString},
-		{name: "description", kind: kindString, defaulted: true},
-		{name: "price", kind: kindAmount},
-		{name: "stock_quantity", kind: kindInt64},
-		{name: "category", kind: kindString},
-	}}
-	productPatchShape = &shape{"ProductPatch", []field{
-		{name: "name", kind: kindString, optional: true},
-		{name: "description", kind: kindString, optional: true},
-		{name: "price", kind: kindAmount, optional: true},
-		{name: "stock_quantity", kind: kindInt64, optional: true},
-		{name: "category", kind: kindString, optional: true},
-	}}
-	newOrderShape = &shape{"NewOrder", []field{
-		{name: "user_id", kind: kindInt64},
-		{name: "items", kind: kindItems},
-	}}
-	newOrderItemShape = &shape{"NewOrderItem", []field{
-		{name: "product_id", kind: kindInt64},
-		{name: "quantity", kind: kindInt32},
-	}}
-)
+// What the API reads: the request bodies. Each is read in the contract's
+// two steps. decodeBody checks the shape: an object with exactly the
+// request's members, each of its JSON type, or 400 with a message that
+// starts with "invalid JSON body: ". Then the request's validate method
+// checks the values (shop::model::Validate) in the schema's order of
+// members, so that the first broken rule is the one reported.
 
 type newUser struct{ username, email string }
 
@@ -136,25 +88,14 @@ const (
 	maxQuantity         = 1000
 )
 
-func optString(v any) *string {
-	if v == nil {
-		return nil
-	}
-	s := v.(string)
-	return &s
-}
-
-// Each request type is read by its decode function and then checked by its
-// validate method, the rules of the contract that types alone cannot express
-// (shop::model::Validate), in shop's order, so that the first broken rule is
-// the one reported.
-
 func decodeNewUser(body []byte) (*newUser, *apiError) {
-	v, err := readBody(body, newUserShape)
+	u := &newUser{}
+	err := decodeBody(body,
+		member{"username", required, into(&u.username)},
+		member{"email", required, into(&u.email)})
 	if err != nil {
 		return nil, err
 	}
-	u := &newUser{username: v[0].(string), email: v[1].(string)}
 	return u, u.validate()
 }
 
@@ -166,11 +107,13 @@ func (u *newUser) validate() *apiError {
 }
 
 func decodeUserPatch(body []byte) (*userPatch, *apiError) {
-	v, err := readBody(body, userPatchShape)
+	p := &userPatch{}
+	err := decodeBody(body,
+		member{"username", optionalOrNull, intoNew(&p.username)},
+		member{"email", optionalOrNull, intoNew(&p.email)})
 	if err != nil {
 		return nil, err
 	}
-	p := &userPatch{username: optString(v[0]), email: optString(v[1])}
 	return p, p.validate()
 }
 
@@ -190,18 +133,15 @@ func (p *userPatch) validate() *apiError {
 }
 
 func decodeNewProduct(body []byte) (*newProduct, *apiError) {
-	v, err := readBody(body, newProductShape)
+	p := &newProduct{}
+	err := decodeBody(body,
+		member{"name", required, into(&p.name)},
+		member{"description", optional, into(&p.description)},
+		member{"price", required, into(&p.price)},
+		member{"stock_quantity", required, into(&p.stock)},
+		member{"category", required, into(&p.category)})
 	if err != nil {
 		return nil, err
-	}
-	p := &newProduct{
-		name:     v[0].(string),
-		price:    v[2].(amount),
-		stock:    v[3].(int64),
-		category: v[4].(string),
-	}
-	if v[1] != nil {
-		p.description = v[1].(string)
 	}
 	return p, p.validate()
 }
@@ -223,18 +163,15 @@ func (p *newProduct) validate() *apiError {
 }
 
 func decodeProductPatch(body []byte) (*productPatch, *apiError) {
-	v, err := readBody(body, productPatchShape)
+	p := &productPatch{}
+	err := decodeBody(body,
+		member{"name", optionalOrNull, intoNew(&p.name)},
+		member{"description", optionalOrNull, intoNew(&p.description)},
+		member{"price", optionalOrNull, intoNew(&p.price)},
+		member{"stock_quantity", optionalOrNull, intoNew(&p.stock)},
+		member{"category", optionalOrNull, intoNew(&p.category)})
 	if err != nil {
 		return nil, err
-	}
-	p := &productPatch{name: optString(v[0]), description: optString(v[1]), category: optString(v[4])}
-	if v[2] != nil {
-		price := v[2].(amount)
-		p.price = &price
-	}
-	if v[3] != nil {
-		stock := v[3].(int64)
-		p.stock = &stock
 	}
 	return p, p.validate()
 }
@@ -270,11 +207,13 @@ func (p *productPatch) validate() *apiError {
 }
 
 func decodeNewOrder(body []byte) (*newOrder, *apiError) {
-	v, err := readBody(body, newOrderShape)
+	o := &newOrder{}
+	err := decodeBody(body,
+		member{"user_id", required, into(&o.userID)},
+		member{"items", required, intoItems(&o.items)})
 	if err != nil {
 		return nil, err
 	}
-	o := &newOrder{userID: v[0].(int64), items: v[1].([]newOrderItem)}
 	return o, o.validate()
 }
 
@@ -301,21 +240,146 @@ func (o *newOrder) validate() *apiError {
 	return nil
 }
 
-// readBody reads a JSON body of the given shape (shop::http::parse_json,
-// before validation).
-func readBody(body []byte, s *shape) ([]any, *apiError) {
+// decodeBody reads a request body, an object of the given members, with
+// encoding/json.
+func decodeBody(body []byte, members ...member) *apiError {
 	if len(body) > maxBodyBytes {
-		return nil, payloadTooLarge()
+		return payloadTooLarge()
 	}
-	r := &reader{data: body}
-	values, err := r.readStruct(s)
-	if err == nil {
-		err = r.end()
+	// encoding/json reads invalid UTF-8 as U+FFFD instead of refusing it.
+	if !utf8.Valid(body) {
+		return badRequest("invalid JSON body: invalid UTF-8")
 	}
-	if err != nil {
-		return nil, badRequest("invalid JSON body: %s", err.Error())
+	if err := decodeObject(body, members); err != nil {
+		return badRequest("invalid JSON body: %s", err.Error())
 	}
-	return values, nil
+	return nil
+}
+
+// member is one member of a request object: its name, whether it may be
+// absent or null, and how its value is read.
+type member struct {
+	name     string
+	presence presence
+	decode   func(raw json.RawMessage) error
+}
+
+type presence int
+
+const (
+	// required members must be present and not null.
+	required presence = iota
+	// optional members may be absent, which leaves their zero value, but
+	// not null.
+	optional
+	// optionalOrNull members (those of a patch) may be absent or null,
+	// which both mean "unchanged".
+	optionalOrNull
+)
+
+// into reads a member's value into *dst. encoding/json refuses a value of
+// another JSON type, and for an integer type a number with a fraction or
+// an exponent or out of the type's range.
+func into[T any](dst *T) func(json.RawMessage) error {
+	return func(raw json.RawMessage) error { return unmarshal(raw, dst) }
+}
+
+// intoNew reads a member's value into a new T that *dst points to.
+func intoNew[T any](dst **T) func(json.RawMessage) error {
+	return func(raw json.RawMessage) error {
+		*dst = new(T)
+		return unmarshal(raw, *dst)
+	}
+}
+
+// unmarshal is json.Unmarshal, except that an integer written `-0` is
+// refused: serde_json reads it as the float -0.0, so the contract does not
+// count it as an integer, and no stack may take it for 0.
+func unmarshal(raw json.RawMessage, dst any) error {
+	switch dst.(type) {
+	case *int64, *int32:
+		if string(bytes.TrimSpace(raw)) == "-0" {
+			return errors.New("-0 is not an integer: write 0")
+		}
+	}
+	return json.Unmarshal(raw, dst)
+}
+
+// intoItems reads an order's items: an array of objects.
+func intoItems(dst *[]newOrderItem) func(json.RawMessage) error {
+	return func(raw json.RawMessage) error {
+		var elements []json.RawMessage
+		if err := json.Unmarshal(raw, &elements); err != nil {
+			return err
+		}
+		items := make([]newOrderItem, len(elements))
+		for i := range items {
+			err := decodeObject(elements[i], []member{
+				{"product_id", required, into(&items[i].productID)},
+				{"quantity", required, into(&items[i].quantity)},
+			})
+			if err != nil {
+				return fmt.Errorf("item %d: %w", i, err)
+			}
+		}
+		*dst = items
+		return nil
+	}
+}
+
+// decodeObject reads a JSON object whose members are the given ones. It
+// decodes into a map, whose keys are the names exactly as written:
+// decoding into a struct would match names case-insensitively. A name
+// written twice keeps its last value, which the contract allows.
+func decodeObject(data []byte, members []member) error {
+	var object map[string]json.RawMessage
+	if err := json.Unmarshal(data, &object); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return fmt.Errorf("expected an object, got %s", typeErr.Value)
+		}
+		return err
+	}
+	if object == nil {
+		return errors.New("expected an object, got null")
+	}
+	var unknown []string
+	for name := range object {
+		if !isMember(name, members) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown) // the same message for the same body
+		return fmt.Errorf("unknown member %q", unknown[0])
+	}
+	for _, m := range members {
+		raw, found := object[m.name]
+		// encoding/json reads null into a string or a number as "leave it
+		// unchanged", without an error, so null is handled here.
+		null := found && string(raw) == "null"
+		switch {
+		case !found && m.presence == required:
+			return fmt.Errorf("missing member %q", m.name)
+		case !found || null && m.presence == optionalOrNull:
+			continue
+		case null:
+			return fmt.Errorf("member %q must not be null", m.name)
+		}
+		if err := m.decode(raw); err != nil {
+			return fmt.Errorf("member %q: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+func isMember(name string, members []member) bool {
+	for _, m := range members {
+		if m.name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func checkUsername(username string) *apiError {
@@ -372,9 +436,11 @@ func checkDescription(description string) *apiError {
 	return checkNoNul("description", description)
 }
 
+// checkPrice reports a price that UnmarshalJSON found is not an amount the
+// API takes; every such price has the same message.
 func checkPrice(price amount) *apiError {
-	if price.cents.Sign() <= 0 || price.cents.Cmp(maxPriceCents) >= 0 {
-		return badRequest("price must be greater than 0 and less than 1000000000")
+	if !price.valid {
+		return badRequest(`price must be greater than 0 and less than 1000000000 with at most two decimals, like 19.99 or "19.99"`)
 	}
 	return nil
 }

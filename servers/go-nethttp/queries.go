@@ -73,7 +73,7 @@ func (s *Store) DeleteUser(id int64) *apiError {
 func (s *Store) CreateProduct(in *newProduct) (p *product, e *apiError) {
 	e = s.do(func(ctx context.Context) (err error) {
 		p, err = scanProduct(s.stmt(sqlInsertProduct).QueryRowContext(ctx,
-			in.name, in.description, formatCents(in.price.cents.Int64()), in.stock, in.category))
+			in.name, in.description, formatCents(in.price.cents), in.stock, in.category))
 		return err
 	})
 	return p, e
@@ -118,7 +118,7 @@ func (s *Store) ListProducts(category *string, p page) (products []*product, e *
 func (s *Store) UpdateProduct(id int64, patch *productPatch) (p *product, e *apiError) {
 	var price, stock any
 	if patch.price != nil {
-		price = formatCents(patch.price.cents.Int64())
+		price = formatCents(patch.price.cents)
 	}
 	if patch.stock != nil {
 		stock = *patch.stock
