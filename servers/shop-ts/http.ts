@@ -4,8 +4,8 @@
 // pagination, JSON bodies and their errors are parsed by one piece of code,
 // the same on every server.
 
+import { decodeBody, ShapeError } from "./body.ts";
 import { ApiError, MAX_BODY_BYTES } from "./error.ts";
-import { fromSlice, JsonError } from "./json.ts";
 import { checkNoNul, type RequestType } from "./model.ts";
 
 export { MAX_BODY_BYTES };
@@ -227,22 +227,23 @@ export async function readBody(request: Request): Promise<Uint8Array> {
   return bytes;
 }
 
-/** Parses and validates a JSON request body. */
-export function parseJson<V>(body: Uint8Array, type: RequestType<V>): V {
+/** Reads a JSON request body in the contract's two steps: its shape (a
+ * refusal says `invalid JSON body: ` and why), then its values. */
+export function parseJson<V, Body>(body: Uint8Array, type: RequestType<V, Body>): V {
   if (body.byteLength > MAX_BODY_BYTES) throw ApiError.payloadTooLarge();
-  let value: V;
+  let decoded: Body;
   try {
-    value = fromSlice(body, type.ty) as V;
+    // The shape table is the request type's own: the decoded members are those of Body.
+    decoded = decodeBody(body, type.shape) as Body;
   } catch (error) {
-    if (error instanceof JsonError) throw ApiError.badRequest(`invalid JSON body: ${error.toString()}`);
+    if (error instanceof ShapeError) throw ApiError.badRequest(`invalid JSON body: ${error.message}`);
     throw error;
   }
-  type.validate(value);
-  return value;
+  return type.validate(decoded);
 }
 
 /** Headers, checked; body, read under the limit; JSON, parsed and validated. */
-export async function jsonBody<V>(request: Request, type: RequestType<V>): Promise<V> {
+export async function jsonBody<V, Body>(request: Request, type: RequestType<V, Body>): Promise<V> {
   checkJsonHeaders(request.headers.get("content-type"), request.headers.get("content-length"));
   return parseJson(await readBody(request), type);
 }

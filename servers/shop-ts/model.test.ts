@@ -2,7 +2,6 @@
 // shop's order (the first rule broken is the one reported), and its messages.
 
 import { describe, expect, test } from "bun:test";
-import { Money } from "./money.ts";
 import {
   NEW_ORDER,
   NEW_PRODUCT,
@@ -13,6 +12,7 @@ import {
   type NewOrderItem,
   type NewProduct,
   type NewUser,
+  type PriceInput,
   type ProductPatch,
   type UserPatch,
 } from "./model.ts";
@@ -25,7 +25,9 @@ const BAD_EMAIL = badRequest(
 const BAD_NAME = badRequest("name must be 1 to 200 characters");
 const BAD_CATEGORY = badRequest("category must be 1 to 50 characters");
 const LONG_DESCRIPTION = badRequest("description must be at most 2000 characters");
-const BAD_PRICE = badRequest("price must be greater than 0 and less than 1000000000");
+const BAD_PRICE = badRequest(
+  'price must be greater than 0 and less than 1000000000 with at most two decimals, like 19.99 or "19.99"',
+);
 const BAD_STOCK = badRequest("stock_quantity must be between 0 and 1000000000");
 const BAD_USER_ID = badRequest("user_id must be a positive integer");
 const BAD_ITEM_COUNT = badRequest("an order must have 1 to 50 items");
@@ -114,30 +116,44 @@ describe("user requests", () => {
 });
 
 describe("new products", () => {
-  const product = (fields: Partial<NewProduct>): NewProduct => ({
+  const product = (fields: Partial<NewProduct<PriceInput>>): NewProduct<PriceInput> => ({
     name: "Widget",
     description: "",
-    price: new Money(1999n),
+    price: 19.99,
     stock_quantity: 5n,
     category: "tools",
     ...fields,
   });
-  const cases: [string, Partial<NewProduct>, Answer | null][] = [
+  const cases: [string, Partial<NewProduct<PriceInput>>, Answer | null][] = [
     ["new product", {}, null],
     ["one-character name", { name: "n" }, null],
     ["200-character name", { name: "😀".repeat(200) }, null],
     ["empty name", { name: "" }, BAD_NAME],
     ["201-character name", { name: "n".repeat(201) }, BAD_NAME],
     ["name with NUL", { name: "a\0b" }, nul("name")],
-    ["name and price wrong", { name: "", price: new Money(0n) }, BAD_NAME],
+    ["name and price wrong", { name: "", price: 0 }, BAD_NAME],
     ["2000-character description", { description: "é".repeat(2000) }, null],
     ["2001-character description", { description: "d".repeat(2001) }, LONG_DESCRIPTION],
     ["description with NUL", { description: "a\0" }, nul("description")],
-    ["one cent", { price: new Money(1n) }, null],
-    ["999999999.99", { price: new Money(99_999_999_999n) }, null],
-    ["free", { price: new Money(0n) }, BAD_PRICE],
-    ["negative price", { price: new Money(-150n) }, BAD_PRICE],
-    ["1000000000", { price: new Money(100_000_000_000n) }, BAD_PRICE],
+    // Every way a price can be wrong has the one message, checked after the
+    // description and before the stock.
+    ["one cent", { price: 0.01 }, null],
+    ["one cent as text", { price: "0.01" }, null],
+    ["999999999.99", { price: 999_999_999.99 }, null],
+    ["999999999.99 as text", { price: "999999999.99" }, null],
+    ["free", { price: 0 }, BAD_PRICE],
+    ["free as text", { price: "0.00" }, BAD_PRICE],
+    ["negative price", { price: -1.5 }, BAD_PRICE],
+    ["1000000000", { price: 1_000_000_000 }, BAD_PRICE],
+    ["1000000000 as text", { price: "1000000000" }, BAD_PRICE],
+    ["three decimals", { price: 19.999 }, BAD_PRICE],
+    ["three decimals as text", { price: "1.001" }, BAD_PRICE],
+    ["not an amount", { price: "1e2" }, BAD_PRICE],
+    ["a number from 1e21", { price: 1e21 }, BAD_PRICE],
+    ["a number below 1e-6", { price: 1.5e-7 }, BAD_PRICE],
+    ["a hundred digits", { price: "9".repeat(100) }, BAD_PRICE],
+    ["description and price wrong", { description: "d".repeat(2001), price: 0 }, LONG_DESCRIPTION],
+    ["price and stock wrong", { price: 0, stock_quantity: -1n }, BAD_PRICE],
     ["no stock", { stock_quantity: 0n }, null],
     ["most stock", { stock_quantity: 1_000_000_000n }, null],
     ["negative stock", { stock_quantity: -1n }, BAD_STOCK],
@@ -153,7 +169,7 @@ describe("new products", () => {
 });
 
 describe("product patches", () => {
-  const patch = (fields: Partial<ProductPatch>): ProductPatch => ({
+  const patch = (fields: Partial<ProductPatch<PriceInput>>): ProductPatch<PriceInput> => ({
     name: null,
     description: null,
     price: null,
@@ -161,14 +177,16 @@ describe("product patches", () => {
     category: null,
     ...fields,
   });
-  const cases: [string, Partial<ProductPatch>, Answer | null][] = [
+  const cases: [string, Partial<ProductPatch<PriceInput>>, Answer | null][] = [
     [
       "empty patch",
       {},
       badRequest("a product patch must set at least one of name, description, price, stock_quantity, category"),
     ],
     ["emptying the description", { description: "" }, null],
-    ["free", { price: new Money(0n) }, BAD_PRICE],
+    ["free", { price: 0 }, BAD_PRICE],
+    ["price as text", { price: "19.99" }, null],
+    ["price and stock wrong", { price: "19.999", stock_quantity: -1n }, BAD_PRICE],
     ["name and stock wrong", { name: "", stock_quantity: -1n }, BAD_NAME],
     ["too much stock", { stock_quantity: 1_000_000_001n }, BAD_STOCK],
     ["long category", { category: "c".repeat(51) }, BAD_CATEGORY],

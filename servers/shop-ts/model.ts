@@ -1,11 +1,11 @@
 // Domain types: what the API reads and writes, and the rules its input
-// obeys, as shop::model has them. Request bodies are read by `json.ts`
-// (strictly: unknown fields are an error) and then checked here, so a
+// obeys, as shop::model has them. A request body's shape is checked by
+// `body.ts` against the tables here, then its values by the rules here, so a
 // handler only ever sees valid input. Responses are written here, byte for
 // byte as serde_json writes shop's types.
 
+import type { Shape } from "./body.ts";
 import { ApiError } from "./error.ts";
-import { T, type Ty } from "./json.ts";
 import { Money } from "./money.ts";
 
 export interface NewUser {
@@ -18,18 +18,22 @@ export interface UserPatch {
   email: string | null;
 }
 
-export interface NewProduct {
+/** A price as a request body wrote it: a JSON string, or the float a JSON
+ * number reads as. Validation reads it as Money. */
+export type PriceInput = string | number;
+
+export interface NewProduct<Price = Money> {
   name: string;
   description: string;
-  price: Money;
+  price: Price;
   stock_quantity: bigint;
   category: string;
 }
 
-export interface ProductPatch {
+export interface ProductPatch<Price = Money> {
   name: string | null;
   description: string | null;
-  price: Money | null;
+  price: Price | null;
   stock_quantity: bigint | null;
   category: string | null;
 }
@@ -44,10 +48,13 @@ export interface NewOrder {
   items: NewOrderItem[];
 }
 
-/** A request type: how serde reads it, and the rules it must then obey. */
-export interface RequestType<V> {
-  ty: Ty;
-  validate(value: V): void;
+/** A request type: the shape of its body, and the rules its values must
+ * then obey. */
+export interface RequestType<V, Body = V> {
+  shape: Shape;
+  /** Checks the values in the schema's order of members, the first rule
+   * broken throwing its ApiError, and gives the request. */
+  validate(body: Body): V;
 }
 
 export const USERNAME_MIN = 3;
@@ -132,11 +139,16 @@ function checkDescription(description: string): void {
   checkNoNul("description", description);
 }
 
-function checkPrice(price: Money): void {
-  check(
-    price.cents > 0n && price.cents < MAX_PRICE_CENTS,
-    () => "price must be greater than 0 and less than 1000000000",
-  );
+/** A price read as an amount and checked, with one message for every way it
+ * can be wrong: not an amount, too many decimals, out of range. */
+function checkPrice(price: PriceInput): Money {
+  const amount = typeof price === "string" ? Money.parse(price) : Money.fromNumber(price);
+  if (amount === null || amount.cents <= 0n || amount.cents >= MAX_PRICE_CENTS) {
+    throw ApiError.badRequest(
+      'price must be greater than 0 and less than 1000000000 with at most two decimals, like 19.99 or "19.99"',
+    );
+  }
+  return amount;
 }
 
 function checkStock(stock: bigint): void {
@@ -144,21 +156,19 @@ function checkStock(stock: bigint): void {
 }
 
 export const NEW_USER: RequestType<NewUser> = {
-  ty: T.struct("NewUser", [
-    { name: "username", ty: T.string },
-    { name: "email", ty: T.string },
-  ]),
+  shape: { username: { type: "string" }, email: { type: "string" } },
   validate(user) {
     checkUsername(user.username);
     checkEmail(user.email);
+    return user;
   },
 };
 
 export const USER_PATCH: RequestType<UserPatch> = {
-  ty: T.struct("UserPatch", [
-    { name: "username", ty: T.option(T.string) },
-    { name: "email", ty: T.option(T.string) },
-  ]),
+  shape: {
+    username: { type: "string", optional: true },
+    email: { type: "string", optional: true },
+  },
   validate(patch) {
     check(
       patch.username !== null || patch.email !== null,
@@ -166,34 +176,36 @@ export const USER_PATCH: RequestType<UserPatch> = {
     );
     if (patch.username !== null) checkUsername(patch.username);
     if (patch.email !== null) checkEmail(patch.email);
+    return patch;
   },
 };
 
-export const NEW_PRODUCT: RequestType<NewProduct> = {
-  ty: T.struct("NewProduct", [
-    { name: "name", ty: T.string },
-    { name: "description", ty: T.string, default: () => "" },
-    { name: "price", ty: T.money },
-    { name: "stock_quantity", ty: T.i64 },
-    { name: "category", ty: T.string },
-  ]),
+export const NEW_PRODUCT: RequestType<NewProduct, NewProduct<PriceInput>> = {
+  shape: {
+    name: { type: "string" },
+    description: { type: "string", default: "" },
+    price: { type: "price" },
+    stock_quantity: { type: "int64" },
+    category: { type: "string" },
+  },
   validate(product) {
     checkChars("name", product.name, NAME_LEN);
     checkDescription(product.description);
-    checkPrice(product.price);
+    const price = checkPrice(product.price);
     checkStock(product.stock_quantity);
     checkChars("category", product.category, CATEGORY_LEN);
+    return { ...product, price };
   },
 };
 
-export const PRODUCT_PATCH: RequestType<ProductPatch> = {
-  ty: T.struct("ProductPatch", [
-    { name: "name", ty: T.option(T.string) },
-    { name: "description", ty: T.option(T.string) },
-    { name: "price", ty: T.option(T.money) },
-    { name: "stock_quantity", ty: T.option(T.i64) },
-    { name: "category", ty: T.option(T.string) },
-  ]),
+export const PRODUCT_PATCH: RequestType<ProductPatch, ProductPatch<PriceInput>> = {
+  shape: {
+    name: { type: "string", optional: true },
+    description: { type: "string", optional: true },
+    price: { type: "price", optional: true },
+    stock_quantity: { type: "int64", optional: true },
+    category: { type: "string", optional: true },
+  },
   validate(patch) {
     check(
       patch.name !== null ||
@@ -205,25 +217,18 @@ export const PRODUCT_PATCH: RequestType<ProductPatch> = {
     );
     if (patch.name !== null) checkChars("name", patch.name, NAME_LEN);
     if (patch.description !== null) checkDescription(patch.description);
-    if (patch.price !== null) checkPrice(patch.price);
+    const price = patch.price === null ? null : checkPrice(patch.price);
     if (patch.stock_quantity !== null) checkStock(patch.stock_quantity);
     if (patch.category !== null) checkChars("category", patch.category, CATEGORY_LEN);
+    return { ...patch, price };
   },
 };
 
 export const NEW_ORDER: RequestType<NewOrder> = {
-  ty: T.struct("NewOrder", [
-    { name: "user_id", ty: T.i64 },
-    {
-      name: "items",
-      ty: T.vec(
-        T.struct("NewOrderItem", [
-          { name: "product_id", ty: T.i64 },
-          { name: "quantity", ty: T.i32 },
-        ]),
-      ),
-    },
-  ]),
+  shape: {
+    user_id: { type: "int64" },
+    items: { type: { arrayOf: { product_id: { type: "int64" }, quantity: { type: "int32" } } } },
+  },
   validate(order) {
     check(order.user_id > 0n, () => "user_id must be a positive integer");
     check(
@@ -243,6 +248,7 @@ export const NEW_ORDER: RequestType<NewOrder> = {
       );
       seen.add(item.product_id);
     });
+    return order;
   },
 };
 
