@@ -73,20 +73,11 @@ enum Command {
     },
 }
 
-/// Every open-model connection is opened before the clock starts: raise the
-/// open-file limit from its usual soft 1024 to what the system allows.
-fn raise_open_file_limit() {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        if soft < hard {
-            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    raise_open_file_limit();
+    // Every open-model connection is opened before the clock starts: the
+    // open-file limit goes from its usual soft 1024 to what the system allows.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -8,11 +8,13 @@
 //! serialised by a file lock, so parallel tests and commands can all call
 //! [`Cluster::ensure_running`].
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::net::TcpListener;
 use std::os::unix::fs::{chown, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::process::Command;
@@ -122,8 +124,9 @@ impl Cluster {
         let mut port = self.recorded_port()?;
         let started = !self.is_running(&bin, owner.as_ref()).await?;
         if started {
-            if !port_is_free(port) {
-                port = free_port()?;
+            let free = free_port(Some(port))?;
+            if free != port {
+                port = free;
                 self.write_settings(port, owner.as_ref())?;
             }
             self.pg_ctl_start(&bin, owner.as_ref()).await?;
@@ -209,7 +212,7 @@ impl Cluster {
             "\n# stackbench: every setting it needs is in this file\ninclude 'stackbench.conf'\n",
         );
         fs::write(&conf, text).map_err(io_context("writing postgresql.conf"))?;
-        self.write_settings(free_port()?, owner)
+        self.write_settings(free_port(None)?, owner)
     }
 
     fn write_settings(&self, port: u16, owner: Option<&nix::unistd::User>) -> Result<()> {
@@ -411,12 +414,32 @@ async fn run(what: &str, command: &mut Command) -> Result<Output> {
     }
 }
 
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(io_context("finding a free port"))?;
-    Ok(listener
-        .local_addr()
-        .map_err(io_context("finding a free port"))?
-        .port())
+/// A TCP port on 127.0.0.1 that nothing listens on: `preferred` when it is
+/// free, else one the OS picks. Every process stackbench starts (a cluster,
+/// a server) gets its port this way.
+///
+/// A port is only known to be free when asked: the process told to listen
+/// on it binds it a moment later, and another may take it in between. Two
+/// callers in one process (tests running in parallel) would be the likeliest
+/// to collide, since the OS may hand a port out again once its listener is
+/// dropped, so within a process no picked port is handed out twice.
+pub fn free_port(preferred: Option<u16>) -> Result<u16> {
+    static PICKED: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    if let Some(port) = preferred.filter(|port| port_is_free(*port)) {
+        return Ok(port);
+    }
+    let mut picked = PICKED.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let listener =
+            TcpListener::bind("127.0.0.1:0").map_err(io_context("finding a free port"))?;
+        let port = listener
+            .local_addr()
+            .map_err(io_context("finding a free port"))?
+            .port();
+        if picked.insert(port) {
+            return Ok(port);
+        }
+    }
 }
 
 fn port_is_free(port: u16) -> bool {

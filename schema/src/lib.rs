@@ -11,11 +11,14 @@
 //! - [`marker`] marks every database stackbench creates; nothing is migrated
 //!   or reset in a database without the mark.
 //! - [`testing`] hands each test a fresh, migrated database of its own.
+//! - [`ledger`] checks what every write must keep true: stock conserved,
+//!   totals equal to their items.
 //!
 //! The crate uses `tokio-postgres` only: it is the smaller of the two drivers
 //! and none of this code is on a measured path.
 
 pub mod cluster;
+pub mod ledger;
 pub mod marker;
 pub mod migrate;
 pub mod seed;
@@ -23,7 +26,7 @@ pub mod testing;
 
 use std::time::Duration;
 
-pub use cluster::Cluster;
+pub use cluster::{free_port, Cluster};
 pub use seed::Dataset;
 
 /// Errors of the database lifecycle. Each message says what to do about it.

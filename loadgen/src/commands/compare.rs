@@ -92,46 +92,9 @@ pub const DEFAULT_WARMUP: std::time::Duration = std::time::Duration::from_secs(2
 /// Returns one line per broken invariant, naming the products or orders.
 pub async fn verify_database(url: &str, scenario: &Scenario) -> anyhow::Result<Vec<String>> {
     let client = schema::connect(url).await?;
-    let stock = i64::from(scenario.dataset.stock);
-    let seeded = i64::from(scenario.dataset.products);
-    let mut problems = Vec::new();
-    let rows = client
-        .query(
-            "WITH ledger AS (
-                 SELECT p.id, p.stock_quantity::bigint AS left_in_stock,
-                        COALESCE((SELECT sum(oi.quantity) FROM order_items oi JOIN orders o ON o.id = oi.order_id
-                                  WHERE oi.product_id = p.id AND o.status = 'confirmed'), 0)::bigint AS sold
-                 FROM products p WHERE p.id <= $1
-             )
-             SELECT id, left_in_stock, sold FROM ledger
-             WHERE left_in_stock < 0 OR left_in_stock + sold <> $2
-             ORDER BY id LIMIT 20",
-            &[&seeded, &stock],
-        )
-        .await?;
-    for row in rows {
-        let (id, left, sold): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-        problems.push(format!(
-            "product {id}: stock {left} + confirmed order quantity {sold} = {} but it was seeded with {stock}",
-            left + sold
-        ));
-    }
-    let rows = client
-        .query(
-            "SELECT o.id, o.total_amount::text, COALESCE(sum(oi.quantity * oi.unit_price), 0)::text
-             FROM orders o LEFT JOIN order_items oi ON oi.order_id = o.id
-             GROUP BY o.id HAVING o.total_amount <> COALESCE(sum(oi.quantity * oi.unit_price), 0)
-             ORDER BY o.id LIMIT 20",
-            &[],
-        )
-        .await?;
-    for row in rows {
-        let (id, total, items): (i64, String, String) = (row.get(0), row.get(1), row.get(2));
-        problems.push(format!(
-            "order {id}: total {total} but its items sum to {items}"
-        ));
-    }
-    Ok(problems)
+    let dataset = &scenario.dataset;
+    let (products, stock) = (i64::from(dataset.products), i64::from(dataset.stock));
+    Ok(schema::ledger::violations(&client, products, stock).await?)
 }
 
 /// What a round runs: each stack, and PostgreSQL alone when the scenario

@@ -3,7 +3,7 @@
 //! benchmark database), measures and stops. Which stacks exist, and how each
 //! is built, is the `stacks` crate's table.
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -211,16 +211,6 @@ pub fn parse_stack(text: &str) -> anyhow::Result<StackSpec> {
     })
 }
 
-/// `port` when it is free, else any free port.
-fn free_port(port: Option<u16>) -> anyhow::Result<u16> {
-    if let Some(port) = port {
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// The database connections every server gets (its pool), and so the
 /// connections of the database-alone row that `compare` reads stacks against.
 pub const POOL_SIZE: u32 = 20;
@@ -241,7 +231,7 @@ impl ServerProcess {
             .output()
             .ok()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-        let port = free_port(stack.port)?;
+        let port = schema::free_port(stack.port)?;
         let mut command = Command::new(binary);
         command
             .args(["--port", &port.to_string(), "--driver", driver])

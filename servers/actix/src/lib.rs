@@ -200,7 +200,8 @@ impl<E: Into<ApiError>> From<E> for Error {
 
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.0.status()).expect("shop uses valid statuses")
+        // actix-web is on the `http` crate's 0.2 line, shop on 1.x.
+        StatusCode::from_u16(self.0.status().as_u16()).expect("a status is a valid status")
     }
 
     fn error_response(&self) -> HttpResponse {

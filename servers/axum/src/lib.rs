@@ -116,17 +116,16 @@ impl IntoResponse for Error {
 
 type Result<T = Response> = std::result::Result<T, Error>;
 
-fn json_response(status: u16, body: Vec<u8>) -> Response {
-    let status = StatusCode::from_u16(status).expect("shop uses valid statuses");
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     (status, [(CONTENT_TYPE, contract::JSON_CONTENT_TYPE)], body).into_response()
 }
 
 fn ok<T: Serialize>(value: &T) -> Response {
-    json_response(200, contract::to_json(value))
+    json_response(StatusCode::OK, contract::to_json(value))
 }
 
 fn created<T: Serialize>(location: String, value: &T) -> Response {
-    let mut response = json_response(201, contract::to_json(value));
+    let mut response = json_response(StatusCode::CREATED, contract::to_json(value));
     let location = HeaderValue::try_from(location).expect("a path is a valid header");
     response.headers_mut().insert(LOCATION, location);
     response
@@ -186,12 +185,12 @@ async fn no_route(method: Method, uri: Uri) -> Error {
 }
 
 async fn health() -> Response {
-    json_response(200, contract::HEALTH_OK.to_vec())
+    json_response(StatusCode::OK, contract::HEALTH_OK.to_vec())
 }
 
 async fn health_db(State(state): State<AppState>) -> Result {
     state.store.ping().await?;
-    Ok(json_response(200, contract::HEALTH_OK.to_vec()))
+    Ok(json_response(StatusCode::OK, contract::HEALTH_OK.to_vec()))
 }
 
 async fn create_user(State(state): State<AppState>, Json(user): Json<NewUser>) -> Result {

@@ -124,13 +124,6 @@ pub fn binary(server: &str) -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 impl Server {
     /// Starts `stackbench-<server>` with `driver` on a new seeded database and
     /// waits until `/health/db` answers.
@@ -155,7 +148,7 @@ impl Server {
         db: TestDatabase,
         args: &[&str],
     ) -> Server {
-        let port = free_port();
+        let port = schema::free_port(None).expect("a free port");
         // A small pool and two workers unless the test says otherwise.
         let defaults = [("--workers", "2"), ("--pool-size", "8")]
             .into_iter()

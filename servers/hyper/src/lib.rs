@@ -203,8 +203,7 @@ fn no_content() -> Response<Body> {
 }
 
 fn error_response(error: &ApiError) -> Response<Body> {
-    let status = StatusCode::from_u16(error.status()).expect("shop uses valid statuses");
-    let mut response = json_response(status, error.to_json());
+    let mut response = json_response(error.status(), error.to_json());
     if let Some(allow) = error.allow() {
         response
             .headers_mut()

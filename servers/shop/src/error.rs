@@ -4,6 +4,7 @@
 //! [`ApiError::status`] and [`ApiError::to_json`]; nothing else about errors
 //! is left to the framework, so all servers answer alike.
 
+use hyper::StatusCode;
 use serde::Serialize;
 
 /// The `code` of an error body; each maps to one HTTP status.
@@ -23,17 +24,19 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub fn status(self) -> u16 {
+    /// The status as the `http` crate types it, which hyper and axum use as
+    /// is; actix-web's own `http` is older and converts from the number.
+    pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::BadRequest => 400,
-            ErrorCode::NotFound => 404,
-            ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::Conflict | ErrorCode::InsufficientStock => 409,
-            ErrorCode::PayloadTooLarge => 413,
-            ErrorCode::UnsupportedMediaType => 415,
-            ErrorCode::UnknownReference => 422,
-            ErrorCode::Unavailable => 503,
-            ErrorCode::Internal => 500,
+            ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Conflict | ErrorCode::InsufficientStock => StatusCode::CONFLICT,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnknownReference => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -107,7 +110,7 @@ impl ApiError {
         )
     }
 
-    pub fn status(&self) -> u16 {
+    pub fn status(&self) -> StatusCode {
         self.code.status()
     }
 

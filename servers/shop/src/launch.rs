@@ -205,16 +205,9 @@ where
 /// connections plus the pool do not run out of descriptors at the default
 /// soft limit (often 1024).
 fn raise_open_file_limit() {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((soft, hard)) if soft < hard => match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
-            Ok(()) => tracing::debug!(from = soft, to = hard, "raised the open-file limit"),
-            Err(error) => {
-                tracing::warn!(%error, soft, hard, "cannot raise the open-file limit")
-            }
-        },
-        Ok(_) => {}
-        Err(error) => tracing::warn!(%error, "cannot read the open-file limit"),
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "the open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
     }
 }
 

@@ -501,7 +501,10 @@ mod tests {
     fn sqlstates_become_the_contracts_errors() {
         let answer = |sqlstate: Option<&str>, constraint: Option<&str>| {
             let error = ApiError::from(classify_db_error(sqlstate, constraint, "detail"));
-            (error.status(), String::from_utf8(error.to_json()).unwrap())
+            (
+                error.status().as_u16(),
+                String::from_utf8(error.to_json()).unwrap(),
+            )
         };
         let unavailable = (
             503,
