@@ -10,7 +10,7 @@
 
 use gungraun::{library_benchmark, library_benchmark_group, main};
 use loadgen::engine::http1::SpareHeaders;
-use loadgen::measure::stats::StepStats;
+use loadgen::measure::steps::StepStats;
 use loadgen::scenario::template::Template;
 use shop::model::{NewOrder, Order, Product};
 use shop::money::Money;

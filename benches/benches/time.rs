@@ -3,7 +3,7 @@
 //! (`benches/instructions.rs`), which a noisy machine does not move.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use loadgen::measure::stats::StepStats;
+use loadgen::measure::steps::StepStats;
 use stackbench_benches::servers::{self, Call, HEALTH, PLACE_ORDER};
 use stackbench_benches::{self as bodies, loadgen_parts, Fixtures};
 

@@ -134,7 +134,7 @@ pub mod loadgen_parts {
     use std::hint::black_box;
 
     use loadgen::engine::http1::{parse_head, HeadStatus};
-    use loadgen::measure::stats::StepStats;
+    use loadgen::measure::steps::StepStats;
     use loadgen::scenario::template::{RenderContext, Template};
 
     /// The `orders` scenario's order body.

@@ -9,5 +9,5 @@ pub mod measure;
 pub mod report;
 pub mod runner;
 pub mod scenario;
-pub mod stack;
+pub mod server;
 pub mod units;

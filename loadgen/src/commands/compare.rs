@@ -22,8 +22,8 @@ use crate::report::{html, text};
 use crate::runner;
 use crate::runner::pgbench;
 use crate::scenario::{Load, Model, Scenario};
-use crate::stack::affinity::Cpus;
-use crate::stack::{self, ServerProcess, StackSpec};
+use crate::server::affinity::Cpus;
+use crate::server::{self, ServerBinary, ServerProcess};
 
 /// Runs default to 4 s measured after a 2 s warm-up (--duration, --warmup):
 /// six stacks and the database alone x 5 rounds x 2 phases then take about 8 minutes.
@@ -36,18 +36,18 @@ pub struct CompareArgs {
     /// noise floor). A stack whose binary is not built is skipped with a
     /// line saying how to build it [default: every stack, unless --stack is
     /// given].
-    #[arg(long, value_delimiter = ',', value_parser = stack::stack_names())]
+    #[arg(long, value_delimiter = ',', value_parser = server::stack_names())]
     pub servers: Option<Vec<String>>,
     /// A server binary built elsewhere, as LABEL=PATH (repeatable): it takes
     /// the same flags as stackbench's servers, and is compared beside them
     /// under its label, e.g. `--stack base=/tmp/base/stackbench-axum --stack
     /// head=target/release/stackbench-axum` for two builds of one server.
-    #[arg(long = "stack", value_name = "LABEL=PATH", value_parser = stack::parse_stack)]
-    pub stacks: Vec<StackSpec>,
+    #[arg(long = "stack", value_name = "LABEL=PATH", value_parser = server::parse_stack)]
+    pub stacks: Vec<ServerBinary>,
     /// Database drivers to compare: each stack runs on each of these it
     /// has, or on its own default if it has none of them (Go on lib/pq, Bun
     /// on bun-sql); e.g. tokio-postgres,sqlx for both Rust drivers.
-    #[arg(long, value_delimiter = ',', default_value = "tokio-postgres", value_parser = stack::driver_names())]
+    #[arg(long, value_delimiter = ',', default_value = "tokio-postgres", value_parser = server::driver_names())]
     pub drivers: Vec<String>,
     /// Rounds; each runs every stack once, the order rotated each round
     /// (A B C, B C A, C A B, ...) so drift of the machine and the position in
@@ -68,13 +68,13 @@ pub struct CompareArgs {
     #[arg(long)]
     pub server_workers: Option<usize>,
     /// Pin each server to these CPUs (e.g. 0 or 0-1), with the OS affinity call.
-    #[arg(long, value_parser = crate::stack::affinity::parse_cpus)]
+    #[arg(long, value_parser = crate::server::affinity::parse_cpus)]
     pub pin_server: Option<Cpus>,
     /// Pin loadgen to these CPUs.
-    #[arg(long, value_parser = crate::stack::affinity::parse_cpus)]
+    #[arg(long, value_parser = crate::server::affinity::parse_cpus)]
     pub pin_loadgen: Option<Cpus>,
     /// Pin the managed PostgreSQL (postmaster and the backends it starts) to these CPUs.
-    #[arg(long, value_parser = crate::stack::affinity::parse_cpus)]
+    #[arg(long, value_parser = crate::server::affinity::parse_cpus)]
     pub pin_db: Option<Cpus>,
     /// Where to save the comparison (JSON; the HTML report goes beside it)
     /// [default: <results-dir>/compare-<scenario>-<time>.json].
@@ -112,8 +112,8 @@ struct Runner<'a> {
     args: &'a CompareArgs,
     scenario: &'a Scenario,
     database_url: String,
-    specs: Vec<StackSpec>,
-    ceiling: Option<std::sync::Arc<pgbench::Ceiling>>,
+    specs: Vec<ServerBinary>,
+    ceiling: Option<std::sync::Arc<pgbench::Scripts>>,
     order: Vec<String>,
     runs: Vec<CompareRun>,
     ceiling_runs: Vec<CeilingRun>,
@@ -146,10 +146,11 @@ impl Runner<'_> {
         self.order.push(label.clone());
         load::reset_database(&self.database_url, self.scenario).await?;
         let (url, load_for_run) = (self.database_url.clone(), load.clone());
-        let record =
-            tokio::task::spawn_blocking(move || ceiling.run(&url, &load_for_run, stack::POOL_SIZE))
-                .await
-                .context("the pgbench run panicked")??;
+        let record = tokio::task::spawn_blocking(move || {
+            ceiling.run(&url, &load_for_run, server::POOL_SIZE)
+        })
+        .await
+        .context("the pgbench run panicked")??;
         self.check_database(&label).await?;
         eprintln!(
             "   {:.1} req/s, p99 {}, {} failed",
@@ -259,9 +260,9 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
     };
     // A stack that cannot be had (no toolchain, not built) must not stop
     // the others: it is skipped, and said so.
-    let mut specs: Vec<StackSpec> = Vec::new();
+    let mut specs: Vec<ServerBinary> = Vec::new();
     for server in &servers {
-        match StackSpec::builtin(server, args.places.bin_dir.as_deref()) {
+        match ServerBinary::builtin(server, args.places.bin_dir.as_deref()) {
             Ok(spec) => specs.push(spec),
             Err(error) => eprintln!("skipping {server}: {error:#}"),
         }
@@ -309,7 +310,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         bail!("nothing to compare: give --servers or --stack (skipped stacks are said above)");
     }
     if let Some(cpus) = &args.pin_loadgen {
-        crate::stack::affinity::pin_self(&cpus.0).context("pinning loadgen")?;
+        crate::server::affinity::pin_self(&cpus.0).context("pinning loadgen")?;
     }
     let database_url = runtime.block_on(args.places.data.database_url())?;
     let _database_pin = match &args.pin_db {
@@ -329,7 +330,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
     let ceiling = if args.no_ceiling {
         None
     } else {
-        let ceiling = pgbench::Ceiling::prepare(&scenario)?;
+        let ceiling = pgbench::Scripts::prepare(&scenario)?;
         if ceiling.is_none() {
             eprintln!(
                 "no database-alone row: scenario {} has no `ceiling` scripts in its flows",
@@ -458,7 +459,7 @@ fn pin_database(cpus: &[usize], cluster: &schema::Cluster) -> anyhow::Result<Dat
         .context("postmaster.pid has no pid")?;
     let previous = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(pid))
         .context("reading PostgreSQL's CPUs")?;
-    crate::stack::affinity::pin_pid(pid, cpus).context("pinning PostgreSQL")?;
+    crate::server::affinity::pin_pid(pid, cpus).context("pinning PostgreSQL")?;
     Ok(DatabasePin { pid, previous })
 }
 

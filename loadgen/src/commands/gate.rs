@@ -24,7 +24,7 @@ use crate::measure::record::{self, RunRecord};
 use crate::measure::statistics::median;
 use crate::runner;
 use crate::scenario::{self, Load, Model, Scenario};
-use crate::stack::{ServerProcess, StackSpec};
+use crate::server::{ServerBinary, ServerProcess};
 
 #[derive(Args, Debug)]
 pub struct GateArgs {
@@ -46,7 +46,7 @@ pub struct GateArgs {
     #[arg(long, default_value = "smoke")]
     pub scenario: String,
     /// Database driver both builds run on.
-    #[arg(long, default_value = "tokio-postgres", value_parser = crate::stack::driver_names())]
+    #[arg(long, default_value = "tokio-postgres", value_parser = crate::server::driver_names())]
     pub driver: String,
     /// Window pairs per phase (throughput, then latency).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=100))]
@@ -317,14 +317,14 @@ pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result
     })
 }
 
-fn stack(label: &str, path: &std::path::Path) -> anyhow::Result<StackSpec> {
+fn stack(label: &str, path: &std::path::Path) -> anyhow::Result<ServerBinary> {
     if !path.is_file() {
         bail!(
             "--{label} {}: not a file; give the path of a server binary",
             path.display()
         );
     }
-    crate::stack::parse_stack(&format!("{label}={}", path.display()))
+    crate::server::parse_stack(&format!("{label}={}", path.display()))
 }
 
 fn tolerance(args: &GateArgs, metric: Metric) -> f64 {

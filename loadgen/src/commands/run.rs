@@ -9,10 +9,10 @@ use crate::commands::load::{self, LoadArgs};
 use crate::commands::places::Places;
 use crate::engine::Destination;
 use crate::measure::record::{Identity, RunRecord, ThresholdResult};
-use crate::measure::stats::new_histogram;
+use crate::measure::steps::new_histogram;
 use crate::runner;
 use crate::scenario::threshold::{LatencyStat, Observed, Threshold};
-use crate::stack::{self, ServerProcess, StackSpec, TargetSpec};
+use crate::server::{self, ServerBinary, ServerProcess, TargetSpec};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -37,7 +37,7 @@ pub struct RunArgs {
     /// Database driver of a stack that loadgen starts [default: the
     /// stack's first: tokio-postgres for the Rust ones, lib/pq for Go,
     /// bun-sql for Bun].
-    #[arg(long, value_parser = stack::driver_names())]
+    #[arg(long, value_parser = server::driver_names())]
     pub driver: Option<String>,
     /// Pass/fail rule, repeatable: "p99 < 20ms", "error_rate < 0.1%", "rps > 5000"
     /// (percentiles over every request, unanswered ones included; rps counts
@@ -48,11 +48,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub latency: bool,
     /// Pin loadgen's threads to these CPUs (e.g. 1 or 2-3), with the OS affinity call.
-    #[arg(long, value_parser = crate::stack::affinity::parse_cpus)]
-    pub pin_loadgen: Option<crate::stack::affinity::Cpus>,
+    #[arg(long, value_parser = crate::server::affinity::parse_cpus)]
+    pub pin_loadgen: Option<crate::server::affinity::Cpus>,
     /// Pin a server that loadgen starts to these CPUs.
-    #[arg(long, value_parser = crate::stack::affinity::parse_cpus)]
-    pub pin_server: Option<crate::stack::affinity::Cpus>,
+    #[arg(long, value_parser = crate::server::affinity::parse_cpus)]
+    pub pin_server: Option<crate::server::affinity::Cpus>,
     /// Where to save the run record (JSON)
     /// [default: <results-dir>/run-<scenario>-<target>-<time>.json].
     #[arg(long)]
@@ -105,7 +105,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
     }
     let threads = args.load.threads(&load);
     let mut config = runner::config_of(&load, threads, args.load.seed, !args.load.no_reset);
-    let target = stack::parse_target(&args.target)?;
+    let target = server::parse_target(&args.target)?;
     // The database behind a URL is the user's business unless they ask.
     config.reset = match target {
         TargetSpec::Server(_) => !args.load.no_reset,
@@ -116,7 +116,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
         match target {
             TargetSpec::Server(name) => {
                 // A missing binary fails before the reset.
-                let spec = StackSpec::builtin(&name, args.places.bin_dir.as_deref())?;
+                let spec = ServerBinary::builtin(&name, args.places.bin_dir.as_deref())?;
                 let driver = spec.driver(args.driver.as_deref())?;
                 let url = data.database_url().await?;
                 if config.reset {
@@ -132,7 +132,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
                     load::reset_database(&data.database_url().await?, &scenario).await?;
                 }
                 // Any HTTP server will do: only that it accepts connections is checked.
-                if stack::reachable(&addresses).await.is_none() {
+                if server::reachable(&addresses).await.is_none() {
                     bail!("cannot connect to {url}: is the server running?");
                 }
                 let destination = Destination { addresses, host: authority };
@@ -148,7 +148,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
         load.warmup.as_secs_f64()
     );
     if let Some(cpus) = &args.pin_loadgen {
-        crate::stack::affinity::pin_self(&cpus.0).context("pinning loadgen")?;
+        crate::server::affinity::pin_self(&cpus.0).context("pinning loadgen")?;
     }
     let server_pid = server.as_ref().map(ServerProcess::pid);
     let mut record = runner::measure(

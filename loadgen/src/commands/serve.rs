@@ -9,7 +9,7 @@ use clap::Args;
 use schema::Dataset;
 
 use crate::commands::places::DataDir;
-use crate::stack::{driver_names, stack_names, StackSpec};
+use crate::server::{driver_names, stack_names, ServerBinary};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -37,7 +37,7 @@ pub struct ServeArgs {
 /// directly and it shuts down as it would anywhere else. Returns only on
 /// an error.
 pub async fn run(args: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
-    let spec = StackSpec::builtin(&args.name, args.bin_dir.as_deref())?;
+    let spec = ServerBinary::builtin(&args.name, args.bin_dir.as_deref())?;
     let driver = spec.driver(args.driver.as_deref())?;
     let url = args.data.database_url().await?;
     if args.reset {

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use comfy_table::{presets, Table};
 
-use crate::stack::{binary_dir, stack_names};
+use crate::server::{binary_dir, stack_names};
 
 #[derive(Args, Debug)]
 pub struct StacksArgs {

@@ -32,7 +32,7 @@ mod timer;
 use http1::{Connection, WireError};
 use schedule::{Plan, Profile};
 
-use crate::measure::stats::{new_second_histogram, ErrorKind, StepStats, ThreadStats};
+use crate::measure::steps::{new_second_histogram, ErrorKind, StepStats, ThreadStats};
 use crate::scenario::template::RenderContext;
 use crate::scenario::{Flow, Load, Model, Scenario, Step};
 

@@ -7,4 +7,4 @@ pub mod gate;
 pub mod paired;
 pub mod record;
 pub mod statistics;
-pub mod stats;
+pub mod steps;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::measure::stats::{decode_histogram, encode_histogram, ErrorKind, StepStats};
+use crate::measure::steps::{decode_histogram, encode_histogram, ErrorKind, StepStats};
 
 pub const SCHEMA: &str = "stackbench.run/2";
 
@@ -45,7 +45,7 @@ pub struct RunRecord {
     pub started_at: String,
     /// Seconds of the counted part of the run.
     pub measured_seconds: f64,
-    pub total: Figures,
+    pub total: Tally,
     pub endpoints: Vec<Endpoint>,
     /// Per second, from the start (warm-up included) to the grace period.
     pub timeline: Vec<Second>,
@@ -94,14 +94,14 @@ pub struct Machine {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Endpoint {
     pub name: String,
-    pub figures: Figures,
+    pub figures: Tally,
 }
 
 /// A step's figures, or the total's. `requests` counts every request
 /// planned (open model) or started (closed model) in the measured window,
 /// whatever became of it; the latency histogram holds each of them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Figures {
+pub struct Tally {
     pub requests: u64,
     /// Answered, with any status.
     pub responses: u64,
@@ -205,8 +205,8 @@ pub struct ThresholdResult {
     pub pass: bool,
 }
 
-impl Figures {
-    pub fn of(stats: &StepStats, seconds: f64) -> Figures {
+impl Tally {
+    pub fn of(stats: &StepStats, seconds: f64) -> Tally {
         let requests = stats.requests();
         let errors: BTreeMap<ErrorKind, u64> = ErrorKind::ALL
             .iter()
@@ -220,7 +220,7 @@ impl Figures {
                 0.0
             }
         };
-        Figures {
+        Tally {
             requests,
             responses: stats.responses(),
             successes: stats.successes(),

@@ -14,7 +14,7 @@ use plotters::prelude::*;
 
 use crate::measure::comparison::{CompareRun, Comparison, Figure, Spread, StackSummary};
 use crate::measure::record::{RunRecord, Second};
-use crate::measure::stats::new_histogram;
+use crate::measure::steps::new_histogram;
 use crate::report::text;
 use crate::units::format_us;
 
@@ -312,28 +312,28 @@ fn latency_chart(comparison: &Comparison) -> Drawn {
 
 /// What a timeline chart shows of each second.
 #[derive(Clone, Copy)]
-enum Metric {
+enum Series {
     Successes,
     P99,
     Errors,
 }
 
-impl Metric {
-    const ALL: [Metric; 3] = [Metric::Successes, Metric::P99, Metric::Errors];
+impl Series {
+    const ALL: [Series; 3] = [Series::Successes, Series::P99, Series::Errors];
 
     fn title(self) -> &'static str {
         match self {
-            Metric::Successes => "successful requests per second",
-            Metric::P99 => "p99 of each second",
-            Metric::Errors => "errors per second",
+            Series::Successes => "successful requests per second",
+            Series::P99 => "p99 of each second",
+            Series::Errors => "errors per second",
         }
     }
 
     fn unit(self) -> &'static str {
         match self {
-            Metric::Successes => "ok req/s",
-            Metric::P99 => "ms, log scale",
-            Metric::Errors => "errors/s",
+            Series::Successes => "ok req/s",
+            Series::P99 => "ms, log scale",
+            Series::Errors => "errors/s",
         }
     }
 
@@ -342,9 +342,9 @@ impl Metric {
     /// drop). A second in which nothing ended has no p99.
     fn of(self, second: &Second, seconds: f64) -> Option<f64> {
         match self {
-            Metric::Successes => Some(second.successes as f64 / seconds),
-            Metric::P99 => (second.completed > 0).then(|| second.p99_us as f64 / 1000.0),
-            Metric::Errors => Some(second.errors as f64 / seconds),
+            Series::Successes => Some(second.successes as f64 / seconds),
+            Series::P99 => (second.completed > 0).then(|| second.p99_us as f64 / 1000.0),
+            Series::Errors => Some(second.errors as f64 / seconds),
         }
     }
 }
@@ -357,7 +357,7 @@ fn run_length(record: &RunRecord) -> f64 {
 /// A run's seconds as points, each in the middle of the time it covers.
 /// The entry after the end (what ended in the grace period) is left out:
 /// it covers no time of the run.
-fn points(record: &RunRecord, metric: Metric) -> Vec<(f64, f64)> {
+fn points(record: &RunRecord, metric: Series) -> Vec<(f64, f64)> {
     let end = run_length(record);
     record
         .timeline
@@ -409,11 +409,11 @@ fn phase_figure(phase: &str) -> Figure {
     }
 }
 
-fn timeline_chart(timeline: &Timeline, metric: Metric, lines: &[Line]) -> Drawn {
+fn timeline_chart(timeline: &Timeline, metric: Series, lines: &[Line]) -> Drawn {
     let values = || lines.iter().flat_map(|l| l.points.iter().map(|&(_, y)| y));
     let high = values().fold(0.0, f64::max);
     match metric {
-        Metric::P99 => {
+        Series::P99 => {
             let (low, high) = decades(values().fold(f64::INFINITY, f64::min), high);
             line_chart(
                 metric,
@@ -424,7 +424,7 @@ fn timeline_chart(timeline: &Timeline, metric: Metric, lines: &[Line]) -> Drawn 
             )
         }
         // At least 0..1, so that a run without errors has a readable axis.
-        Metric::Successes | Metric::Errors => {
+        Series::Successes | Series::Errors => {
             let high = (high * 1.1).max(1.0);
             line_chart(metric, timeline, lines, 0.0..high, (0.0, high))
         }
@@ -434,7 +434,7 @@ fn timeline_chart(timeline: &Timeline, metric: Metric, lines: &[Line]) -> Drawn 
 /// Seconds across, one line per run, the warm-up shaded; `y` is the value
 /// axis (linear or log) spanning `bounds`.
 fn line_chart<Y>(
-    metric: Metric,
+    metric: Series,
     timeline: &Timeline,
     lines: &[Line],
     y: Y,
@@ -558,7 +558,7 @@ fn timelines(comparison: &Comparison) -> Result<String, Box<dyn std::error::Erro
     for phase in &phases {
         let _ = write!(html, "<h3>{}</h3>", escape(&phase_title(comparison, phase)));
     }
-    for metric in Metric::ALL {
+    for metric in Series::ALL {
         for &phase in &phases {
             let mut timeline = Timeline {
                 end: 1.0,

@@ -7,7 +7,7 @@ use comfy_table::{presets, Cell, CellAlignment, Table};
 use hdrhistogram::Histogram;
 
 use crate::measure::comparison::{Ceiling, Comparison, Figure, Spread};
-use crate::measure::record::{Figures, Latency, RunRecord};
+use crate::measure::record::{Latency, RunRecord, Tally};
 use crate::units::format_us;
 
 fn table(header: &[&str]) -> Table {
@@ -21,7 +21,7 @@ fn table(header: &[&str]) -> Table {
     table
 }
 
-fn latency_row(name: &str, figures: &Figures, latency: &Latency) -> Vec<Cell> {
+fn latency_row(name: &str, figures: &Tally, latency: &Latency) -> Vec<Cell> {
     let mut row = vec![
         Cell::new(name),
         Cell::new(figures.requests),

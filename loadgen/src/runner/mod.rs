@@ -12,12 +12,12 @@ pub mod pgbench;
 
 use crate::engine::{self, Destination, RunSpec, Tick};
 use crate::measure::record::{
-    self, Endpoint, Figures, Generator, Identity, OpenModel, ProcessUsage, RunConfig, RunRecord,
-    Second,
+    self, Endpoint, Generator, Identity, OpenModel, ProcessUsage, RunConfig, RunRecord, Second,
+    Tally,
 };
-use crate::measure::stats::{ErrorKind, StepStats};
+use crate::measure::steps::{ErrorKind, StepStats};
 use crate::scenario::{Load, Model, Scenario};
-use crate::stack;
+use crate::server;
 use crate::units::format_us;
 
 /// What a run's record says about its configuration.
@@ -95,9 +95,9 @@ pub fn measure(
         let (from, to) = (spec.warmup_end(), spec.end());
         std::thread::spawn(move || {
             std::thread::sleep(from.saturating_duration_since(Instant::now()));
-            let before = stack::process_usage(pid).unwrap_or_default();
+            let before = server::process_usage(pid).unwrap_or_default();
             std::thread::sleep(to.saturating_duration_since(Instant::now()));
-            let after = stack::process_usage(pid).unwrap_or_default();
+            let after = server::process_usage(pid).unwrap_or_default();
             ProcessUsage {
                 cpu_seconds: after.cpu_seconds - before.cpu_seconds,
                 peak_rss_bytes: after.peak_rss_bytes,
@@ -120,7 +120,7 @@ pub fn measure(
             total.merge(&stats.steps[step.id]);
             Endpoint {
                 name: step.label.clone(),
-                figures: Figures::of(&stats.steps[step.id], seconds),
+                figures: Tally::of(&stats.steps[step.id], seconds),
             }
         })
         .collect();
@@ -128,10 +128,10 @@ pub fn measure(
         total.merge(&stats.never_sent);
         endpoints.push(Endpoint {
             name: NEVER_SENT.to_string(),
-            figures: Figures::of(&stats.never_sent, seconds),
+            figures: Tally::of(&stats.never_sent, seconds),
         });
     }
-    let total = Figures::of(&total, seconds);
+    let total = Tally::of(&total, seconds);
     let wall = outcome.wall.as_secs_f64().max(1e-9);
     let thread_cpu_percent: Vec<f64> = outcome
         .thread_cpu

@@ -22,7 +22,7 @@ use crate::measure::record::Latency;
 use crate::scenario::{Load, Model, Scenario};
 
 /// A scenario's pgbench scripts, written out and ready to run.
-pub struct Ceiling {
+pub struct Scripts {
     pgbench: PathBuf,
     dir: tempfile::TempDir,
     /// Per flow, in scenario order (pgbench's script number): the script's
@@ -30,10 +30,10 @@ pub struct Ceiling {
     scripts: Vec<(PathBuf, u32, u64)>,
 }
 
-impl Ceiling {
+impl Scripts {
     /// The scenario's scripts, or `None` when its flows have none (a
     /// scenario that never reaches the database, like `health`).
-    pub fn prepare(scenario: &Scenario) -> anyhow::Result<Option<Ceiling>> {
+    pub fn prepare(scenario: &Scenario) -> anyhow::Result<Option<Scripts>> {
         if scenario.flows.iter().any(|flow| flow.ceiling.is_none()) {
             return Ok(None);
         }
@@ -49,7 +49,7 @@ impl Ceiling {
             std::fs::write(&path, script).with_context(|| format!("writing {}", path.display()))?;
             scripts.push((path, flow.weight, flow.steps.len() as u64));
         }
-        Ok(Some(Ceiling {
+        Ok(Some(Scripts {
             pgbench,
             dir,
             scripts,

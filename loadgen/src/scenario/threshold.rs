@@ -7,7 +7,7 @@ use std::str::FromStr;
 use crate::units::parse_duration;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Metric {
+pub enum Statistic {
     /// A latency statistic of the corrected histogram, in microseconds.
     Latency(LatencyStat),
     /// Errors (of every kind) over requests, as a fraction.
@@ -34,7 +34,7 @@ enum Op {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
     pub text: String,
-    pub metric: Metric,
+    pub statistic: Statistic,
     op: Op,
     /// Microseconds for latencies, a fraction for error rates, req/s for rps.
     limit: f64,
@@ -50,10 +50,10 @@ pub struct Observed<'a> {
 impl Threshold {
     /// The observed value and whether it passes.
     pub fn check(&self, observed: &Observed<'_>) -> (f64, bool) {
-        let value = match self.metric {
-            Metric::Latency(stat) => (observed.latency_us)(stat),
-            Metric::ErrorRate => observed.error_rate,
-            Metric::Rps => observed.rps,
+        let value = match self.statistic {
+            Statistic::Latency(stat) => (observed.latency_us)(stat),
+            Statistic::ErrorRate => observed.error_rate,
+            Statistic::Rps => observed.rps,
         };
         let pass = match self.op {
             Op::Lt => value < self.limit,
@@ -64,12 +64,12 @@ impl Threshold {
         (value, pass)
     }
 
-    /// A value of this threshold's metric, in its units.
+    /// A value of this threshold's statistic, in its units.
     pub fn format_value(&self, value: f64) -> String {
-        match self.metric {
-            Metric::Latency(_) => crate::units::format_us(value),
-            Metric::ErrorRate => format!("{:.3}%", value * 100.0),
-            Metric::Rps => format!("{value:.1} req/s"),
+        match self.statistic {
+            Statistic::Latency(_) => crate::units::format_us(value),
+            Statistic::ErrorRate => format!("{:.3}%", value * 100.0),
+            Statistic::Rps => format!("{value:.1} req/s"),
         }
     }
 }
@@ -87,7 +87,7 @@ impl FromStr for Threshold {
         let usage = || {
             format!(
                 "threshold {text:?} is not METRIC OP VALUE, e.g. \"p99 < 20ms\", \"error_rate < 0.1%\", \
-                 \"rps > 5000\" (metrics: mean, max, pNN[.N], error_rate, rps; ops: < <= > >=)"
+                 \"rps > 5000\" (statistics: mean, max, pNN[.N], error_rate, rps; ops: < <= > >=)"
             )
         };
         let position = text.find(['<', '>']).ok_or_else(usage)?;
@@ -102,11 +102,11 @@ impl FromStr for Threshold {
             (Op::Gt, &rest[1..])
         };
         let (name, value) = (name.trim(), value.trim());
-        let metric = match name {
-            "error_rate" => Metric::ErrorRate,
-            "rps" => Metric::Rps,
-            "mean" => Metric::Latency(LatencyStat::Mean),
-            "max" => Metric::Latency(LatencyStat::Max),
+        let statistic = match name {
+            "error_rate" => Statistic::ErrorRate,
+            "rps" => Statistic::Rps,
+            "mean" => Statistic::Latency(LatencyStat::Mean),
+            "max" => Statistic::Latency(LatencyStat::Max),
             _ => {
                 let percentile: f64 = name
                     .strip_prefix('p')
@@ -115,25 +115,25 @@ impl FromStr for Threshold {
                 if !(0.0..=100.0).contains(&percentile) {
                     return Err(usage());
                 }
-                Metric::Latency(LatencyStat::Percentile(percentile))
+                Statistic::Latency(LatencyStat::Percentile(percentile))
             }
         };
-        let limit = match metric {
-            Metric::Latency(_) => {
+        let limit = match statistic {
+            Statistic::Latency(_) => {
                 parse_duration(value)
                     .map_err(|e| format!("threshold {text:?}: {e}"))?
                     .as_secs_f64()
                     * 1e6
             }
-            Metric::ErrorRate => match value.strip_suffix('%') {
+            Statistic::ErrorRate => match value.strip_suffix('%') {
                 Some(percent) => percent.trim().parse::<f64>().map_err(|_| usage())? / 100.0,
                 None => value.parse().map_err(|_| usage())?,
             },
-            Metric::Rps => value.parse().map_err(|_| usage())?,
+            Statistic::Rps => value.parse().map_err(|_| usage())?,
         };
         Ok(Threshold {
             text: text.trim().to_string(),
-            metric,
+            statistic,
             op,
             limit,
         })

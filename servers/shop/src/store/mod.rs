@@ -367,9 +367,9 @@ impl Store {
     ) -> Result<Store, StoreError> {
         Ok(match driver {
             Driver::TokioPostgres => {
-                Store::TokioPostgres(postgres::PostgresStore::connect(url, pool_size, timeouts)?)
+                Store::TokioPostgres(postgres::PostgresStore::new(url, pool_size, timeouts)?)
             }
-            Driver::Sqlx => Store::Sqlx(sqlx::SqlxStore::connect(url, pool_size, timeouts)?),
+            Driver::Sqlx => Store::Sqlx(sqlx::SqlxStore::new(url, pool_size, timeouts)?),
         })
     }
 

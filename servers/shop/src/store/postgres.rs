@@ -93,7 +93,10 @@ fn order_item(row: &Row) -> (i64, OrderItem) {
 }
 
 impl PostgresStore {
-    pub fn connect(
+    /// The store over a pool that opens its connections when first asked:
+    /// nothing is connected yet ([`crate::Store::connect`] checks that the
+    /// database answers).
+    pub fn new(
         url: &str,
         pool_size: usize,
         timeouts: DbTimeouts,

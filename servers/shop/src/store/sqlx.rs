@@ -88,11 +88,10 @@ fn order_item(row: &PgRow) -> Result<(i64, OrderItem), sqlx::Error> {
 }
 
 impl SqlxStore {
-    pub fn connect(
-        url: &str,
-        pool_size: usize,
-        timeouts: DbTimeouts,
-    ) -> Result<SqlxStore, StoreError> {
+    /// The store over a pool that opens its connections when first asked:
+    /// nothing is connected yet ([`crate::Store::connect`] checks that the
+    /// database answers).
+    pub fn new(url: &str, pool_size: usize, timeouts: DbTimeouts) -> Result<SqlxStore, StoreError> {
         let invalid = |e: &dyn std::fmt::Display| {
             StoreError::Unavailable(format!("invalid database URL: {e}"))
         };

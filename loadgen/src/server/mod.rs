@@ -140,7 +140,7 @@ pub fn server_binary(stack: &stacks::Stack, bin_dir: Option<&Path>) -> anyhow::R
 /// it prefers. A stack of the table is found by name; `--stack LABEL=PATH`
 /// names any binary, such as the same server built from another commit.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StackSpec {
+pub struct ServerBinary {
     pub label: String,
     pub binary: PathBuf,
     /// Its own port when free (hyper 3000, axum 3001, ...), else any.
@@ -149,13 +149,13 @@ pub struct StackSpec {
     pub stack: Option<&'static stacks::Stack>,
 }
 
-impl StackSpec {
+impl ServerBinary {
     /// A stack of the table by name, its binary found by [`server_binary`].
-    pub fn builtin(name: &str, bin_dir: Option<&Path>) -> anyhow::Result<StackSpec> {
+    pub fn builtin(name: &str, bin_dir: Option<&Path>) -> anyhow::Result<ServerBinary> {
         let Some(stack) = stacks::find(name) else {
             bail!("unknown stack {name:?}: one of {}", stacks::names());
         };
-        Ok(StackSpec {
+        Ok(ServerBinary {
             label: stack.name.to_string(),
             binary: server_binary(stack, bin_dir)?,
             port: Some(stack.port),
@@ -192,7 +192,7 @@ impl StackSpec {
 
 /// Parses `--stack LABEL=PATH`: a server binary built elsewhere (same flags
 /// as stackbench's servers), labelled for the results.
-pub fn parse_stack(text: &str) -> anyhow::Result<StackSpec> {
+pub fn parse_stack(text: &str) -> anyhow::Result<ServerBinary> {
     let Some((label, path)) = text.split_once('=') else {
         bail!("--stack takes LABEL=PATH (e.g. base=/tmp/base/stackbench-axum), not {text:?}");
     };
@@ -203,7 +203,7 @@ pub fn parse_stack(text: &str) -> anyhow::Result<StackSpec> {
     if !binary.is_file() {
         bail!("--stack {label}: {path} is not a file; give the path of a server binary");
     }
-    Ok(StackSpec {
+    Ok(ServerBinary {
         label: label.to_string(),
         binary,
         port: None,
@@ -219,7 +219,7 @@ impl ServerProcess {
     /// Starts `stack` with `driver` against `database_url`, pinned to `cpus`
     /// when given, and waits until `/health/db` answers.
     pub async fn start(
-        stack: &StackSpec,
+        stack: &ServerBinary,
         driver: &str,
         database_url: &str,
         workers: Option<usize>,
@@ -244,7 +244,7 @@ impl ServerProcess {
             command.args(["--workers", &workers.to_string()]);
         }
         if let Some(cpus) = cpus {
-            crate::stack::affinity::pin_command(&mut command, cpus);
+            crate::server::affinity::pin_command(&mut command, cpus);
         }
         let child = command
             .spawn()
