@@ -112,9 +112,9 @@ def e2e(case):
             "how": "perf-gate.sh HEAD~1, both sides built" if i == 1 else "loadgen gate on the same two builds",
             "exit": exit_of(f"e2e-{case}-{i}"),
             "verdict": record["verdict"],
-            "metrics": {m["metric"]: {"ratio": round(m["ratio"], 4), "low": round(m["low"], 4),
+            "changes": {m["figure"]: {"ratio": round(m["ratio"], 4), "low": round(m["low"], 4),
                                       "high": round(m["high"], 4), "verdict": m["verdict"]}
-                        for m in record["metrics"]},
+                        for m in record["changes"]},
             "errors": record["errors"],
         })
     return rows

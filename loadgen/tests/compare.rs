@@ -65,7 +65,7 @@ fn compare(args: &[&str], out: &Path) -> (Value, String) {
     (read_json(out), stdout)
 }
 
-/// A run of the database alone that did real work and failed nothing.
+/// A run of the ceiling that did real work and failed nothing.
 fn assert_ceiling_ran(record: &Value, what: &str) {
     assert!(
         record["transactions"].as_u64().unwrap() > 20,
@@ -118,19 +118,19 @@ fn every_stack_compares_on_orders() {
         ]
     );
     for run in comparison["runs"].as_array().unwrap() {
-        let label = &run["stack"];
+        let label = &run["contender"];
         let total = &run["record"]["total"];
         assert!(total["requests"].as_u64().unwrap() > 20, "{label}: {total}");
         assert_eq!(total["errors"], serde_json::json!({}), "{label}: {total}");
     }
-    // The database alone ran the scenario's SQL too, and left the stock and
+    // The ceiling ran the scenario's SQL too, and left the stock and
     // totals as consistent as the stacks must.
     for run in comparison["ceiling"]["runs"].as_array().unwrap() {
         assert_ceiling_ran(&run["record"], "orders");
     }
 }
 
-/// The database alone ran in every round and phase, and each stack's
+/// The ceiling ran in every round and phase, and each stack's
 /// figures are read against it round by round, in the JSON, the table and
 /// the report.
 fn assert_read_against_the_database(comparison: &Value, stdout: &str, html: &Path) {
@@ -160,35 +160,39 @@ fn assert_read_against_the_database(comparison: &Value, stdout: &str, html: &Pat
     let stack = &comparison["summary"][0];
     let mut ratios: Vec<f64> = (0..2)
         .map(|i| {
-            stack["rounds"][i]["rps"].as_f64().unwrap()
-                / ceiling["rounds"][i]["rps"].as_f64().unwrap()
+            stack["rounds"][i]["figures"]["throughput"]
+                .as_f64()
+                .unwrap()
+                / ceiling["rounds"][i]["figures"]["throughput"]
+                    .as_f64()
+                    .unwrap()
         })
         .collect();
     ratios.sort_by(f64::total_cmp);
-    let over = &ceiling["stacks"][0];
-    assert_eq!(over["stack"], "hyper+tokio-postgres");
-    let fraction = over["rps_fraction"]["median"].as_f64().unwrap();
+    let over = &ceiling["contenders"][0];
+    assert_eq!(over["contender"], "hyper+tokio-postgres");
+    let fraction = over["ratios"]["throughput"]["median"].as_f64().unwrap();
     assert!(
         (fraction - (ratios[0] + ratios[1]) / 2.0).abs() < 1e-9,
         "{over}"
     );
     assert!(
-        over["p99_multiple"]["median"].as_f64().unwrap() > 0.0,
+        over["ratios"]["p99"]["median"].as_f64().unwrap() > 0.0,
         "{over}"
     );
-    assert!(stdout.contains("postgres alone (pgbench)"), "{stdout}");
+    assert!(stdout.contains("ceiling: PostgreSQL alone"), "{stdout}");
     assert!(stdout.contains("throughput, of the database's"), "{stdout}");
     let html = std::fs::read_to_string(html).unwrap();
     let table = html
         .split("<table id=\"ceiling\">")
         .nth(1)
         .and_then(|t| t.split("</table>").next())
-        .expect("the table over the database alone");
+        .expect("the table over the ceiling");
     assert!(table.contains("hyper+tokio-postgres"), "{table}");
     assert!(table.contains(&format!("{fraction:.2} (")), "{table}");
 }
 
-/// The database-alone SQL of the scenarios the tests above leave out runs
+/// The ceiling SQL of the scenarios the tests above leave out runs
 /// under pgbench without a failed transaction and leaves the database
 /// consistent (orders and users-read run above).
 #[test]
@@ -209,12 +213,12 @@ fn every_ceiling_script_runs() {
     }
 }
 
-/// Two stacks and the database alone (pgbench on the scenario's `ceiling`
+/// Two stacks and the ceiling (pgbench on the scenario's `ceiling`
 /// SQL) over two rounds: the rounds rotate who goes first, each stack's
 /// figures are read against the database's round by round, no winner is
 /// named, and the report renders.
 #[test]
-fn rounds_interleave_beside_the_database_alone_and_the_report_renders() {
+fn rounds_interleave_beside_the_ceiling_and_the_report_renders() {
     let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
     let out = temp("compare.json");
     let (comparison, stdout) = compare(
@@ -246,15 +250,15 @@ fn rounds_interleave_beside_the_database_alone_and_the_report_renders() {
         [
             "round 1 throughput hyper+tokio-postgres",
             "round 1 throughput axum+tokio-postgres",
-            "round 1 throughput postgres alone (pgbench)",
+            "round 1 throughput ceiling: PostgreSQL alone",
             "round 2 throughput axum+tokio-postgres",
-            "round 2 throughput postgres alone (pgbench)",
+            "round 2 throughput ceiling: PostgreSQL alone",
             "round 2 throughput hyper+tokio-postgres",
             "round 1 latency hyper+tokio-postgres",
             "round 1 latency axum+tokio-postgres",
-            "round 1 latency postgres alone (pgbench)",
+            "round 1 latency ceiling: PostgreSQL alone",
             "round 2 latency axum+tokio-postgres",
-            "round 2 latency postgres alone (pgbench)",
+            "round 2 latency ceiling: PostgreSQL alone",
             "round 2 latency hyper+tokio-postgres",
         ]
     );
@@ -283,7 +287,7 @@ fn rounds_interleave_beside_the_database_alone_and_the_report_renders() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["rps"]["median"].as_f64().unwrap())
+        .map(|s| s["spreads"]["throughput"]["median"].as_f64().unwrap())
         .fold(f64::INFINITY, f64::min);
     assert!(
         (rate - 0.7 * slowest).abs() < 1e-6,
@@ -421,7 +425,7 @@ fn a_single_round_names_no_winner() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s["stack"]["label"].as_str().unwrap())
+        .map(|s| s["contender"]["label"].as_str().unwrap())
         .collect();
     assert_eq!(labels, ["axum+tokio-postgres", "axum+tokio-postgres#2"]);
     assert!(comparison["verdicts"]["figures"]

@@ -52,14 +52,14 @@ fn a_build_against_itself_alternates_windows_and_is_no_regression() {
     let output = gate(&["--base", axum.to_str().unwrap(), "--pairs", PAIRS], &out);
     assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
     let record = read_json(&out);
-    assert_eq!(record["schema"], "stackbench.gate/1");
+    assert_eq!(record["schema"], "stackbench.gate/2");
     assert_eq!(record["mode"], "paired");
     assert_ne!(record["verdict"], "regression");
     let windows = record["windows"].as_array().unwrap();
     assert_eq!(windows.len(), 32, "8 pairs x 2 builds x 2 phases");
     let order: Vec<(&str, &str)> = windows
         .iter()
-        .map(|w| (w["phase"].as_str().unwrap(), w["build"].as_str().unwrap()))
+        .map(|w| (w["phase"].as_str().unwrap(), w["side"].as_str().unwrap()))
         .collect();
     // A B, then B A: each build goes first in half the pairs.
     assert_eq!(
@@ -72,10 +72,17 @@ fn a_build_against_itself_alternates_windows_and_is_no_regression() {
         ]
     );
     assert!(order[16..].iter().all(|(phase, _)| *phase == "latency"));
-    for window in windows {
-        assert!(window["rps"].as_f64().unwrap() > 0.0, "{window}");
+    // Each window holds the figures of its phase.
+    for window in &windows[..16] {
+        let figures = &window["figures"];
+        assert!(figures["throughput"].as_f64().unwrap() > 0.0, "{window}");
+        assert!(figures["cpu_per_request"].is_null(), "{window}");
+    }
+    for window in &windows[16..] {
+        let figures = &window["figures"];
+        assert!(figures["p99"].as_f64().unwrap() > 0.0, "{window}");
         assert!(
-            window["cpu_us_per_request"].as_f64().unwrap() > 0.0,
+            figures["cpu_per_request"].as_f64().unwrap() > 0.0,
             "{window}"
         );
     }
@@ -83,20 +90,20 @@ fn a_build_against_itself_alternates_windows_and_is_no_regression() {
     let rate = record["latency_rate"].as_f64().unwrap();
     let mut base: Vec<f64> = windows[..16]
         .iter()
-        .filter(|w| w["build"] == "base")
-        .map(|w| w["rps"].as_f64().unwrap())
+        .filter(|w| w["side"] == "base")
+        .map(|w| w["figures"]["throughput"].as_f64().unwrap())
         .collect();
     base.sort_by(f64::total_cmp);
     assert!(
         (rate - 0.6 * (base[3] + base[4]) / 2.0).abs() < 1e-6,
         "{rate} {base:?}"
     );
-    let metrics = record["metrics"].as_array().unwrap();
-    assert_eq!(metrics.len(), 3);
+    let changes = record["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 3);
     let stdout = String::from_utf8_lossy(&output.stdout);
     for line in [
         "throughput",
-        "p99 latency",
+        "p99",
         "CPU per request",
         "detectable",
         "errors: base 0, head 0",
@@ -194,12 +201,12 @@ fn a_commit_that_makes_the_server_slower_is_a_regression() {
     assert_eq!(output.status.code(), Some(99), "{}", explain(&output));
     let record = read_json(&out);
     assert_eq!(record["verdict"], "regression");
-    let verdict = |metric: &str| {
-        record["metrics"]
+    let verdict = |figure: &str| {
+        record["changes"]
             .as_array()
             .unwrap()
             .iter()
-            .find(|m| m["metric"] == metric)
+            .find(|m| m["figure"] == figure)
             .map(|m| m["verdict"].clone())
             .unwrap()
     };
@@ -220,7 +227,7 @@ fn a_recorded_run_is_a_baseline_for_the_same_windows_only() {
         .as_array()
         .unwrap()
         .iter()
-        .all(|w| w["build"] == "head"));
+        .all(|w| w["side"] == "head"));
 
     let out = temp("against-baseline.json");
     let output = gate(
@@ -230,13 +237,13 @@ fn a_recorded_run_is_a_baseline_for_the_same_windows_only() {
     assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
     let compared = read_json(&out);
     assert_eq!(compared["mode"], "baseline");
-    assert_eq!(compared["metrics"].as_array().unwrap().len(), 3);
+    assert_eq!(compared["changes"].as_array().unwrap().len(), 3);
     assert_eq!(
         compared["latency_rate"], record["latency_rate"],
         "the saved run's rate"
     );
     assert!(
-        compared["metrics"][0]["p_value"].is_null(),
+        compared["changes"][0]["p_value"].is_null(),
         "unpaired: the exact interval is the test"
     );
 

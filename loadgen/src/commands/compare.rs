@@ -14,9 +14,11 @@ use clap::Args;
 use crate::commands::load::{self, LoadArgs};
 use crate::commands::places::Places;
 use crate::measure::comparison::{
-    judge, rotation, summarize, Ceiling, CeilingRun, CompareRun, Comparison, Pinning, Stack, SCHEMA,
+    judge, rotation, summarize, Ceiling, CeilingRun, CompareRun, Comparison, Contender, Pinning,
+    CEILING_LABEL, SCHEMA,
 };
-use crate::measure::record;
+use crate::measure::figure::Phase;
+use crate::measure::record::{self, Header};
 use crate::measure::statistics::median;
 use crate::report::{html, text};
 use crate::runner;
@@ -26,7 +28,7 @@ use crate::server::affinity::Cpus;
 use crate::server::{self, ServerBinary, ServerProcess};
 
 /// Runs default to 4 s measured after a 2 s warm-up (--duration, --warmup):
-/// six stacks and the database alone x 5 rounds x 2 phases then take about 8 minutes.
+/// six stacks and the ceiling x 5 rounds x 2 phases then take about 8 minutes.
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     #[command(flatten)]
@@ -58,7 +60,7 @@ pub struct CompareArgs {
     /// Skip the equal-rate latency phase.
     #[arg(long)]
     pub no_latency_phase: bool,
-    /// Leave out the database-alone row: pgbench running the scenario's
+    /// Leave out the ceiling row: PostgreSQL alone, pgbench running the scenario's
     /// SQL (each flow's `ceiling` script) straight at PostgreSQL over as
     /// many connections as a server's pool, in every round and phase, so
     /// each stack's throughput and latency read as a fraction of it.
@@ -97,57 +99,54 @@ pub async fn verify_database(url: &str, scenario: &Scenario) -> anyhow::Result<V
     Ok(schema::ledger::violations(&client, products, stock).await?)
 }
 
-/// What a round runs: each stack, and PostgreSQL alone when the scenario
+/// What a round runs: each contender, and the ceiling when the scenario
 /// has its SQL.
 #[derive(Clone)]
 enum Entry {
-    Stack(Stack),
+    Contender(Contender),
     Ceiling,
 }
 
-/// The database-alone row's label in the progress lines and the run order.
-const CEILING_LABEL: &str = "postgres alone (pgbench)";
-
-struct Runner<'a> {
+/// The rounds of a comparison as they run: every run's record, in order.
+struct Rounds<'a> {
     args: &'a CompareArgs,
     scenario: &'a Scenario,
     database_url: String,
-    specs: Vec<ServerBinary>,
-    ceiling: Option<std::sync::Arc<pgbench::Scripts>>,
+    binaries: Vec<ServerBinary>,
+    scripts: Option<std::sync::Arc<pgbench::Scripts>>,
     order: Vec<String>,
     runs: Vec<CompareRun>,
     ceiling_runs: Vec<CeilingRun>,
 }
 
-impl Runner<'_> {
+impl Rounds<'_> {
     /// Every run of the schedule, in its order, with `load`.
     async fn run_phase(
         &mut self,
         schedule: &[(u32, Entry)],
-        phase: &str,
+        phase: Phase,
         load: &Load,
     ) -> anyhow::Result<()> {
         for (round, entry) in schedule {
             match entry {
-                Entry::Stack(stack) => self.run_one(*round, phase, stack, load).await?,
+                Entry::Contender(contender) => {
+                    self.run_contender(*round, phase, contender, load).await?
+                }
                 Entry::Ceiling => self.run_ceiling(*round, phase, load).await?,
             }
         }
         Ok(())
     }
 
-    /// pgbench on the scenario's SQL, on the same fresh data as the stacks.
-    async fn run_ceiling(&mut self, round: u32, phase: &str, load: &Load) -> anyhow::Result<()> {
-        let Some(ceiling) = self.ceiling.clone() else {
+    /// pgbench on the scenario's SQL, on the same fresh data as the contenders.
+    async fn run_ceiling(&mut self, round: u32, phase: Phase, load: &Load) -> anyhow::Result<()> {
+        let Some(scripts) = self.scripts.clone() else {
             return Ok(());
         };
-        let label = format!("round {round} {phase} {CEILING_LABEL}");
-        eprintln!("== {label}");
-        self.order.push(label.clone());
-        load::reset_database(&self.database_url, self.scenario).await?;
+        let label = self.begin(round, phase, CEILING_LABEL).await?;
         let (url, load_for_run) = (self.database_url.clone(), load.clone());
         let record = tokio::task::spawn_blocking(move || {
-            ceiling.run(&url, &load_for_run, server::POOL_SIZE)
+            scripts.run(&url, &load_for_run, server::POOL_SIZE)
         })
         .await
         .context("the pgbench run panicked")??;
@@ -160,10 +159,19 @@ impl Runner<'_> {
         );
         self.ceiling_runs.push(CeilingRun {
             round,
-            phase: phase.to_string(),
+            phase,
             record,
         });
         Ok(())
+    }
+
+    /// Says which run starts, records it in the order, and resets the data.
+    async fn begin(&mut self, round: u32, phase: Phase, what: &str) -> anyhow::Result<String> {
+        let label = format!("round {round} {phase} {what}");
+        eprintln!("== {label}");
+        self.order.push(label.clone());
+        load::reset_database(&self.database_url, self.scenario).await?;
+        Ok(label)
     }
 
     async fn check_database(&self, label: &str) -> anyhow::Result<()> {
@@ -178,24 +186,21 @@ impl Runner<'_> {
         Ok(())
     }
 
-    async fn run_one(
+    async fn run_contender(
         &mut self,
         round: u32,
-        phase: &str,
-        stack: &Stack,
+        phase: Phase,
+        contender: &Contender,
         load: &Load,
     ) -> anyhow::Result<()> {
-        let label = format!("round {round} {phase} {}", stack.label);
-        eprintln!("== {label}");
-        self.order.push(label.clone());
-        load::reset_database(&self.database_url, self.scenario).await?;
+        let label = self.begin(round, phase, &contender.label).await?;
         let pin = self.args.pin_server.as_ref().map(|cpus| cpus.0.as_slice());
-        let spec = (self.specs.iter())
-            .find(|spec| spec.label == stack.server)
-            .expect("every stack has its spec");
+        let binary = (self.binaries.iter())
+            .find(|binary| binary.label == contender.server)
+            .expect("every contender has its binary");
         let server = ServerProcess::start(
-            spec,
-            &stack.driver,
+            binary,
+            &contender.driver,
             &self.database_url,
             self.args.server_workers,
             pin,
@@ -233,19 +238,28 @@ impl Runner<'_> {
         );
         self.runs.push(CompareRun {
             round,
-            phase: phase.to_string(),
-            stack: stack.label.clone(),
+            phase,
+            contender: contender.label.clone(),
             record,
         });
         Ok(())
+    }
+
+    /// Each contender's median throughput over the rounds run so far.
+    fn median_throughput(&self, contender: &Contender) -> f64 {
+        let mut rates: Vec<f64> = (self.runs.iter())
+            .filter(|run| run.phase == Phase::Throughput && run.contender == contender.label)
+            .map(|run| run.record.total.rps)
+            .collect();
+        median(&mut rates)
     }
 }
 
 pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     // Here --rate is the latency phase's rate, not a model for the whole run.
-    // Shorter defaults than a single run's, so a full comparison (3 stacks x
-    // 3 rounds x 2 phases) fits in a few minutes.
+    // Shorter defaults than a single run's, so a full comparison fits in a
+    // few minutes.
     let load_args = LoadArgs {
         rate: None,
         duration: args.load.duration.or(Some(DEFAULT_DURATION)),
@@ -253,60 +267,9 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         ..args.load.clone()
     };
     let (scenario, load) = load_args.resolve()?;
-    let servers = match (&args.servers, args.stacks.is_empty()) {
-        (Some(servers), _) => servers.clone(),
-        (None, true) => stacks::STACKS.iter().map(|s| s.name.to_string()).collect(),
-        (None, false) => Vec::new(),
-    };
-    // A stack that cannot be had (no toolchain, not built) must not stop
-    // the others: it is skipped, and said so.
-    let mut specs: Vec<ServerBinary> = Vec::new();
-    for server in &servers {
-        match ServerBinary::builtin(server, args.places.bin_dir.as_deref()) {
-            Ok(spec) => specs.push(spec),
-            Err(error) => eprintln!("skipping {server}: {error:#}"),
-        }
-    }
-    for spec in &args.stacks {
-        if specs
-            .iter()
-            .any(|known| known.label == spec.label && known != spec)
-        {
-            bail!(
-                "--stack {}: that label is taken; give each stack its own",
-                spec.label
-            );
-        }
-        specs.push(spec.clone());
-    }
-    let mut stacks: Vec<Stack> = Vec::new();
-    for spec in &specs {
-        let mut drivers: Vec<&str> = args
-            .drivers
-            .iter()
-            .map(String::as_str)
-            .filter(|driver| spec.accepts(driver))
-            .collect();
-        if drivers.is_empty() {
-            drivers.push(spec.default_driver());
-        }
-        for driver in drivers {
-            let name = format!("{}+{driver}", spec.label);
-            let copies = stacks
-                .iter()
-                .filter(|s| s.server == spec.label && s.driver == driver)
-                .count();
-            stacks.push(Stack {
-                label: match copies {
-                    0 => name,
-                    n => format!("{name}#{}", n + 1),
-                },
-                server: spec.label.clone(),
-                driver: driver.to_string(),
-            });
-        }
-    }
-    if stacks.is_empty() {
+    let binaries = binaries(&args)?;
+    let contenders = contenders(&binaries, &args.drivers);
+    if contenders.is_empty() {
         bail!("nothing to compare: give --servers or --stack (skipped stacks are said above)");
     }
     if let Some(cpus) = &args.pin_loadgen {
@@ -317,105 +280,48 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         Some(cpus) => Some(pin_database(&cpus.0, &args.places.data.cluster())?),
         None => None,
     };
-    // The throughput phase is closed: an open scenario gets as many
-    // connections as it allowed in flight.
-    let connections = match load.model {
-        Model::Closed { connections } => connections,
-        Model::Open { max_inflight, .. } => max_inflight.min(256),
-    };
-    let throughput_load = Load {
-        model: Model::Closed { connections },
-        ..load.clone()
-    };
-    let ceiling = if args.no_ceiling {
-        None
-    } else {
-        let ceiling = pgbench::Scripts::prepare(&scenario)?;
-        if ceiling.is_none() {
-            eprintln!(
-                "no database-alone row: scenario {} has no `ceiling` scripts in its flows",
-                scenario.name
-            );
-        }
-        ceiling.map(std::sync::Arc::new)
-    };
-    let mut entries: Vec<Entry> = stacks.iter().cloned().map(Entry::Stack).collect();
-    if ceiling.is_some() {
+    let scripts = ceiling_scripts(&args, &scenario)?;
+    let mut entries: Vec<Entry> = contenders.iter().cloned().map(Entry::Contender).collect();
+    if scripts.is_some() {
         entries.push(Entry::Ceiling);
     }
-    let mut runner = Runner {
+    let mut rounds = Rounds {
         args: &args,
         scenario: &scenario,
         database_url,
-        specs,
-        ceiling,
+        binaries,
+        scripts,
         order: Vec::new(),
         runs: Vec::new(),
         ceiling_runs: Vec::new(),
     };
     let schedule = rotation(&entries, args.rounds);
-    runtime.block_on(runner.run_phase(&schedule, "throughput", &throughput_load))?;
-    let throughput = |stack: &Stack| -> Vec<f64> {
-        runner
-            .runs
-            .iter()
-            .filter(|run| run.phase == "throughput" && run.stack == stack.label)
-            .map(|run| run.record.total.rps)
-            .collect()
-    };
-    let latency_rate = if args.no_latency_phase {
-        None
-    } else {
-        Some(args.load.rate.unwrap_or_else(|| {
-            let slowest = stacks
-                .iter()
-                .map(|stack| median(&mut throughput(stack)))
+    let (throughput_load, connections) = throughput_load(&load);
+    runtime.block_on(rounds.run_phase(&schedule, Phase::Throughput, &throughput_load))?;
+    let latency_rate = (!args.no_latency_phase).then(|| {
+        args.load.rate.unwrap_or_else(|| {
+            let slowest = (contenders.iter())
+                .map(|contender| rounds.median_throughput(contender))
                 .fold(f64::INFINITY, f64::min);
             (0.7 * slowest).max(1.0)
-        }))
-    };
+        })
+    });
     if let Some(rate) = latency_rate {
         // Every connection is opened before the window (and costs the server
         // memory), so the cap is headroom over the throughput phase's
         // concurrency, not the open model's general default.
-        let max_inflight = args
-            .load
-            .max_inflight
-            .unwrap_or((4 * connections).clamp(256, 1024));
+        let max_inflight = (args.load.max_inflight).unwrap_or((4 * connections).clamp(256, 1024));
         let latency_load = Load {
             model: Model::Open { rate, max_inflight },
             ..load.clone()
         };
-        eprintln!("latency phase: every stack at {rate:.1} req/s");
-        runtime.block_on(runner.run_phase(&schedule, "latency", &latency_load))?;
+        eprintln!("latency phase: every contender at {rate:.1} req/s");
+        runtime.block_on(rounds.run_phase(&schedule, Phase::Latency, &latency_load))?;
     }
-    let summary = summarize(&stacks, &runner.runs, latency_rate.is_some());
-    let verdicts = judge(&summary, args.rounds);
-    let ceiling = (runner.ceiling.is_some())
-        .then(|| Ceiling::new(runner.ceiling_runs, &summary, latency_rate.is_some()));
-    let comparison = Comparison {
-        schema: SCHEMA.to_string(),
-        scenario: scenario.name.clone(),
-        machine: record::machine(),
-        git_commit: record::git_commit(),
-        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-        rounds: args.rounds,
-        order: runner.order,
-        latency_rate,
-        pinning: Pinning {
-            server: args.pin_server.as_ref().map(|c| c.0.clone()),
-            loadgen: args.pin_loadgen.as_ref().map(|c| c.0.clone()),
-            db: args.pin_db.as_ref().map(|c| c.0.clone()),
-        },
-        runs: runner.runs,
-        summary,
-        verdicts,
-        ceiling,
-    };
+    let comparison = assemble(&args, &scenario, &contenders, rounds, latency_rate);
     print!("{}", text::comparison(&comparison));
     let path = args.out.clone().unwrap_or_else(|| {
-        args.places.results_dir.join(format!(
+        (args.places.results_dir).join(format!(
             "compare-{}-{}.json",
             scenario.name,
             load::timestamp()
@@ -429,6 +335,125 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
     );
     eprintln!("comparison took {:.0} s", started.elapsed().as_secs_f64());
     Ok(0)
+}
+
+/// The binaries to compare: the named stacks that are built (the others are
+/// skipped, and said so, so that one missing toolchain does not stop the
+/// rest), then those given as LABEL=PATH.
+fn binaries(args: &CompareArgs) -> anyhow::Result<Vec<ServerBinary>> {
+    let names: Vec<String> = match (&args.servers, args.stacks.is_empty()) {
+        (Some(servers), _) => servers.clone(),
+        (None, true) => stacks::STACKS.iter().map(|s| s.name.to_string()).collect(),
+        (None, false) => Vec::new(),
+    };
+    let mut binaries: Vec<ServerBinary> = Vec::new();
+    for name in &names {
+        match ServerBinary::builtin(name, args.places.bin_dir.as_deref()) {
+            Ok(binary) => binaries.push(binary),
+            Err(error) => eprintln!("skipping {name}: {error:#}"),
+        }
+    }
+    for binary in &args.stacks {
+        if (binaries.iter()).any(|known| known.label == binary.label && known != binary) {
+            bail!(
+                "--stack {}: that label is taken; give each stack its own",
+                binary.label
+            );
+        }
+        binaries.push(binary.clone());
+    }
+    Ok(binaries)
+}
+
+/// Each binary on each of `drivers` it takes (or its own default if none),
+/// labelled apart when listed twice.
+fn contenders(binaries: &[ServerBinary], drivers: &[String]) -> Vec<Contender> {
+    let mut contenders: Vec<Contender> = Vec::new();
+    for binary in binaries {
+        let mut own: Vec<&str> = (drivers.iter())
+            .map(String::as_str)
+            .filter(|driver| binary.accepts(driver))
+            .collect();
+        if own.is_empty() {
+            own.push(binary.default_driver());
+        }
+        for driver in own {
+            let name = format!("{}+{driver}", binary.label);
+            let copies = (contenders.iter())
+                .filter(|c| c.server == binary.label && c.driver == driver)
+                .count();
+            contenders.push(Contender {
+                label: match copies {
+                    0 => name,
+                    n => format!("{name}#{}", n + 1),
+                },
+                server: binary.label.clone(),
+                driver: driver.to_string(),
+            });
+        }
+    }
+    contenders
+}
+
+/// The throughput phase's load, closed: an open scenario gets as many
+/// connections as it allowed in flight. Also returns that number.
+fn throughput_load(load: &Load) -> (Load, u32) {
+    let connections = match load.model {
+        Model::Closed { connections } => connections,
+        Model::Open { max_inflight, .. } => max_inflight.min(256),
+    };
+    let closed = Load {
+        model: Model::Closed { connections },
+        ..load.clone()
+    };
+    (closed, connections)
+}
+
+/// The ceiling's scripts, unless left out or the scenario has none.
+fn ceiling_scripts(
+    args: &CompareArgs,
+    scenario: &Scenario,
+) -> anyhow::Result<Option<std::sync::Arc<pgbench::Scripts>>> {
+    if args.no_ceiling {
+        return Ok(None);
+    }
+    let scripts = pgbench::Scripts::prepare(scenario)?;
+    if scripts.is_none() {
+        eprintln!(
+            "no ceiling row: scenario {} has no `ceiling` scripts in its flows",
+            scenario.name
+        );
+    }
+    Ok(scripts.map(std::sync::Arc::new))
+}
+
+/// The comparison's record from its rounds: figures, verdicts, the ceiling.
+fn assemble(
+    args: &CompareArgs,
+    scenario: &Scenario,
+    contenders: &[Contender],
+    rounds: Rounds<'_>,
+    latency_rate: Option<f64>,
+) -> Comparison {
+    let summary = summarize(contenders, &rounds.runs, latency_rate.is_some());
+    let verdicts = judge(&summary, args.rounds);
+    let ceiling = (rounds.scripts.is_some())
+        .then(|| Ceiling::new(rounds.ceiling_runs, &summary, latency_rate.is_some()));
+    Comparison {
+        header: Header::now(SCHEMA, &scenario.name),
+        rounds: args.rounds,
+        order: rounds.order,
+        latency_rate,
+        pinning: Pinning {
+            server: args.pin_server.as_ref().map(|c| c.0.clone()),
+            loadgen: args.pin_loadgen.as_ref().map(|c| c.0.clone()),
+            db: args.pin_db.as_ref().map(|c| c.0.clone()),
+        },
+        runs: rounds.runs,
+        summary,
+        verdicts,
+        ceiling,
+    }
 }
 
 /// Gives the database its CPUs back when the comparison ends, however it ends.
@@ -464,28 +489,12 @@ fn pin_database(cpus: &[usize], cluster: &schema::Cluster) -> anyhow::Result<Dat
 }
 
 pub fn save(comparison: &Comparison, path: &std::path::Path) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(path, serde_json::to_string_pretty(comparison)?)
-        .with_context(|| format!("writing {}", path.display()))?;
+    record::save(comparison, path)?;
     let html = html::report(comparison)?;
     let html_path = path.with_extension("html");
     std::fs::write(&html_path, html).with_context(|| format!("writing {}", html_path.display()))
 }
 
 pub fn read(path: &std::path::Path) -> anyhow::Result<Comparison> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let comparison: Comparison = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a loadgen comparison", path.display()))?;
-    if comparison.schema != SCHEMA {
-        bail!(
-            "{} has schema {:?}; this loadgen reads {:?}",
-            path.display(),
-            comparison.schema,
-            SCHEMA
-        );
-    }
-    Ok(comparison)
+    record::read(path, SCHEMA, "a loadgen comparison")
 }

@@ -10,17 +10,18 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 
 use crate::commands::load;
 use crate::commands::places::Places;
+use crate::measure::figure::{Figure, Phase};
 use crate::measure::gate::{
-    self, judge, judge_errors, overall, Build, ErrorCounts, GateRecord, Metric, MetricVerdict,
-    Phase, Verdict, Window,
+    self, judge, judge_errors, overall, ChangeVerdict, ErrorCounts, ErrorVerdict, GateRecord, Mode,
+    Side, Verdict, Window, GATED,
 };
 use crate::measure::paired::{paired_change, unpaired_change};
-use crate::measure::record::{self, RunRecord};
+use crate::measure::record::{self, Header, Machine, RunRecord};
 use crate::measure::statistics::median;
 use crate::runner;
 use crate::scenario::{self, Load, Model, Scenario};
@@ -111,96 +112,34 @@ pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result
     if let Some(saved) = &saved {
         check_comparable(saved, &scenario, &args)?;
     }
-    let head = stack("head", &args.head)?;
-    let base = args
-        .base
-        .as_deref()
-        .map(|path| stack("base", path))
+    let head = binary(Side::Head, &args.head)?;
+    let base = (args.base.as_deref())
+        .map(|path| binary(Side::Base, path))
         .transpose()?;
     let database_url = runtime.block_on(args.places.data.database_url())?;
     let mut servers = Vec::new();
-    for spec in base.iter().chain([&head]) {
-        let build = if spec.label == "base" {
-            Build::Base
-        } else {
-            Build::Head
-        };
-        let server = runtime.block_on(ServerProcess::start(
-            spec,
-            &args.driver,
-            &database_url,
-            None,
-            None,
-        ))?;
-        servers.push((build, server));
+    for (side, binary) in (base.iter().map(|b| (Side::Base, b))).chain([(Side::Head, &head)]) {
+        let server = ServerProcess::start(binary, &args.driver, &database_url, None, None);
+        servers.push((side, runtime.block_on(server)?));
     }
-    let closed = Load {
-        model: Model::Closed {
-            connections: match scenario.load.model {
-                Model::Closed { connections } => connections,
-                Model::Open { max_inflight, .. } => max_inflight.min(64),
-            },
-        },
-        duration: args.window,
-        warmup: args.warmup,
-        stages: None,
-        ..scenario.load.clone()
-    };
-    let mut windows = Vec::new();
-    let window_count = 2 * args.pairs as usize * servers.len();
+    let closed = closed_load(&scenario, &args);
     eprintln!(
         "gate: {} windows of {:.1} s (+{:.1} s warm-up), {} pairs per phase, scenario {}",
-        window_count,
+        2 * args.pairs as usize * servers.len(),
         args.window.as_secs_f64(),
         args.warmup.as_secs_f64(),
         args.pairs,
         scenario.name
     );
-    let measure = |phase: Phase, load: &Load, windows: &mut Vec<Window>| -> anyhow::Result<()> {
-        for pair in 0..args.pairs {
-            // A B, then B A: each build goes first in half the pairs.
-            let mut order: Vec<&(Build, ServerProcess)> = servers.iter().collect();
-            if pair % 2 == 1 {
-                order.reverse();
-            }
-            for (build, server) in order {
-                runtime.block_on(load::reset_database(&database_url, &scenario))?;
-                let record = measure_window(&scenario, load, server)?;
-                let window = window_of(*build, phase, pair, &record);
-                eprintln!(
-                    "   {:<10} pair {:>2} {:<4} {:>9.1} ok/s  p99 {:>9}  cpu/req {:>8}  errors {}",
-                    format!("{phase:?}").to_lowercase(),
-                    pair + 1,
-                    format!("{build:?}").to_lowercase(),
-                    window.rps,
-                    crate::units::format_us(window.p99_us),
-                    window
-                        .cpu_us_per_request
-                        .map_or("-".into(), |us| format!("{us:.1} us")),
-                    window.errors
-                );
-                windows.push(window);
-            }
-        }
-        Ok(())
+    let windows = Windows {
+        runtime,
+        pairs: args.pairs,
+        scenario: &scenario,
+        database_url: &database_url,
+        servers: &servers,
     };
-    measure(Phase::Throughput, &closed, &mut windows)?;
-    let latency_rate = match (args.rate, &saved) {
-        (Some(rate), _) => rate,
-        (None, Some(saved)) => saved.latency_rate,
-        (None, None) => {
-            let reference = if base.is_some() {
-                Build::Base
-            } else {
-                Build::Head
-            };
-            let mut rates: Vec<f64> = (windows.iter())
-                .filter(|w| w.build == reference)
-                .map(|w| w.rps)
-                .collect();
-            (0.6 * median(&mut rates)).max(1.0)
-        }
-    };
+    let mut measured = windows.measure(Phase::Throughput, &closed)?;
+    let latency_rate = latency_rate(&args, saved.as_ref(), &measured, base.is_some());
     eprintln!("gate: latency windows at {latency_rate:.1} req/s");
     let open = Load {
         model: Model::Open {
@@ -209,70 +148,19 @@ pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result
         },
         ..closed.clone()
     };
-    measure(Phase::Latency, &open, &mut windows)?;
+    measured.extend(windows.measure(Phase::Latency, &open)?);
     for (_, server) in servers {
         server.stop()?;
     }
-
     let mode = match (&saved, args.record) {
-        (Some(_), _) => "baseline",
-        (None, true) => "record",
-        (None, false) => "paired",
+        (Some(_), _) => Mode::Baseline,
+        (None, true) => Mode::Record,
+        (None, false) => Mode::Paired,
     };
-    // The error rate is split over the metrics and the errors' own test.
-    let alpha = (1.0 - args.confidence) / (Metric::ALL.len() + 1) as f64;
-    let (metrics, errors) = match mode {
-        "record" => (Vec::new(), None),
-        _ => {
-            let base_windows: Vec<Window> = match &saved {
-                Some(saved) => (saved.windows.iter())
-                    .filter(|w| w.build == Build::Head)
-                    .map(|w| Window {
-                        build: Build::Base,
-                        ..w.clone()
-                    })
-                    .collect(),
-                None => windows
-                    .iter()
-                    .filter(|w| w.build == Build::Base)
-                    .cloned()
-                    .collect(),
-            };
-            let head_windows: Vec<&Window> =
-                windows.iter().filter(|w| w.build == Build::Head).collect();
-            let metrics = Metric::ALL
-                .iter()
-                .map(|&metric| {
-                    let paired = saved.is_none();
-                    let (base, head) = figures(metric, &base_windows, &head_windows, paired);
-                    if base.len() < 2 || head.len() < 2 {
-                        return gate::unmeasured(metric, tolerance(&args, metric));
-                    }
-                    let change = if paired {
-                        paired_change(&base, &head, 1.0 - alpha, args.seed)
-                    } else {
-                        unpaired_change(&base, &head, 1.0 - alpha)
-                    };
-                    judge(metric, &change, tolerance(&args, metric), alpha)
-                })
-                .collect::<Vec<MetricVerdict>>();
-            let errors = judge_errors(
-                ErrorCounts::of(&base_windows),
-                ErrorCounts::of(head_windows.iter().copied()),
-                alpha,
-            );
-            (metrics, Some(errors))
-        }
-    };
-    let verdict = errors.as_ref().map(|errors| overall(&metrics, errors));
+    let (changes, errors) = judge_windows(&args, mode, saved.as_ref(), &measured);
     let gate_record = GateRecord {
-        schema: gate::SCHEMA.to_string(),
-        scenario: scenario.name.clone(),
-        machine: record::machine(),
-        git_commit: record::git_commit(),
-        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-        mode: mode.to_string(),
+        header: Header::now(gate::SCHEMA, &scenario.name),
+        mode,
         base: match (&saved, &base) {
             (Some(_), _) => args.baseline.as_ref().map(|p| p.display().to_string()),
             (None, Some(base)) => Some(base.binary.display().to_string()),
@@ -284,69 +172,197 @@ pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result
         warmup_seconds: args.warmup.as_secs_f64(),
         latency_rate,
         confidence: args.confidence,
-        windows,
-        metrics,
+        windows: measured,
+        verdict: errors.as_ref().map(|errors| overall(&changes, errors)),
+        changes,
         errors,
-        verdict,
     };
     if let Some(saved) = &saved {
-        if saved.machine != gate_record.machine {
-            eprintln!(
-                "warning: the baseline was measured on another machine ({}, {} cores) than this one ({}, {} cores): \
-                 its figures may differ for that alone",
-                saved.machine.cpu_model, saved.machine.cores, gate_record.machine.cpu_model, gate_record.machine.cores
-            );
-        }
+        warn_if_another_machine(&saved.header.machine, &gate_record.header.machine);
     }
     print!("{}", crate::report::text::gate(&gate_record));
     let path = args.out.clone().unwrap_or_else(|| {
-        args.places
-            .results_dir
-            .join(format!("gate-{}-{}.json", scenario.name, load::timestamp()))
+        (args.places.results_dir).join(format!("gate-{}-{}.json", scenario.name, load::timestamp()))
     });
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&path, serde_json::to_string_pretty(&gate_record)?)
-        .with_context(|| format!("writing {}", path.display()))?;
+    record::save(&gate_record, &path)?;
     println!("saved {}", path.display());
-    Ok(match verdict {
+    Ok(match gate_record.verdict {
         Some(Verdict::Regression) => EXIT_REGRESSION,
         Some(Verdict::Inconclusive) if args.strict => EXIT_INCONCLUSIVE_STRICT,
         _ => 0,
     })
 }
 
-fn stack(label: &str, path: &std::path::Path) -> anyhow::Result<ServerBinary> {
+fn binary(side: Side, path: &std::path::Path) -> anyhow::Result<ServerBinary> {
     if !path.is_file() {
         bail!(
-            "--{label} {}: not a file; give the path of a server binary",
+            "--{} {}: not a file; give the path of a server binary",
+            side.name(),
             path.display()
         );
     }
-    crate::server::parse_stack(&format!("{label}={}", path.display()))
+    crate::server::parse_stack(&format!("{}={}", side.name(), path.display()))
 }
 
-fn tolerance(args: &GateArgs, metric: Metric) -> f64 {
-    let percent = match metric {
-        Metric::Throughput => args.throughput_tolerance,
-        Metric::P99 => args.p99_tolerance,
-        Metric::CpuPerRequest => args.cpu_tolerance,
+/// The closed windows' load: the scenario's, as a closed model of as many
+/// connections as it has (or allows in flight, at most 64).
+fn closed_load(scenario: &Scenario, args: &GateArgs) -> Load {
+    Load {
+        model: Model::Closed {
+            connections: match scenario.load.model {
+                Model::Closed { connections } => connections,
+                Model::Open { max_inflight, .. } => max_inflight.min(64),
+            },
+        },
+        duration: args.window,
+        warmup: args.warmup,
+        stages: None,
+        ..scenario.load.clone()
+    }
+}
+
+/// The latency windows' rate: as given, else the baseline's, else 60% of
+/// the base's (or, recording, the head's) median throughput.
+fn latency_rate(
+    args: &GateArgs,
+    saved: Option<&GateRecord>,
+    windows: &[Window],
+    has_base: bool,
+) -> f64 {
+    if let Some(rate) = args.rate.or(saved.map(|saved| saved.latency_rate)) {
+        return rate;
+    }
+    let reference = if has_base { Side::Base } else { Side::Head };
+    let mut rates: Vec<f64> = (windows.iter())
+        .filter(|w| w.side == reference)
+        .filter_map(|w| w.figure(Figure::Throughput))
+        .collect();
+    (0.6 * median(&mut rates)).max(1.0)
+}
+
+/// The builds' servers, run window after window on fresh data.
+struct Windows<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    pairs: u32,
+    scenario: &'a Scenario,
+    database_url: &'a str,
+    servers: &'a [(Side, ServerProcess)],
+}
+
+impl Windows<'_> {
+    /// Every pair of windows of one phase: A B, then B A, so that each build
+    /// goes first in half the pairs.
+    fn measure(&self, phase: Phase, load: &Load) -> anyhow::Result<Vec<Window>> {
+        let mut windows = Vec::new();
+        for pair in 0..self.pairs {
+            let mut order: Vec<&(Side, ServerProcess)> = self.servers.iter().collect();
+            if pair % 2 == 1 {
+                order.reverse();
+            }
+            for (side, server) in order {
+                let reset = load::reset_database(self.database_url, self.scenario);
+                self.runtime.block_on(reset)?;
+                let record = measure_window(self.scenario, load, server);
+                let window = Window::of(*side, phase, pair, &record);
+                let shown = |figure: Figure, show: fn(f64) -> String| {
+                    window.figure(figure).map_or("-".into(), show)
+                };
+                eprintln!(
+                    "   {:<10} pair {:>2} {:<4} {:>9} ok/s  p99 {:>9}  cpu/req {:>8}  errors {}",
+                    phase.name(),
+                    pair + 1,
+                    side.name(),
+                    shown(Figure::Throughput, |rps| format!("{rps:.1}")),
+                    shown(Figure::P99, crate::units::format_us),
+                    shown(Figure::CpuPerRequest, |us| format!("{us:.1} us")),
+                    window.errors
+                );
+                windows.push(window);
+            }
+        }
+        Ok(windows)
+    }
+}
+
+/// Each gated figure's verdict and the errors', from the windows (and a
+/// saved baseline's); nothing is judged when recording a baseline.
+fn judge_windows(
+    args: &GateArgs,
+    mode: Mode,
+    saved: Option<&GateRecord>,
+    windows: &[Window],
+) -> (Vec<ChangeVerdict>, Option<ErrorVerdict>) {
+    if mode == Mode::Record {
+        return (Vec::new(), None);
+    }
+    // The error rate is split over the figures and the errors' own test.
+    let alpha = (1.0 - args.confidence) / (GATED.len() + 1) as f64;
+    let base_windows: Vec<Window> = match saved {
+        Some(saved) => (saved.windows.iter())
+            .filter(|w| w.side == Side::Head)
+            .map(|w| Window {
+                side: Side::Base,
+                ..w.clone()
+            })
+            .collect(),
+        None => (windows.iter())
+            .filter(|w| w.side == Side::Base)
+            .cloned()
+            .collect(),
+    };
+    let head_windows: Vec<&Window> = windows.iter().filter(|w| w.side == Side::Head).collect();
+    let paired = mode == Mode::Paired;
+    let changes = (GATED.into_iter())
+        .map(|figure| {
+            let tolerance = tolerance(args, figure);
+            let (base, head) = figures(figure, &base_windows, &head_windows, paired);
+            if base.len() < 2 || head.len() < 2 {
+                return gate::unmeasured(figure, tolerance);
+            }
+            let change = if paired {
+                paired_change(&base, &head, 1.0 - alpha, args.seed)
+            } else {
+                unpaired_change(&base, &head, 1.0 - alpha)
+            };
+            judge(figure, &change, tolerance, alpha)
+        })
+        .collect();
+    let errors = judge_errors(
+        ErrorCounts::of(&base_windows),
+        ErrorCounts::of(head_windows.iter().copied()),
+        alpha,
+    );
+    (changes, Some(errors))
+}
+
+fn warn_if_another_machine(saved: &Machine, here: &Machine) {
+    if saved != here {
+        eprintln!(
+            "warning: the baseline was measured on another machine ({}, {} cores) than this one \
+             ({}, {} cores): its figures may differ for that alone",
+            saved.cpu_model, saved.cores, here.cpu_model, here.cores
+        );
+    }
+}
+
+/// A gated figure's tolerance, as a fraction.
+fn tolerance(args: &GateArgs, figure: Figure) -> f64 {
+    let percent = match figure {
+        Figure::Throughput => args.throughput_tolerance,
+        Figure::P99 => args.p99_tolerance,
+        Figure::CpuPerRequest => args.cpu_tolerance,
+        other => unreachable!("{} is not gated", other.name()),
     };
     percent / 100.0
 }
 
-fn measure_window(
-    scenario: &Scenario,
-    load: &Load,
-    server: &ServerProcess,
-) -> anyhow::Result<RunRecord> {
+fn measure_window(scenario: &Scenario, load: &Load, server: &ServerProcess) -> RunRecord {
     let threads = crate::engine::threads_for(
         load,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
     let config = runner::config_of(load, threads, 1, true);
-    Ok(runner::measure(
+    runner::measure(
         scenario,
         load,
         config,
@@ -354,67 +370,35 @@ fn measure_window(
         server.identity.clone(),
         Some(server.pid()),
         runner::Progress::Quiet,
-    ))
+    )
 }
 
-fn window_of(build: Build, phase: Phase, pair: u32, record: &RunRecord) -> Window {
-    let successes = record.total.successes;
-    Window {
-        build,
-        phase,
-        pair,
-        requests: record.total.requests,
-        errors: record.total.errors.values().sum(),
-        rps: record.total.rps,
-        p99_us: record.total.latency.p99_us as f64,
-        cpu_us_per_request: record
-            .server_usage
-            .as_ref()
-            .filter(|_| successes > 0)
-            .map(|usage| usage.cpu_seconds * 1e6 / successes as f64),
-    }
-}
-
-/// A metric's figures in the base's and the head's windows. Paired, only
+/// A figure's values in the base's and the head's windows. Paired, only
 /// pairs in which both windows measured it count, matched by pair number: a
 /// window that answered nothing has no CPU per request, and pairing by
 /// position after dropping it would set windows of different times side by
 /// side. (Its failures are judged with the errors.)
 fn figures(
-    metric: Metric,
+    figure: Figure,
     base: &[Window],
     head: &[&Window],
     paired: bool,
 ) -> (Vec<f64>, Vec<f64>) {
     if !paired {
-        let base = base.iter().filter_map(|w| metric.of(w)).collect();
-        let head = head.iter().filter_map(|w| metric.of(w)).collect();
+        let base = base.iter().filter_map(|w| w.figure(figure)).collect();
+        let head = head.iter().filter_map(|w| w.figure(figure)).collect();
         return (base, head);
     }
     head.iter()
         .filter_map(|h| {
-            let b = base
-                .iter()
-                .find(|b| b.pair == h.pair && metric.of(b).is_some())?;
-            Some((metric.of(b)?, metric.of(h)?))
+            let b = (base.iter()).find(|b| b.pair == h.pair && b.figure(figure).is_some())?;
+            Some((b.figure(figure)?, h.figure(figure)?))
         })
         .unzip()
 }
 
 fn read(path: &std::path::Path) -> anyhow::Result<GateRecord> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the baseline {}", path.display()))?;
-    let saved: GateRecord = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a saved `loadgen gate` run", path.display()))?;
-    if saved.schema != gate::SCHEMA {
-        bail!(
-            "{} has schema {:?}; this loadgen reads {:?}",
-            path.display(),
-            saved.schema,
-            gate::SCHEMA
-        );
-    }
-    Ok(saved)
+    record::read(path, gate::SCHEMA, "a saved `loadgen gate` run")
 }
 
 /// A baseline is only comparable when it ran the same scenario in the same windows.
@@ -423,12 +407,12 @@ fn check_comparable(
     scenario: &Scenario,
     args: &GateArgs,
 ) -> anyhow::Result<()> {
-    if saved.scenario != scenario.name {
+    if saved.header.scenario != scenario.name {
         bail!(
             "the baseline ran scenario {:?}, this gate runs {:?}: give --scenario {}",
-            saved.scenario,
+            saved.header.scenario,
             scenario.name,
-            saved.scenario
+            saved.header.scenario
         );
     }
     if saved.driver != args.driver {
@@ -449,7 +433,7 @@ fn check_comparable(
             (saved.warmup_seconds * 1000.0).round()
         );
     }
-    if saved.windows.iter().all(|w| w.build != Build::Head) {
+    if saved.windows.iter().all(|w| w.side != Side::Head) {
         bail!(
             "the baseline {} holds no windows of a build",
             args.baseline.as_ref().unwrap().display()

@@ -8,7 +8,7 @@ use clap::Args;
 use crate::commands::load::{self, LoadArgs};
 use crate::commands::places::Places;
 use crate::engine::Destination;
-use crate::measure::record::{Identity, RunRecord, ThresholdResult};
+use crate::measure::record::{self, Identity, RunRecord, ThresholdResult};
 use crate::measure::steps::new_histogram;
 use crate::runner;
 use crate::scenario::threshold::{LatencyStat, Observed, Threshold};
@@ -89,14 +89,6 @@ pub fn check_thresholds(record: &mut RunRecord, thresholds: &[Threshold]) -> boo
     record.thresholds.iter().all(|t| t.pass)
 }
 
-pub fn save(record: &RunRecord, path: &std::path::Path) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let json = serde_json::to_string_pretty(record)?;
-    std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
-}
-
 pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u8> {
     let (scenario, load) = args.load.resolve()?;
     let mut thresholds: Vec<Threshold> = scenario.thresholds.clone();
@@ -173,7 +165,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
             load::timestamp()
         ))
     });
-    save(&record, &path)?;
+    record::save(&record, &path)?;
     println!("saved {}", path.display());
     Ok(if passed { 0 } else { THRESHOLD_EXIT })
 }

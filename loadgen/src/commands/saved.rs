@@ -10,19 +10,7 @@ use crate::measure::record::{self, RunRecord};
 use crate::report::{html, text};
 
 fn read_record(path: &Path) -> anyhow::Result<RunRecord> {
-    let json =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let record: RunRecord = serde_json::from_str(&json)
-        .with_context(|| format!("{} is not a loadgen run record", path.display()))?;
-    if record.schema != record::SCHEMA {
-        anyhow::bail!(
-            "{} has schema {:?}; this loadgen reads {:?}",
-            path.display(),
-            record.schema,
-            record::SCHEMA
-        );
-    }
-    Ok(record)
+    record::read(path, record::SCHEMA, "a loadgen run record")
 }
 
 pub fn show(path: &Path, full_distribution: bool) -> anyhow::Result<ExitCode> {

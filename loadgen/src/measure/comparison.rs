@@ -4,10 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::measure::record::{Machine, RunRecord};
+use crate::measure::figure::{self, Figure, Figures, Phase};
+use crate::measure::record::{Header, RunRecord};
 use crate::measure::statistics::{median, ratio_interval, rounds_needed, RatioInterval};
 
-pub const SCHEMA: &str = "stackbench.compare/2";
+pub const SCHEMA: &str = "stackbench.compare/3";
 
 /// Family-wise confidence of a comparison's verdicts: each figure's interval
 /// is at `1 - (1 - FAMILY_CONFIDENCE) / figures` (Bonferroni), so that
@@ -18,10 +19,15 @@ pub const FAMILY_CONFIDENCE: f64 = 0.95;
 /// Fewer rounds than this: the figures are printed, no winner is named.
 pub const MIN_ROUNDS_FOR_VERDICT: u32 = 3;
 
-/// A server on a driver, under a label unique in the comparison (the same
-/// stack listed twice is labelled apart: `axum+sqlx`, `axum+sqlx#2`).
+/// The ceiling's name in tables, reports and progress lines: PostgreSQL
+/// alone, running the scenario's SQL with pgbench.
+pub const CEILING_LABEL: &str = "ceiling: PostgreSQL alone";
+
+/// What a comparison compares: a server on a driver, under a label unique
+/// in the comparison (the same stack listed twice is labelled apart:
+/// `axum+sqlx`, `axum+sqlx#2`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stack {
+pub struct Contender {
     pub label: String,
     pub server: String,
     pub driver: String,
@@ -31,30 +37,18 @@ pub struct Stack {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CompareRun {
     pub round: u32,
-    /// `throughput` (closed model) or `latency` (open model at an equal rate).
-    pub phase: String,
-    /// The stack's label.
-    pub stack: String,
+    pub phase: Phase,
+    /// The contender's label.
+    pub contender: String,
     pub record: RunRecord,
 }
 
-/// One stack's figures in one round.
+/// A contender's (or the ceiling's) figures in one round.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RoundFigures {
     pub round: u32,
-    /// Successful requests per second in the throughput phase.
-    pub rps: f64,
-    /// Latency from the plan in the latency phase (the throughput phase
-    /// when it was skipped), µs.
-    pub p50_us: f64,
-    pub p99_us: f64,
-    pub p99_9_us: f64,
-    /// Server CPU per 1000 answered requests over the measured window of
-    /// the same phase as the latencies.
-    pub cpu_ms_per_1000: f64,
-    /// Peak RSS over the round's runs.
-    pub peak_rss_bytes: f64,
-    /// Errors of every kind over the round's runs.
+    pub figures: Figures,
+    /// Failed requests of every kind over the round's runs.
     pub errors: u64,
 }
 
@@ -74,105 +68,72 @@ impl Spread {
             max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         }
     }
-}
 
-/// The figures a comparison judges, in table order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Figure {
-    Throughput,
-    P50,
-    P99,
-    P99_9,
-    CpuPerRequest,
-    PeakRss,
-}
-
-impl Figure {
-    pub const ALL: [Figure; 6] = [
-        Figure::Throughput,
-        Figure::P50,
-        Figure::P99,
-        Figure::P99_9,
-        Figure::CpuPerRequest,
-        Figure::PeakRss,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Figure::Throughput => "throughput",
-            Figure::P50 => "p50",
-            Figure::P99 => "p99",
-            Figure::P99_9 => "p99.9",
-            Figure::CpuPerRequest => "CPU per request",
-            Figure::PeakRss => "peak RSS",
-        }
-    }
-
-    pub fn higher_is_better(self) -> bool {
-        self == Figure::Throughput
-    }
-
-    pub fn of(self, round: &RoundFigures) -> f64 {
-        match self {
-            Figure::Throughput => round.rps,
-            Figure::P50 => round.p50_us,
-            Figure::P99 => round.p99_us,
-            Figure::P99_9 => round.p99_9_us,
-            Figure::CpuPerRequest => round.cpu_ms_per_1000,
-            Figure::PeakRss => round.peak_rss_bytes,
-        }
+    /// Each figure's spread over the rounds that measured it.
+    fn per_figure(rounds: &[RoundFigures]) -> Figures<Spread> {
+        Figure::ALL
+            .into_iter()
+            .filter_map(|figure| {
+                let values = values(rounds, figure);
+                (!values.is_empty()).then(|| (figure, Spread::of(&values)))
+            })
+            .collect()
     }
 }
 
-/// Per stack, its rounds and the spread of each figure over them.
+/// A figure's value in each round that measured it.
+fn values(rounds: &[RoundFigures], figure: Figure) -> Vec<f64> {
+    rounds
+        .iter()
+        .filter_map(|round| round.figures.get(&figure).copied())
+        .collect()
+}
+
+/// Per contender, its rounds and the spread of each figure over them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StackSummary {
-    pub stack: Stack,
+pub struct ContenderSummary {
+    pub contender: Contender,
     pub rounds: Vec<RoundFigures>,
-    pub rps: Spread,
-    pub p50_us: Spread,
-    pub p99_us: Spread,
-    pub p99_9_us: Spread,
-    pub cpu_ms_per_1000: Spread,
-    pub peak_rss_bytes: Spread,
+    pub spreads: Figures<Spread>,
     pub errors: u64,
 }
 
-impl StackSummary {
-    pub fn spread(&self, figure: Figure) -> Spread {
-        match figure {
-            Figure::Throughput => self.rps,
-            Figure::P50 => self.p50_us,
-            Figure::P99 => self.p99_us,
-            Figure::P99_9 => self.p99_9_us,
-            Figure::CpuPerRequest => self.cpu_ms_per_1000,
-            Figure::PeakRss => self.peak_rss_bytes,
+impl ContenderSummary {
+    fn new(contender: Contender, rounds: Vec<RoundFigures>) -> ContenderSummary {
+        ContenderSummary {
+            contender,
+            spreads: Spread::per_figure(&rounds),
+            errors: rounds.iter().map(|round| round.errors).sum(),
+            rounds,
         }
     }
 
-    fn values(&self, figure: Figure) -> Vec<f64> {
-        self.rounds.iter().map(|round| figure.of(round)).collect()
+    pub fn spread(&self, figure: Figure) -> Option<Spread> {
+        self.spreads.get(&figure).copied()
+    }
+
+    pub fn values(&self, figure: Figure) -> Vec<f64> {
+        values(&self.rounds, figure)
     }
 }
 
-/// One figure's verdict: the stack with the best median, and each other
-/// stack's ratio to it with its interval.
+/// One figure's verdict: the contender with the best median, and each
+/// other's ratio to it with its interval.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FigureVerdict {
     pub figure: Figure,
-    /// The best stack is better than every other beyond the noise.
+    /// The best contender is better than every other beyond the noise.
     pub winner: bool,
-    /// Label of the stack with the best median.
+    /// Label of the contender with the best median.
     pub best: String,
     pub others: Vec<Versus>,
     pub text: String,
 }
 
-/// Another stack's figure over the best's.
+/// Another contender's figure over the best's.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Versus {
-    pub stack: String,
+    pub contender: String,
     pub ratio: f64,
     /// The interval of the ratio; absent when the rounds are too few.
     pub low: Option<f64>,
@@ -194,28 +155,24 @@ pub struct Verdicts {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Comparison {
-    pub schema: String,
-    pub scenario: String,
-    pub machine: Machine,
-    pub git_commit: Option<String>,
-    pub started_at: String,
-    pub command: String,
+    #[serde(flatten)]
+    pub header: Header,
     pub rounds: u32,
-    /// The order runs happened in: `round phase stack`. Each round rotates
-    /// the stacks, so no stack always runs first or last.
+    /// The order runs happened in: `round phase contender`. Each round
+    /// rotates the contenders, so none always runs first or last.
     pub order: Vec<String>,
     pub latency_rate: Option<f64>,
     pub pinning: Pinning,
     pub runs: Vec<CompareRun>,
-    pub summary: Vec<StackSummary>,
+    pub summary: Vec<ContenderSummary>,
     pub verdicts: Verdicts,
     /// PostgreSQL alone on the same SQL, when the scenario has it.
     #[serde(default)]
     pub ceiling: Option<Ceiling>,
 }
 
-/// One run of PostgreSQL alone: pgbench on the scenario's `ceiling`
-/// scripts, one transaction per flow.
+/// One run of the ceiling: pgbench on the scenario's `ceiling` scripts,
+/// one transaction per flow.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CeilingRecord {
     /// The pgbench command line; `flow-N.sql` is the Nth flow's script.
@@ -237,112 +194,109 @@ pub struct CeilingRecord {
     pub latency: crate::measure::record::Latency,
 }
 
+impl CeilingRecord {
+    /// The figures pgbench can tell: throughput and latency, not the
+    /// server's CPU or memory (there is no server).
+    fn figure(&self, figure: Figure) -> Option<f64> {
+        match figure {
+            Figure::Throughput => Some(self.rps),
+            Figure::P50 => Some(self.latency.p50_us as f64),
+            Figure::P99 => Some(self.latency.p99_us as f64),
+            Figure::P99_9 => Some(self.latency.p99_9_us as f64),
+            Figure::CpuPerRequest | Figure::PeakRss => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CeilingRun {
     pub round: u32,
-    pub phase: String,
+    pub phase: Phase,
     pub record: CeilingRecord,
 }
 
-/// The ceiling's figures in one round.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct CeilingRound {
-    pub round: u32,
-    pub rps: f64,
-    pub p50_us: f64,
-    pub p99_us: f64,
-    pub p99_9_us: f64,
-}
-
-/// PostgreSQL alone beside the stacks: its figures per round, and each
-/// stack's over it, taken round by round (the same machine state) before
-/// the median and range over rounds.
+/// The ceiling beside the contenders: its figures per round, and each
+/// contender's over it, taken round by round (the same machine state)
+/// before the median and range over rounds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ceiling {
     pub runs: Vec<CeilingRun>,
-    pub rounds: Vec<CeilingRound>,
-    pub rps: Spread,
-    pub p50_us: Spread,
-    pub p99_us: Spread,
-    pub p99_9_us: Spread,
-    pub failed: u64,
-    pub stacks: Vec<OverCeiling>,
+    pub rounds: Vec<RoundFigures>,
+    pub spreads: Figures<Spread>,
+    pub contenders: Vec<OverCeiling>,
 }
 
-/// A stack over the database alone.
+/// A contender over the ceiling, per figure: throughput as a fraction of
+/// the database's, latency as a multiple of the database's at the same rate.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OverCeiling {
-    pub stack: String,
-    /// Throughput as a fraction of the database's.
-    pub rps_fraction: Spread,
-    /// Latency as a multiple of the database's at the same rate.
-    pub p50_multiple: Spread,
-    pub p99_multiple: Spread,
+    pub contender: String,
+    pub ratios: Figures<Spread>,
 }
 
 impl Ceiling {
-    /// The ceiling's figures from its runs, and every stack's over it in the
-    /// rounds both ran.
-    pub fn new(runs: Vec<CeilingRun>, summary: &[StackSummary], latency_phase: bool) -> Ceiling {
-        let latency_phase_name = if latency_phase {
-            "latency"
-        } else {
-            "throughput"
-        };
-        let mut numbers: Vec<u32> = runs.iter().map(|run| run.round).collect();
-        numbers.sort_unstable();
-        numbers.dedup();
-        let rounds: Vec<CeilingRound> = numbers
-            .into_iter()
+    /// The ceiling's figures from its runs, and every contender's over it
+    /// in the rounds both ran.
+    pub fn new(
+        runs: Vec<CeilingRun>,
+        summary: &[ContenderSummary],
+        latency_phase: bool,
+    ) -> Ceiling {
+        let rounds: Vec<RoundFigures> = round_numbers(runs.iter().map(|run| run.round))
             .map(|round| {
-                let phase = |name: &str| {
-                    runs.iter()
-                        .find(|run| run.round == round && run.phase == name)
-                        .map(|run| &run.record)
-                };
-                let latency = phase(latency_phase_name).map(|record| record.latency);
-                CeilingRound {
+                let mine: Vec<(Phase, &CeilingRecord)> = (runs.iter())
+                    .filter(|run| run.round == round)
+                    .map(|run| (run.phase, &run.record))
+                    .collect();
+                RoundFigures {
                     round,
-                    rps: phase("throughput").map_or(0.0, |record| record.rps),
-                    p50_us: latency.map_or(0.0, |l| l.p50_us as f64),
-                    p99_us: latency.map_or(0.0, |l| l.p99_us as f64),
-                    p99_9_us: latency.map_or(0.0, |l| l.p99_9_us as f64),
+                    figures: figure::of_runs(&mine, latency_phase, |f, r| r.figure(f)),
+                    errors: mine.iter().map(|(_, record)| record.failed).sum(),
                 }
             })
             .collect();
-        let figure =
-            |of: fn(&CeilingRound) -> f64| Spread::of(&rounds.iter().map(of).collect::<Vec<_>>());
-        let stacks = summary
+        let contenders = summary
             .iter()
-            .map(|stack| {
-                let over = |mine: fn(&RoundFigures) -> f64, theirs: fn(&CeilingRound) -> f64| {
-                    let ratios: Vec<f64> = (stack.rounds.iter())
-                        .filter_map(|r| {
-                            let ceiling = rounds.iter().find(|c| c.round == r.round)?;
-                            (theirs(ceiling) > 0.0).then(|| mine(r) / theirs(ceiling))
-                        })
-                        .collect();
-                    Spread::of(&ratios)
-                };
-                OverCeiling {
-                    stack: stack.stack.label.clone(),
-                    rps_fraction: over(|r| r.rps, |c| c.rps),
-                    p50_multiple: over(|r| r.p50_us, |c| c.p50_us),
-                    p99_multiple: over(|r| r.p99_us, |c| c.p99_us),
-                }
+            .map(|contender| OverCeiling {
+                contender: contender.contender.label.clone(),
+                ratios: ratios(&contender.rounds, &rounds),
             })
             .collect();
         Ceiling {
-            rps: figure(|r| r.rps),
-            p50_us: figure(|r| r.p50_us),
-            p99_us: figure(|r| r.p99_us),
-            p99_9_us: figure(|r| r.p99_9_us),
-            failed: runs.iter().map(|run| run.record.failed).sum(),
+            spreads: Spread::per_figure(&rounds),
             runs,
             rounds,
-            stacks,
+            contenders,
         }
     }
+
+    pub fn failed(&self) -> u64 {
+        self.rounds.iter().map(|round| round.errors).sum()
+    }
+}
+
+/// Per figure, the spread of `mine / theirs` over the rounds both measured.
+fn ratios(mine: &[RoundFigures], theirs: &[RoundFigures]) -> Figures<Spread> {
+    Figure::ALL
+        .into_iter()
+        .filter_map(|figure| {
+            let ratios: Vec<f64> = (mine.iter())
+                .filter_map(|round| {
+                    let other = theirs.iter().find(|other| other.round == round.round)?;
+                    let (a, b) = (round.figures.get(&figure)?, other.figures.get(&figure)?);
+                    (*b > 0.0).then(|| a / b)
+                })
+                .collect();
+            (!ratios.is_empty()).then(|| (figure, Spread::of(&ratios)))
+        })
+        .collect()
+}
+
+/// The distinct round numbers, in order.
+fn round_numbers(rounds: impl Iterator<Item = u32>) -> impl Iterator<Item = u32> {
+    rounds
+        .collect::<std::collections::BTreeSet<u32>>()
+        .into_iter()
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -352,7 +306,7 @@ pub struct Pinning {
     pub db: Option<Vec<usize>>,
 }
 
-/// Round `r` (from 1) runs the entries (stacks, and the database alone)
+/// Round `r` (from 1) runs the entries (contenders, and the ceiling)
 /// rotated by `r - 1`: over as many rounds as entries, each runs once in
 /// each position.
 pub fn rotation<T: Clone>(entries: &[T], rounds: u32) -> Vec<(u32, T)> {
@@ -367,172 +321,137 @@ pub fn rotation<T: Clone>(entries: &[T], rounds: u32) -> Vec<(u32, T)> {
         .collect()
 }
 
-/// Each stack's figures per round, from the runs.
-pub fn summarize(stacks: &[Stack], runs: &[CompareRun], latency_phase: bool) -> Vec<StackSummary> {
-    let latency_phase_name = if latency_phase {
-        "latency"
-    } else {
-        "throughput"
-    };
-    stacks
+/// Each contender's figures per round, from the runs.
+pub fn summarize(
+    contenders: &[Contender],
+    runs: &[CompareRun],
+    latency_phase: bool,
+) -> Vec<ContenderSummary> {
+    contenders
         .iter()
-        .map(|stack| {
-            let mut numbers: Vec<u32> = runs
-                .iter()
-                .filter(|run| run.stack == stack.label)
-                .map(|run| run.round)
+        .map(|contender| {
+            let theirs: Vec<&CompareRun> = (runs.iter())
+                .filter(|run| run.contender == contender.label)
                 .collect();
-            numbers.sort_unstable();
-            numbers.dedup();
-            let rounds: Vec<RoundFigures> = numbers
-                .into_iter()
+            let rounds = round_numbers(theirs.iter().map(|run| run.round))
                 .map(|round| {
-                    let mine: Vec<&RunRecord> = runs
-                        .iter()
-                        .filter(|run| run.stack == stack.label && run.round == round)
-                        .map(|run| &run.record)
+                    let mine: Vec<(Phase, &RunRecord)> = (theirs.iter())
+                        .filter(|run| run.round == round)
+                        .map(|run| (run.phase, &run.record))
                         .collect();
-                    let phase = |name: &str| {
-                        runs.iter()
-                            .find(|run| {
-                                run.stack == stack.label && run.round == round && run.phase == name
-                            })
-                            .map(|run| &run.record)
-                    };
-                    let throughput = phase("throughput");
-                    let latency = phase(latency_phase_name).map(|record| &record.total);
-                    let cpu = phase(latency_phase_name).and_then(|record| {
-                        let usage = record.server_usage?;
-                        Some(1e6 * usage.cpu_seconds / record.total.responses.max(1) as f64)
-                    });
                     RoundFigures {
                         round,
-                        rps: throughput.map_or(0.0, |record| record.total.rps),
-                        p50_us: latency.map_or(0.0, |f| f.latency.p50_us as f64),
-                        p99_us: latency.map_or(0.0, |f| f.latency.p99_us as f64),
-                        p99_9_us: latency.map_or(0.0, |f| f.latency.p99_9_us as f64),
-                        cpu_ms_per_1000: cpu.unwrap_or(0.0),
-                        peak_rss_bytes: mine
-                            .iter()
-                            .filter_map(|record| record.server_usage)
-                            .map(|usage| usage.peak_rss_bytes as f64)
-                            .fold(0.0, f64::max),
-                        errors: mine.iter().map(|record| record.total.error_count()).sum(),
+                        figures: figure::of_runs(&mine, latency_phase, |f, r| f.of(r)),
+                        errors: mine.iter().map(|(_, r)| r.total.error_count()).sum(),
                     }
                 })
                 .collect();
-            let spread = |figure: Figure| {
-                Spread::of(
-                    &rounds
-                        .iter()
-                        .map(|round| figure.of(round))
-                        .collect::<Vec<_>>(),
-                )
-            };
-            StackSummary {
-                stack: stack.clone(),
-                rps: spread(Figure::Throughput),
-                p50_us: spread(Figure::P50),
-                p99_us: spread(Figure::P99),
-                p99_9_us: spread(Figure::P99_9),
-                cpu_ms_per_1000: spread(Figure::CpuPerRequest),
-                peak_rss_bytes: spread(Figure::PeakRss),
-                errors: rounds.iter().map(|round| round.errors).sum(),
-                rounds,
-            }
+            ContenderSummary::new(contender.clone(), rounds)
         })
         .collect()
 }
 
-/// A verdict per figure: the stack with the best median, and whether it is
-/// better than each other stack beyond the noise of the rounds.
-pub fn judge(summary: &[StackSummary], rounds: u32) -> Verdicts {
-    let figures_judged = Figure::ALL.len() as f64;
-    let confidence = 1.0 - (1.0 - FAMILY_CONFIDENCE) / figures_judged;
+/// A verdict per figure that every contender measured: the contender with
+/// the best median, and whether it is better than each other contender
+/// beyond the noise of the rounds.
+pub fn judge(summary: &[ContenderSummary], rounds: u32) -> Verdicts {
+    let figures: Vec<Figure> = (Figure::ALL.into_iter())
+        .filter(|&figure| summary.iter().all(|s| s.spread(figure).is_some()))
+        .collect();
+    let confidence = 1.0 - (1.0 - FAMILY_CONFIDENCE) / figures.len().max(1) as f64;
+    let judged = rounds >= MIN_ROUNDS_FOR_VERDICT && summary.len() >= 2;
+    Verdicts {
+        method: format!(
+            "per figure, each contender's rounds against the best median's: the ratio is the Hodges-Lehmann \
+             estimate and its interval the exact Mann-Whitney interval at {:.2}% ({:.0}% over all {} figures, \
+             Bonferroni); a difference is beyond noise when the interval excludes 1",
+            100.0 * confidence,
+            100.0 * FAMILY_CONFIDENCE,
+            figures.len()
+        ),
+        confidence,
+        caveat: caveat(summary.len(), rounds, confidence, figures.len()),
+        figures: (figures.iter())
+            .map(|&figure| judge_figure(summary, figure, judged.then_some(confidence)))
+            .collect(),
+    }
+}
+
+/// Why no winner can be named at all, when that is so.
+fn caveat(contenders: usize, rounds: u32, confidence: f64, figures: usize) -> Option<String> {
     let needed = rounds_needed(confidence);
-    let caveat = if summary.len() < 2 {
-        Some("one stack: nothing to compare".to_string())
+    if contenders < 2 {
+        Some("one contender: nothing to compare".to_string())
     } else if rounds < MIN_ROUNDS_FOR_VERDICT {
         Some(format!(
-            "{rounds} round(s): no winner is named; differences between stacks can only be told from noise \
-             across rounds (at least {MIN_ROUNDS_FOR_VERDICT}, and {needed} for an interval at this confidence): run with --rounds {needed} or more"
+            "{rounds} round(s): no winner is named; differences can only be told from noise across rounds \
+             (at least {MIN_ROUNDS_FOR_VERDICT}, and {needed} for an interval at this confidence): run with \
+             --rounds {needed} or more"
         ))
     } else if (rounds as usize) < needed {
         Some(format!(
-            "{rounds} rounds cannot separate stacks at {:.0}% confidence over {} figures (it takes {needed}, \
-             when every round of one stack beats every round of the other): every difference is reported as within noise; \
-             run with --rounds {needed} or more",
+            "{rounds} rounds cannot separate contenders at {:.0}% confidence over {figures} figures (it takes \
+             {needed}, when every round of one beats every round of the other): every difference is reported \
+             as within noise; run with --rounds {needed} or more",
             100.0 * FAMILY_CONFIDENCE,
-            Figure::ALL.len()
         ))
     } else {
         None
+    }
+}
+
+/// One figure's verdict; `confidence` is `None` when the rounds are too
+/// few to judge, and then only the ratios of the medians are given.
+fn judge_figure(
+    summary: &[ContenderSummary],
+    figure: Figure,
+    confidence: Option<f64>,
+) -> FigureVerdict {
+    let median = |s: &ContenderSummary| s.spread(figure).map_or(f64::NAN, |spread| spread.median);
+    let better = |a: f64, b: f64| {
+        if figure.higher_is_better() {
+            a > b
+        } else {
+            a < b
+        }
     };
-    let judged = rounds >= MIN_ROUNDS_FOR_VERDICT && summary.len() >= 2;
-    let figures = Figure::ALL
-        .iter()
-        .map(|&figure| {
-            let better = |a: f64, b: f64| {
-                if figure.higher_is_better() {
-                    a > b
-                } else {
-                    a < b
+    let best = (summary.iter())
+        .reduce(|best, s| {
+            if better(median(s), median(best)) {
+                s
+            } else {
+                best
+            }
+        })
+        .expect("at least one contender");
+    let others: Vec<Versus> = (summary.iter())
+        .filter(|s| s.contender.label != best.contender.label)
+        .map(|s| {
+            let interval = match confidence {
+                Some(confidence) => {
+                    ratio_interval(&s.values(figure), &best.values(figure), confidence)
                 }
+                None => RatioInterval {
+                    ratio: median(s) / median(best),
+                    bounds: None,
+                },
             };
-            let best = summary
-                .iter()
-                .reduce(|best, s| {
-                    if better(s.spread(figure).median, best.spread(figure).median) {
-                        s
-                    } else {
-                        best
-                    }
-                })
-                .expect("at least one stack");
-            let others: Vec<Versus> = summary
-                .iter()
-                .filter(|s| s.stack.label != best.stack.label)
-                .map(|s| {
-                    let interval = if judged {
-                        ratio_interval(&s.values(figure), &best.values(figure), confidence)
-                    } else {
-                        RatioInterval {
-                            ratio: s.spread(figure).median / best.spread(figure).median,
-                            bounds: None,
-                        }
-                    };
-                    Versus {
-                        stack: s.stack.label.clone(),
-                        ratio: interval.ratio,
-                        low: interval.bounds.map(|b| b.0),
-                        high: interval.bounds.map(|b| b.1),
-                        beyond_noise: interval.excludes_one(),
-                    }
-                })
-                .collect();
-            let winner = !others.is_empty() && others.iter().all(|v| v.beyond_noise);
-            let text = figure_text(figure, &best.stack.label, &others, winner);
-            FigureVerdict {
-                figure,
-                best: best.stack.label.clone(),
-                others,
-                winner,
-                text,
+            Versus {
+                contender: s.contender.label.clone(),
+                ratio: interval.ratio,
+                low: interval.bounds.map(|b| b.0),
+                high: interval.bounds.map(|b| b.1),
+                beyond_noise: interval.excludes_one(),
             }
         })
         .collect();
-    Verdicts {
-        method: format!(
-            "per figure, each stack's rounds against the best median's: the ratio is the Hodges-Lehmann estimate \
-             and its interval the exact Mann-Whitney interval at {:.2}% ({:.0}% over all {} figures, Bonferroni); \
-             a difference is beyond noise when the interval excludes 1",
-            100.0 * confidence,
-            100.0 * FAMILY_CONFIDENCE,
-            Figure::ALL.len()
-        ),
-        confidence,
-        figures,
-        caveat,
+    let winner = !others.is_empty() && others.iter().all(|v| v.beyond_noise);
+    FigureVerdict {
+        figure,
+        text: figure_text(figure, &best.contender.label, &others, winner),
+        best: best.contender.label.clone(),
+        others,
+        winner,
     }
 }
 
@@ -550,7 +469,7 @@ fn figure_text(figure: Figure, best: &str, others: &[Versus], winner: bool) -> S
         others
             .iter()
             .filter(|v| v.beyond_noise == filter)
-            .map(|v| format!("{} {}", v.stack, interval(v)))
+            .map(|v| format!("{} {}", v.contender, interval(v)))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -582,48 +501,38 @@ fn figure_text(figure: Figure, best: &str, others: &[Versus], winner: bool) -> S
 mod tests {
     use super::*;
 
-    fn stack(label: &str) -> Stack {
-        Stack {
+    fn contender(label: &str) -> Contender {
+        Contender {
             label: label.into(),
             server: label.into(),
             driver: "d".into(),
         }
     }
 
-    fn summary(label: &str, rps: &[f64]) -> StackSummary {
+    fn summary(label: &str, rps: &[f64]) -> ContenderSummary {
         let rounds: Vec<RoundFigures> = rps
             .iter()
             .enumerate()
             .map(|(i, &rps)| RoundFigures {
                 round: i as u32 + 1,
-                rps,
-                p50_us: 100.0 + i as f64,
-                p99_us: 200.0 - i as f64,
-                p99_9_us: 300.0,
-                cpu_ms_per_1000: 50.0 + (i % 2) as f64,
-                peak_rss_bytes: 1e7,
+                figures: Figures::from([
+                    (Figure::Throughput, rps),
+                    (Figure::P50, 100.0 + i as f64),
+                    (Figure::P99, 200.0 - i as f64),
+                    (Figure::P99_9, 300.0),
+                    (Figure::CpuPerRequest, 50.0 + (i % 2) as f64),
+                    (Figure::PeakRss, 1e7),
+                ]),
                 errors: 0,
             })
             .collect();
-        let spread =
-            |figure: Figure| Spread::of(&rounds.iter().map(|r| figure.of(r)).collect::<Vec<_>>());
-        StackSummary {
-            stack: stack(label),
-            rps: spread(Figure::Throughput),
-            p50_us: spread(Figure::P50),
-            p99_us: spread(Figure::P99),
-            p99_9_us: spread(Figure::P99_9),
-            cpu_ms_per_1000: spread(Figure::CpuPerRequest),
-            peak_rss_bytes: spread(Figure::PeakRss),
-            errors: 0,
-            rounds,
-        }
+        ContenderSummary::new(contender(label), rounds)
     }
 
     #[test]
     fn rounds_rotate_the_stacks() {
-        let stacks: Vec<Stack> = ["a", "b", "c"].iter().map(|s| stack(s)).collect();
-        let order: Vec<String> = rotation(&stacks, 4)
+        let contenders: Vec<Contender> = ["a", "b", "c"].iter().map(|s| contender(s)).collect();
+        let order: Vec<String> = rotation(&contenders, 4)
             .iter()
             .map(|(r, s)| format!("{r}{}", s.label))
             .collect();

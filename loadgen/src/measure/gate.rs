@@ -9,78 +9,79 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::figure::{Figure, Figures, Phase};
 use super::paired::Change;
-use super::record::Machine;
+use super::record::{Header, RunRecord};
 
-/// `stackbench.gate/1`: bump on an incompatible change.
-pub const SCHEMA: &str = "stackbench.gate/1";
+/// `stackbench.gate/2`: bump on an incompatible change.
+pub const SCHEMA: &str = "stackbench.gate/2";
 
-/// The figures the gate decides on (errors are judged apart, absolutely).
+/// The figures the gate decides on (errors are judged apart, absolutely):
+/// throughput from the closed windows, p99 and server CPU per request from
+/// the windows at one equal rate.
+pub const GATED: [Figure; 3] = [Figure::Throughput, Figure::P99, Figure::CpuPerRequest];
+
+/// Which build a window ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Metric {
-    /// Successful requests per second, closed model (throughput windows).
-    Throughput,
-    /// 99th percentile latency at one equal rate (latency windows).
-    P99,
-    /// Server CPU time per successful request at that rate.
-    CpuPerRequest,
-}
-
-impl Metric {
-    pub const ALL: [Metric; 3] = [Metric::Throughput, Metric::P99, Metric::CpuPerRequest];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::Throughput => "throughput",
-            Metric::P99 => "p99 latency",
-            Metric::CpuPerRequest => "CPU per request",
-        }
-    }
-
-    pub fn higher_is_better(self) -> bool {
-        self == Metric::Throughput
-    }
-
-    /// The figure of a window, if the window measures it.
-    pub fn of(self, window: &Window) -> Option<f64> {
-        match (self, window.phase) {
-            (Metric::Throughput, Phase::Throughput) => Some(window.rps),
-            (Metric::P99, Phase::Latency) => Some(window.p99_us),
-            (Metric::CpuPerRequest, Phase::Latency) => window.cpu_us_per_request,
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Build {
+pub enum Side {
     Base,
     Head,
 }
 
+impl Side {
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Base => "base",
+            Side::Head => "head",
+        }
+    }
+}
+
+/// What the head is set against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Throughput,
-    Latency,
+pub enum Mode {
+    /// Base and head built and run here, in alternated pairs of windows.
+    Paired,
+    /// The head against a saved run's windows (unpaired).
+    Baseline,
+    /// One build's windows saved as a baseline, nothing judged.
+    Record,
 }
 
 /// One window: a short run of one build.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Window {
-    pub build: Build,
+    pub side: Side,
     pub phase: Phase,
     /// Windows of the same pair number ran side by side (A B or B A).
     pub pair: u32,
     pub requests: u64,
     pub errors: u64,
-    /// Successes per second.
-    pub rps: f64,
-    pub p99_us: f64,
-    /// Server CPU per success, when the server's CPU could be read.
-    pub cpu_us_per_request: Option<f64>,
+    /// The figures this window's phase gives, those the run could tell.
+    pub figures: Figures,
+}
+
+impl Window {
+    pub fn of(side: Side, phase: Phase, pair: u32, record: &RunRecord) -> Window {
+        let figures = (Figure::ALL.into_iter())
+            .filter(|figure| figure.phase(true) == Some(phase))
+            .filter_map(|figure| Some((figure, figure.of(record)?)))
+            .collect();
+        Window {
+            side,
+            phase,
+            pair,
+            requests: record.total.requests,
+            errors: record.total.error_count(),
+            figures,
+        }
+    }
+
+    pub fn figure(&self, figure: Figure) -> Option<f64> {
+        self.figures.get(&figure).copied()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,13 +102,13 @@ impl Verdict {
     }
 }
 
-/// One metric's change and what the gate makes of it.
+/// One figure's change from base to head, and what the gate makes of it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MetricVerdict {
-    pub metric: Metric,
+pub struct ChangeVerdict {
+    pub figure: Figure,
     /// The largest worsening that passes, as a fraction (0.1 = 10%).
     pub tolerance: f64,
-    /// head / base; NaN (`null` in JSON) for a metric too few windows measured.
+    /// head / base; NaN (`null` in JSON) for a figure too few windows measured.
     #[serde(deserialize_with = "nan_if_null")]
     pub ratio: f64,
     #[serde(deserialize_with = "nan_if_null")]
@@ -123,12 +124,12 @@ pub struct MetricVerdict {
     pub reason: String,
 }
 
-/// Judges `change` of `metric` against `tolerance`; `alpha` is this
-/// metric's share of the error rate (already corrected for the number of
-/// metrics).
-pub fn judge(metric: Metric, change: &Change, tolerance: f64, alpha: f64) -> MetricVerdict {
+/// Judges `change` of `figure` against `tolerance`; `alpha` is this
+/// figure's share of the error rate (already corrected for the number of
+/// figures).
+pub fn judge(figure: Figure, change: &Change, tolerance: f64, alpha: f64) -> ChangeVerdict {
     // As "how many times worse": above 1 is worse, whichever way is good.
-    let (worse, worse_low, worse_high) = if metric.higher_is_better() {
+    let (worse, worse_low, worse_high) = if figure.higher_is_better() {
         (1.0 / change.ratio, 1.0 / change.high, 1.0 / change.low)
     } else {
         (change.ratio, change.low, change.high)
@@ -173,8 +174,8 @@ pub fn judge(metric: Metric, change: &Change, tolerance: f64, alpha: f64) -> Met
             ),
         )
     };
-    MetricVerdict {
-        metric,
+    ChangeVerdict {
+        figure,
         tolerance,
         ratio: change.ratio,
         low: change.low,
@@ -192,11 +193,11 @@ fn nan_if_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64,
     Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
 }
 
-/// A metric too few windows measured (no successes, so no CPU per request):
+/// A figure too few windows measured (no successes, so no CPU per request):
 /// nothing can be said of it, and the errors speak for those windows.
-pub fn unmeasured(metric: Metric, tolerance: f64) -> MetricVerdict {
-    MetricVerdict {
-        metric,
+pub fn unmeasured(figure: Figure, tolerance: f64) -> ChangeVerdict {
+    ChangeVerdict {
+        figure,
         tolerance,
         ratio: f64::NAN,
         low: f64::NAN,
@@ -293,9 +294,9 @@ fn binomial_at_least(k: u64, n: u64, p: f64) -> f64 {
 }
 
 /// The whole answer: a regression anywhere is a regression; else any
-/// inconclusive metric makes it inconclusive.
-pub fn overall(metrics: &[MetricVerdict], errors: &ErrorVerdict) -> Verdict {
-    let verdicts = metrics.iter().map(|m| m.verdict).chain([errors.verdict]);
+/// inconclusive figure makes it inconclusive.
+pub fn overall(changes: &[ChangeVerdict], errors: &ErrorVerdict) -> Verdict {
+    let verdicts = changes.iter().map(|c| c.verdict).chain([errors.verdict]);
     verdicts.fold(Verdict::Pass, |worst, v| match (worst, v) {
         (Verdict::Regression, _) | (_, Verdict::Regression) => Verdict::Regression,
         (Verdict::Inconclusive, _) | (_, Verdict::Inconclusive) => Verdict::Inconclusive,
@@ -306,15 +307,9 @@ pub fn overall(metrics: &[MetricVerdict], errors: &ErrorVerdict) -> Verdict {
 /// A gate run as saved (`--out`), and what `--baseline` reads back.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GateRecord {
-    pub schema: String,
-    pub scenario: String,
-    pub machine: Machine,
-    pub git_commit: Option<String>,
-    pub started_at: String,
-    pub command: String,
-    /// `paired` (base and head built and run here), `baseline` (head against
-    /// a saved run) or `record` (one build's windows saved as a baseline).
-    pub mode: String,
+    #[serde(flatten)]
+    pub header: Header,
+    pub mode: Mode,
     pub base: Option<String>,
     pub head: String,
     pub driver: String,
@@ -322,10 +317,10 @@ pub struct GateRecord {
     pub warmup_seconds: f64,
     /// The latency windows' rate, req/s.
     pub latency_rate: f64,
-    /// The confidence of all the metrics' verdicts together.
+    /// The confidence of all the figures' verdicts together.
     pub confidence: f64,
     pub windows: Vec<Window>,
-    pub metrics: Vec<MetricVerdict>,
+    pub changes: Vec<ChangeVerdict>,
     pub errors: Option<ErrorVerdict>,
     pub verdict: Option<Verdict>,
 }
@@ -350,37 +345,37 @@ mod tests {
         let judge = |m, c: Change| judge(m, &c, 0.10, 0.0167).verdict;
         // 15% more CPU, the interval well clear of no change: a regression.
         assert_eq!(
-            judge(Metric::CpuPerRequest, change(1.15, 1.11, 1.19, 0.002, 0.04)),
+            judge(Figure::CpuPerRequest, change(1.15, 1.11, 1.19, 0.002, 0.04)),
             Verdict::Regression
         );
         // 15% less throughput is a regression too (lower is worse there).
         assert_eq!(
-            judge(Metric::Throughput, change(0.85, 0.82, 0.88, 0.002, 0.04)),
+            judge(Figure::Throughput, change(0.85, 0.82, 0.88, 0.002, 0.04)),
             Verdict::Regression
         );
         // Faster is never a regression.
         assert_eq!(
-            judge(Metric::Throughput, change(1.2, 1.15, 1.25, 0.002, 0.04)),
+            judge(Figure::Throughput, change(1.2, 1.15, 1.25, 0.002, 0.04)),
             Verdict::Pass
         );
         // 15% worse but not significant: cannot tell.
         assert_eq!(
-            judge(Metric::P99, change(1.15, 0.95, 1.35, 0.2, 0.2)),
+            judge(Figure::P99, change(1.15, 0.95, 1.35, 0.2, 0.2)),
             Verdict::Inconclusive
         );
         // Small and tight: a pass.
         assert_eq!(
-            judge(Metric::P99, change(1.02, 0.99, 1.05, 0.3, 0.04)),
+            judge(Figure::P99, change(1.02, 0.99, 1.05, 0.3, 0.04)),
             Verdict::Pass
         );
         // Tight around no change, but blind to changes of the tolerance's size.
         assert_eq!(
-            judge(Metric::P99, change(1.0, 0.99, 1.01, 0.9, 0.12)),
+            judge(Figure::P99, change(1.0, 0.99, 1.01, 0.9, 0.12)),
             Verdict::Inconclusive
         );
         // Worse, but within the tolerance all the interval long: a pass.
         assert_eq!(
-            judge(Metric::P99, change(1.05, 1.01, 1.09, 0.01, 0.04)),
+            judge(Figure::P99, change(1.05, 1.01, 1.09, 0.01, 0.04)),
             Verdict::Pass
         );
     }
@@ -424,8 +419,8 @@ mod tests {
 
     #[test]
     fn the_overall_verdict_is_the_worst() {
-        let pass = judge(Metric::P99, &change(1.0, 0.98, 1.02, 0.9, 0.03), 0.2, 0.01);
-        let unsure = judge(Metric::P99, &change(1.1, 0.9, 1.3, 0.5, 0.3), 0.2, 0.01);
+        let pass = judge(Figure::P99, &change(1.0, 0.98, 1.02, 0.9, 0.03), 0.2, 0.01);
+        let unsure = judge(Figure::P99, &change(1.1, 0.9, 1.3, 0.5, 0.3), 0.2, 0.01);
         assert_eq!(
             overall(std::slice::from_ref(&pass), &errors(0, 0)),
             Verdict::Pass

@@ -3,6 +3,7 @@
 //! that verdicts rest on. Nothing here sends a request or prints.
 
 pub mod comparison;
+pub mod figure;
 pub mod gate;
 pub mod paired;
 pub mod record;

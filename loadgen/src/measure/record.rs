@@ -4,13 +4,16 @@
 //! and re-analysed later.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
+use anyhow::{bail, Context};
 use hdrhistogram::Histogram;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::steps::{decode_histogram, encode_histogram, ErrorKind, StepStats};
 
-pub const SCHEMA: &str = "stackbench.run/2";
+pub const SCHEMA: &str = "stackbench.run/3";
 
 /// Who answered: recorded with every run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -32,17 +35,70 @@ pub struct ProcessUsage {
     pub peak_rss_bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunRecord {
-    /// `stackbench.run/2`: bump on an incompatible change.
+/// What every saved record (a run, a comparison, a gate) starts with:
+/// what it is, what ran, on which machine, from which commit, when, and
+/// the command that made it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Header {
+    /// The record's kind and version (`stackbench.run/3`), bumped on an
+    /// incompatible change.
     pub schema: String,
     pub scenario: String,
-    pub scenario_file: String,
-    pub config: RunConfig,
-    pub target: Identity,
     pub machine: Machine,
     pub git_commit: Option<String>,
     pub started_at: String,
+    pub command: String,
+}
+
+impl Header {
+    /// A header for a record of `schema` about `scenario`, started now.
+    pub fn now(schema: &str, scenario: &str) -> Header {
+        Header {
+            schema: schema.to_string(),
+            scenario: scenario.to_string(),
+            machine: machine(),
+            git_commit: git_commit(),
+            started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+        }
+    }
+}
+
+/// Writes a record as indented JSON, making its directory if need be.
+pub fn save<T: Serialize>(record: &T, path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let json = serde_json::to_string_pretty(record)?;
+    std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Reads back a record of `schema` (`what` names it in errors). The schema
+/// is checked before the rest, so an older record is refused for its
+/// version rather than for a field it lacks.
+pub fn read<T: DeserializeOwned>(path: &Path, schema: &str, what: &str) -> anyhow::Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not JSON, so not {what}", path.display()))?;
+    match json.get("schema").and_then(|s| s.as_str()) {
+        Some(found) if found == schema => {}
+        Some(found) => bail!(
+            "{} has schema {found:?}; this loadgen reads {schema:?} ({what})",
+            path.display()
+        ),
+        None => bail!("{} has no schema: it is not {what}", path.display()),
+    }
+    serde_json::from_value(json).with_context(|| format!("{} is not {what}", path.display()))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    #[serde(flatten)]
+    pub header: Header,
+    pub scenario_file: String,
+    pub config: RunConfig,
+    pub target: Identity,
     /// Seconds of the counted part of the run.
     pub measured_seconds: f64,
     pub total: Tally,
@@ -79,7 +135,6 @@ pub struct RunConfig {
     pub threads: usize,
     pub seed: u64,
     pub reset: bool,
-    pub command: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -12,7 +12,8 @@ use hdrhistogram::Histogram;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
-use crate::measure::comparison::{CompareRun, Comparison, Figure, Spread, StackSummary};
+use crate::measure::comparison::{CompareRun, Comparison, ContenderSummary, Spread, CEILING_LABEL};
+use crate::measure::figure::{Figure, Figures, Phase};
 use crate::measure::record::{RunRecord, Second};
 use crate::measure::steps::new_histogram;
 use crate::report::text;
@@ -81,23 +82,23 @@ fn decades(low: f64, high: f64) -> (f64, f64) {
 
 /// The phase whose latencies the comparison reports: the equal-rate one
 /// when it ran.
-fn latency_phase(comparison: &Comparison) -> &'static str {
+fn latency_phase(comparison: &Comparison) -> Phase {
     if comparison.latency_rate.is_some() {
-        "latency"
+        Phase::Latency
     } else {
-        "throughput"
+        Phase::Throughput
     }
 }
 
 fn runs<'a>(
     comparison: &'a Comparison,
-    phase: &'a str,
-    stack: &'a str,
+    phase: Phase,
+    contender: &'a str,
 ) -> impl Iterator<Item = &'a CompareRun> + 'a {
     comparison
         .runs
         .iter()
-        .filter(move |run| run.phase == phase && run.stack == stack)
+        .filter(move |run| run.phase == phase && run.contender == contender)
 }
 
 /// One stack's figure: the bar is the median of rounds, the whisker its
@@ -121,11 +122,13 @@ fn bars(comparison: &Comparison, figure: Figure, scale: f64) -> Vec<Bar> {
         .summary
         .iter()
         .enumerate()
-        .map(|(i, s)| Bar {
-            label: s.stack.label.clone(),
-            color: color(i),
-            spread: scaled(s.spread(figure)),
-            rounds: s.rounds.iter().map(|r| figure.of(r) / scale).collect(),
+        .filter_map(|(i, s)| {
+            Some(Bar {
+                label: s.contender.label.clone(),
+                color: color(i),
+                spread: scaled(s.spread(figure)?),
+                rounds: s.values(figure).iter().map(|v| v / scale).collect(),
+            })
         })
         .collect()
 }
@@ -216,9 +219,9 @@ fn nines_label(nines: f64) -> String {
 }
 
 /// Each stack's latency histogram merged over its runs of `phase`.
-fn merged_latency(comparison: &Comparison, phase: &str, stack: &str) -> Histogram<u64> {
+fn merged_latency(comparison: &Comparison, phase: Phase, contender: &str) -> Histogram<u64> {
     let mut merged = new_histogram();
-    for run in runs(comparison, phase, stack) {
+    for run in runs(comparison, phase, contender) {
         if let Ok(histogram) = run.record.total.histogram() {
             let _ = merged.add(&histogram);
         }
@@ -230,7 +233,7 @@ fn latency_chart(comparison: &Comparison) -> Drawn {
     let phase = latency_phase(comparison);
     let mut curves = Vec::new();
     for (i, summary) in comparison.summary.iter().enumerate() {
-        let histogram = merged_latency(comparison, phase, &summary.stack.label);
+        let histogram = merged_latency(comparison, phase, &summary.contender.label);
         if histogram.is_empty() {
             continue;
         }
@@ -242,7 +245,7 @@ fn latency_chart(comparison: &Comparison) -> Drawn {
                 (nines, histogram.value_at_quantile(quantile) as f64 / 1000.0)
             })
             .collect();
-        curves.push((summary.stack.label.clone(), color(i), points));
+        curves.push((summary.contender.label.clone(), color(i), points));
     }
     let values = || {
         curves
@@ -390,9 +393,14 @@ struct Timeline {
 
 /// The round of `summary` whose `figure` is nearest its median: the one
 /// drawn bold as the stack's typical run.
-fn median_round(summary: &StackSummary, figure: Figure) -> Option<u32> {
-    let median = summary.spread(figure).median;
-    let distance = |round: &&_| (figure.of(round) - median).abs();
+fn median_round(summary: &ContenderSummary, figure: Figure) -> Option<u32> {
+    let median = summary.spread(figure)?.median;
+    let distance = |round: &&crate::measure::comparison::RoundFigures| {
+        round
+            .figures
+            .get(&figure)
+            .map_or(f64::INFINITY, |v| (v - median).abs())
+    };
     summary
         .rounds
         .iter()
@@ -401,11 +409,10 @@ fn median_round(summary: &StackSummary, figure: Figure) -> Option<u32> {
 }
 
 /// The figure a phase is judged on, which picks its median round.
-fn phase_figure(phase: &str) -> Figure {
-    if phase == "throughput" {
-        Figure::Throughput
-    } else {
-        Figure::P99
+fn phase_figure(phase: Phase) -> Figure {
+    match phase {
+        Phase::Throughput => Figure::Throughput,
+        Phase::Latency => Figure::P99,
     }
 }
 
@@ -498,21 +505,21 @@ where
 }
 
 /// Phases that ran, in the order they ran.
-fn phases(comparison: &Comparison) -> Vec<&'static str> {
-    ["throughput", "latency"]
+fn phases(comparison: &Comparison) -> Vec<Phase> {
+    [Phase::Throughput, Phase::Latency]
         .into_iter()
         .filter(|&phase| comparison.runs.iter().any(|run| run.phase == phase))
         .collect()
 }
 
-fn phase_title(comparison: &Comparison, phase: &str) -> String {
+fn phase_title(comparison: &Comparison, phase: Phase) -> String {
     let config = comparison
         .runs
         .iter()
         .find(|run| run.phase == phase)
         .map(|run| &run.record.config);
     match (phase, config) {
-        ("latency", Some(config)) => format!(
+        (Phase::Latency, Some(config)) => format!(
             "latency phase: open model at {:.0} req/s",
             config.rate.unwrap_or_default()
         ),
@@ -525,7 +532,7 @@ fn phase_title(comparison: &Comparison, phase: &str) -> String {
 }
 
 /// Per stack: its colour, and which round is drawn bold in each phase.
-fn timeline_legend(comparison: &Comparison, phases: &[&str]) -> String {
+fn timeline_legend(comparison: &Comparison, phases: &[Phase]) -> String {
     let mut html = String::from("<p class=\"legend\">");
     for (i, summary) in comparison.summary.iter().enumerate() {
         let bold: Vec<String> = phases
@@ -539,7 +546,7 @@ fn timeline_legend(comparison: &Comparison, phases: &[&str]) -> String {
             html,
             "<span><b style=\"color:{}\">&#9632;</b> {} (bold: {})</span>",
             css(color(i)),
-            escape(&summary.stack.label),
+            escape(&summary.contender.label),
             escape(&bold.join(", "))
         );
     }
@@ -556,7 +563,11 @@ fn timelines(comparison: &Comparison) -> Result<String, Box<dyn std::error::Erro
         phases.len().max(1)
     );
     for phase in &phases {
-        let _ = write!(html, "<h3>{}</h3>", escape(&phase_title(comparison, phase)));
+        let _ = write!(
+            html,
+            "<h3>{}</h3>",
+            escape(&phase_title(comparison, *phase))
+        );
     }
     for metric in Series::ALL {
         for &phase in &phases {
@@ -567,7 +578,7 @@ fn timelines(comparison: &Comparison) -> Result<String, Box<dyn std::error::Erro
             let mut lines = Vec::new();
             for (i, summary) in comparison.summary.iter().enumerate() {
                 let bold = median_round(summary, phase_figure(phase));
-                for run in runs(comparison, phase, &summary.stack.label) {
+                for run in runs(comparison, phase, &summary.contender.label) {
                     timeline.end = timeline.end.max(run_length(&run.record).ceil());
                     timeline.warmup = timeline.warmup.max(run.record.config.warmup_seconds);
                     lines.push(Line {
@@ -602,8 +613,8 @@ struct EndpointTotals {
 
 fn endpoint_totals(
     comparison: &Comparison,
-    phase: &str,
-    stack: &str,
+    phase: Phase,
+    contender: &str,
     name: &str,
 ) -> EndpointTotals {
     let mut totals = EndpointTotals {
@@ -613,7 +624,7 @@ fn endpoint_totals(
         seconds: 0.0,
         latency: new_histogram(),
     };
-    for run in runs(comparison, phase, stack) {
+    for run in runs(comparison, phase, contender) {
         let Some(endpoint) = run.record.endpoints.iter().find(|e| e.name == name) else {
             continue;
         };
@@ -652,7 +663,7 @@ fn endpoint_table(comparison: &Comparison) -> String {
     );
     for name in names {
         for (i, summary) in comparison.summary.iter().enumerate() {
-            let totals = endpoint_totals(comparison, phase, &summary.stack.label, name);
+            let totals = endpoint_totals(comparison, phase, &summary.contender.label, name);
             let percentile = |q| {
                 if totals.latency.is_empty() {
                     "-".to_string()
@@ -678,11 +689,25 @@ fn endpoint_table(comparison: &Comparison) -> String {
                 percentile(0.5),
                 percentile(0.99),
                 group = if i == 0 { "first" } else { "" },
-                stack = escape(&summary.stack.label),
+                stack = escape(&summary.contender.label),
             );
         }
     }
     html.push_str("</tbody></table>");
+    html
+}
+
+/// One row of the summary table: each figure's median (min-max), `-`
+/// where the row has no such figure.
+fn figure_row(name: &str, class: &str, spreads: &Figures<Spread>, errors: u64) -> String {
+    let mut html = format!("<tr class=\"{class}\"><td>{}</td>", escape(name));
+    for figure in Figure::ALL {
+        let cell = spreads
+            .get(&figure)
+            .map_or("-".into(), |s| text::spread(figure, *s));
+        let _ = write!(html, "<td>{}</td>", escape(&cell));
+    }
+    let _ = write!(html, "<td>{errors}</td></tr>");
     html
 }
 
@@ -697,33 +722,17 @@ fn summary_table(comparison: &Comparison) -> String {
     }
     html.push_str("<th>errors</th></tr></thead><tbody>");
     for s in &comparison.summary {
-        let _ = write!(html, "<tr><td>{}</td>", escape(&s.stack.label));
-        for figure in Figure::ALL {
-            let _ = write!(
-                html,
-                "<td>{}</td>",
-                escape(&text::spread(figure, s.spread(figure)))
-            );
-        }
-        let _ = write!(html, "<td>{}</td></tr>", s.errors);
+        html.push_str(&figure_row(&s.contender.label, "", &s.spreads, s.errors));
     }
     if let Some(ceiling) = &comparison.ceiling {
-        let _ = write!(
-            html,
-            "<tr class=\"ceiling\"><td>postgres alone (pgbench)</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>-</td><td>-</td><td>{}</td></tr>",
-            escape(&text::spread(Figure::Throughput, ceiling.rps)),
-            escape(&text::spread(Figure::P50, ceiling.p50_us)),
-            escape(&text::spread(Figure::P99, ceiling.p99_us)),
-            escape(&text::spread(Figure::P99_9, ceiling.p99_9_us)),
-            ceiling.failed
-        );
+        let row = figure_row(CEILING_LABEL, "ceiling", &ceiling.spreads, ceiling.failed());
+        html.push_str(&row);
     }
     html.push_str("</tbody></table>");
     html
 }
 
-/// Each stack over the database alone: what the HTTP stack costs.
+/// Each contender over the ceiling: what the HTTP stack costs.
 fn ceiling_table(comparison: &Comparison) -> String {
     let Some(ceiling) = &comparison.ceiling else {
         return String::new();
@@ -732,25 +741,26 @@ fn ceiling_table(comparison: &Comparison) -> String {
         Some(rate) => format!("at {rate:.0} req/s"),
         None => "closed model".into(),
     };
+    let columns = text::over_ceiling_columns(comparison.latency_rate);
     let mut html = format!(
-        "<h2>Over the database alone</h2><p class=\"note\">PostgreSQL running the same SQL \
+        "<h2>Over the ceiling</h2><p class=\"note\">The ceiling is PostgreSQL alone running the same SQL \
          (pgbench on the scenario's <code>ceiling</code> scripts, over {connections} connections like a \
          server's pool), interleaved with the stacks in every round. Each round's ratio, median (min-max) \
          over rounds: throughput as a fraction of the database's; latency ({at}) as a multiple of the \
-         database's at the same rate.</p><table id=\"ceiling\"><thead><tr><th>stack</th>\
-         <th>throughput, of the database's</th><th>p50, x the database's</th>\
-         <th>p99, x the database's</th></tr></thead><tbody>",
+         database's at the same rate.</p><table id=\"ceiling\"><thead><tr><th>stack</th>",
         connections = ceiling.runs.first().map_or(0, |run| run.record.connections),
     );
-    for stack in &ceiling.stacks {
-        let _ = write!(
-            html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&stack.stack),
-            text::ratio(stack.rps_fraction, ""),
-            text::ratio(stack.p50_multiple, "x"),
-            text::ratio(stack.p99_multiple, "x"),
-        );
+    for (_, title) in &columns {
+        let _ = write!(html, "<th>{}</th>", escape(title));
+    }
+    html.push_str("</tr></thead><tbody>");
+    for over in &ceiling.contenders {
+        let _ = write!(html, "<tr><td>{}</td>", escape(&over.contender));
+        for (figure, _) in &columns {
+            let cell = text::over_ceiling_cell(&over.ratios, *figure);
+            let _ = write!(html, "<td>{}</td>", escape(&cell));
+        }
+        html.push_str("</tr>");
     }
     html.push_str("</tbody></table>");
     if let Some(run) = ceiling.runs.first() {
@@ -820,14 +830,14 @@ const STYLE: &str = "body{font-family:sans-serif;max-width:1020px;margin:1.5em a
 /// The whole page.
 pub fn report(comparison: &Comparison) -> anyhow::Result<String> {
     let chart_error = |e: Box<dyn std::error::Error>| anyhow::anyhow!("drawing a chart: {e}");
-    let machine = &comparison.machine;
+    let machine = &comparison.header.machine;
     let mut html = String::new();
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>stackbench: {scenario}</title><style>{STYLE}</style></head><body>\
          <h1>stackbench: {scenario}</h1>{verdicts}{table}{ceiling}{rounds}{timelines}{endpoints}",
-        scenario = escape(&comparison.scenario),
+        scenario = escape(&comparison.header.scenario),
         verdicts = verdicts(comparison),
         table = summary_table(comparison),
         ceiling = ceiling_table(comparison),
@@ -843,13 +853,13 @@ pub fn report(comparison: &Comparison) -> anyhow::Result<String> {
          <li>{rounds} round(s), interleaved: {order}</li>\
          <li>throughput: closed model; latency: {latency}</li>\
          <li>verdicts: {method}</li></ul></body></html>",
-        command = escape(&comparison.command),
+        command = escape(&comparison.header.command),
         cpu = escape(&machine.cpu_model),
         cores = machine.cores,
         kernel = escape(&machine.kernel),
         memory = machine.memory_bytes as f64 / 1073741824.0,
-        commit = escape(comparison.git_commit.as_deref().unwrap_or("unknown")),
-        started = escape(&comparison.started_at),
+        commit = escape(comparison.header.git_commit.as_deref().unwrap_or("unknown")),
+        started = escape(&comparison.header.started_at),
         rounds = comparison.rounds,
         order = escape(&comparison.order.join(", ")),
         latency = match comparison.latency_rate {

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use comfy_table::{presets, Cell, CellAlignment, Table};
 use hdrhistogram::Histogram;
 
-use crate::measure::comparison::{Ceiling, Comparison, Figure, Spread};
+use crate::measure::comparison::{Ceiling, Comparison, Spread, CEILING_LABEL};
+use crate::measure::figure::{Figure, Figures};
 use crate::measure::record::{Latency, RunRecord, Tally};
 use crate::units::format_us;
 
@@ -64,71 +65,78 @@ const LATENCY_HEADER: [&str; 13] = [
 /// The human report: tables per endpoint and in total, status codes and
 /// errors, the open model's pacing, the generator's self-checks.
 pub fn run(record: &RunRecord, full_distribution: bool) -> String {
-    let mut out = String::new();
-    let target = match (&record.target.driver, &record.target.version) {
-        (Some(driver), _) => {
-            format!(
-                "{} on {driver} ({})",
-                record.target.server, record.target.url
-            )
-        }
-        (None, _) => record.target.url.clone(),
+    let target = match &record.target.driver {
+        Some(driver) => format!(
+            "{} on {driver} ({})",
+            record.target.server, record.target.url
+        ),
+        None => record.target.url.clone(),
     };
-    let _ = writeln!(
-        out,
-        "scenario {} against {target}: {} model, {:.1} s measured after {:.1} s warm-up, {} threads",
-        record.scenario, record.config.model, record.measured_seconds, record.config.warmup_seconds, record.config.threads
+    let mut out = format!(
+        "scenario {} against {target}: {} model, {:.1} s measured after {:.1} s warm-up, {} threads\n",
+        record.header.scenario,
+        record.config.model,
+        record.measured_seconds,
+        record.config.warmup_seconds,
+        record.config.threads
     );
-    let open = record.config.model == "open";
-    let mut latency = table(&LATENCY_HEADER);
-    for endpoint in &record.endpoints {
-        latency.add_row(latency_row(
-            &endpoint.name,
-            &endpoint.figures,
-            &endpoint.figures.latency,
-        ));
+    out.push_str(&latency_tables(record));
+    out.push_str(&outcomes_table(record));
+    out.push_str(&run_notes(record));
+    if full_distribution {
+        match record.total.histogram() {
+            Ok(histogram) => out.push_str(&percentile_distribution(&histogram)),
+            Err(error) => {
+                let _ = writeln!(out, "(no distribution: {error})");
+            }
+        }
     }
-    latency.add_row(latency_row("total", &record.total, &record.total.latency));
+    out
+}
+
+/// Latency per endpoint and in total; in the open model also the service
+/// time, which hides the queueing the latency from the plan shows.
+fn latency_tables(record: &RunRecord) -> String {
+    let open = record.config.model == "open";
+    let table_of = |latency: fn(&Tally) -> &Latency| {
+        let mut t = table(&LATENCY_HEADER);
+        for endpoint in &record.endpoints {
+            t.add_row(latency_row(
+                &endpoint.name,
+                &endpoint.figures,
+                latency(&endpoint.figures),
+            ));
+        }
+        t.add_row(latency_row("total", &record.total, latency(&record.total)));
+        t
+    };
     let title = if open {
         "latency from the planned send time (coordinated omission corrected), every request"
     } else {
         "latency, every request"
     };
-    let _ = writeln!(out, "\n{title}\n{latency}");
+    let mut out = format!("\n{title}\n{}\n", table_of(|tally| &tally.latency));
     if open {
-        let mut service = table(&LATENCY_HEADER);
-        for endpoint in &record.endpoints {
-            service.add_row(latency_row(
-                &endpoint.name,
-                &endpoint.figures,
-                &endpoint.figures.service_time,
-            ));
-        }
-        service.add_row(latency_row(
-            "total",
-            &record.total,
-            &record.total.service_time,
-        ));
         let _ = writeln!(
             out,
-            "\nservice time from the actual send, answered requests only (hides queueing)\n{service}"
+            "\nservice time from the actual send, answered requests only (hides queueing)\n{}",
+            table_of(|tally| &tally.service_time)
         );
     }
+    out
+}
+
+/// Status codes and errors by kind, per endpoint and in total.
+fn outcomes_table(record: &RunRecord) -> String {
     let mut outcomes = table(&["endpoint", "status codes", "errors by kind", "error rate"]);
-    for (name, figures) in record
-        .endpoints
-        .iter()
+    let rows = (record.endpoints.iter())
         .map(|e| (e.name.as_str(), &e.figures))
-        .chain([("total", &record.total)])
-    {
-        let statuses: Vec<String> = figures
-            .statuses
-            .iter()
+        .chain([("total", &record.total)]);
+    for (name, tally) in rows {
+        let statuses: Vec<String> = (tally.statuses.iter())
             .map(|(code, n)| format!("{code}: {n}"))
             .collect();
-        let errors: Vec<String> = figures
-            .errors
-            .iter()
+        let errors: Vec<String> = (tally.errors.iter())
             .map(|(kind, n)| format!("{}: {n}", kind.name()))
             .collect();
         outcomes.add_row(vec![
@@ -139,10 +147,16 @@ pub fn run(record: &RunRecord, full_distribution: bool) -> String {
             } else {
                 errors.join(", ")
             }),
-            Cell::new(format!("{:.3}%", figures.error_rate * 100.0)),
+            Cell::new(format!("{:.3}%", tally.error_rate * 100.0)),
         ]);
     }
-    let _ = writeln!(out, "\n{outcomes}");
+    format!("\n{outcomes}\n")
+}
+
+/// The lines under the tables: the open model's pacing, what was left in
+/// flight, what the generator and the server cost, warnings, thresholds.
+fn run_notes(record: &RunRecord) -> String {
+    let mut out = String::new();
     if let Some(open) = &record.open_model {
         let _ = writeln!(
             out,
@@ -163,10 +177,7 @@ pub fn run(record: &RunRecord, full_distribution: bool) -> String {
         "in flight at the end: {} (waited for up to {:.1} s more); reconnects: {}; warm-up requests (not counted): {}",
         record.in_flight_at_end, record.grace_seconds, record.reconnects, record.warmup_requests
     );
-    let cpu: Vec<String> = record
-        .generator
-        .thread_cpu_percent
-        .iter()
+    let cpu: Vec<String> = (record.generator.thread_cpu_percent.iter())
         .map(|p| format!("{p:.0}%"))
         .collect();
     let _ = writeln!(
@@ -176,11 +187,13 @@ pub fn run(record: &RunRecord, full_distribution: bool) -> String {
         record.generator.cpu_us_per_request
     );
     if let Some(usage) = &record.server_usage {
+        let per_request = Figure::CpuPerRequest
+            .of(record)
+            .map_or("-".into(), |us| format!("{us:.1}"));
         let _ = writeln!(
             out,
-            "server: {:.2} CPU-s over the measured window, {:.1} CPU-ms per 1000 answered requests, peak RSS {:.1} MiB",
+            "server: {:.2} CPU-s over the measured window, {per_request} CPU-ms per 1000 successful requests, peak RSS {:.1} MiB",
             usage.cpu_seconds,
-            1e6 * usage.cpu_seconds / record.total.responses.max(1) as f64,
             usage.peak_rss_bytes as f64 / 1048576.0
         );
     }
@@ -194,14 +207,6 @@ pub fn run(record: &RunRecord, full_distribution: bool) -> String {
             "threshold {verdict}: {} (observed {})",
             threshold.threshold, threshold.observed
         );
-    }
-    if full_distribution {
-        match record.total.histogram() {
-            Ok(histogram) => out.push_str(&percentile_distribution(&histogram)),
-            Err(error) => {
-                let _ = writeln!(out, "(no distribution: {error})");
-            }
-        }
     }
     out
 }
@@ -242,12 +247,12 @@ pub fn diff(a: &RunRecord, b: &RunRecord) -> String {
     let _ = writeln!(
         out,
         "A: {} on {} ({}, {})",
-        a.scenario, a.target.url, a.target.server, a.started_at
+        a.header.scenario, a.target.url, a.target.server, a.header.started_at
     );
     let _ = writeln!(
         out,
         "B: {} on {} ({}, {})",
-        b.scenario, b.target.url, b.target.server, b.started_at
+        b.header.scenario, b.target.url, b.target.server, b.header.started_at
     );
     if a.config != b.config {
         let _ = writeln!(
@@ -352,6 +357,21 @@ pub fn figure_title(figure: Figure, latency_rate: Option<f64>) -> String {
     }
 }
 
+/// One row of a comparison's table: a figure's median (min-max) in each
+/// column, `-` where this row has no such figure.
+fn figure_cells(name: &str, spreads: &Figures<Spread>, errors: u64) -> Vec<Cell> {
+    let mut row = vec![Cell::new(name)];
+    row.extend(Figure::ALL.iter().map(|&figure| {
+        Cell::new(
+            spreads
+                .get(&figure)
+                .map_or("-".into(), |s| spread(figure, *s)),
+        )
+    }));
+    row.push(Cell::new(errors));
+    row
+}
+
 /// The comparison's table (each figure's median over rounds with its
 /// min-max) and a verdict per figure.
 pub fn comparison(comparison: &Comparison) -> String {
@@ -365,31 +385,19 @@ pub fn comparison(comparison: &Comparison) -> String {
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut summary_table = table(&header);
     for s in &comparison.summary {
-        let mut row = vec![Cell::new(&s.stack.label)];
-        row.extend(
-            Figure::ALL
-                .iter()
-                .map(|&f| Cell::new(spread(f, s.spread(f)))),
-        );
-        row.push(Cell::new(s.errors));
-        summary_table.add_row(row);
+        summary_table.add_row(figure_cells(&s.contender.label, &s.spreads, s.errors));
     }
     if let Some(ceiling) = &comparison.ceiling {
-        summary_table.add_row(vec![
-            Cell::new("postgres alone (pgbench)"),
-            Cell::new(spread(Figure::Throughput, ceiling.rps)),
-            Cell::new(spread(Figure::P50, ceiling.p50_us)),
-            Cell::new(spread(Figure::P99, ceiling.p99_us)),
-            Cell::new(spread(Figure::P99_9, ceiling.p99_9_us)),
-            Cell::new("-"),
-            Cell::new("-"),
-            Cell::new(ceiling.failed),
-        ]);
+        summary_table.add_row(figure_cells(
+            CEILING_LABEL,
+            &ceiling.spreads,
+            ceiling.failed(),
+        ));
     }
     let mut out = format!(
         "\n{} on {}: {} round(s), median (min-max) over rounds; throughput from the closed phase, latency {}\n{summary_table}\n",
-        comparison.scenario,
-        comparison.machine.cpu_model,
+        comparison.header.scenario,
+        comparison.header.machine.cpu_model,
         comparison.rounds,
         match comparison.latency_rate {
             Some(_) => "and CPU from the open phase at one equal rate",
@@ -418,28 +426,42 @@ pub fn ratio(spread: Spread, unit: &str) -> String {
     )
 }
 
-/// What each stack costs over the database alone, from ratios taken round by round.
-fn over_ceiling(ceiling: &Ceiling, latency_rate: Option<f64>) -> String {
+/// The figures read against the ceiling, and how each is titled there.
+pub fn over_ceiling_columns(latency_rate: Option<f64>) -> Vec<(Figure, String)> {
     let at = latency_rate.map_or(" (closed)".to_string(), |rate| {
         format!(" at {rate:.0} req/s")
     });
-    let header = [
-        "stack".to_string(),
-        "throughput, of the database's".to_string(),
-        format!("p50{at}, x the database's"),
-        format!("p99{at}, x the database's"),
-    ];
-    let mut t = table(&header.iter().map(String::as_str).collect::<Vec<_>>());
-    for stack in &ceiling.stacks {
-        t.add_row(vec![
-            Cell::new(&stack.stack),
-            Cell::new(ratio(stack.rps_fraction, "")),
-            Cell::new(ratio(stack.p50_multiple, "x")),
-            Cell::new(ratio(stack.p99_multiple, "x")),
-        ]);
+    vec![
+        (
+            Figure::Throughput,
+            "throughput, of the database's".to_string(),
+        ),
+        (Figure::P50, format!("p50{at}, x the database's")),
+        (Figure::P99, format!("p99{at}, x the database's")),
+    ]
+}
+
+/// A contender's ratio to the ceiling on `figure`, as a fraction or a multiple.
+pub fn over_ceiling_cell(ratios: &Figures<Spread>, figure: Figure) -> String {
+    let unit = if figure.higher_is_better() { "" } else { "x" };
+    ratios.get(&figure).map_or("-".into(), |s| ratio(*s, unit))
+}
+
+/// What each contender costs over the ceiling, from ratios taken round by round.
+fn over_ceiling(ceiling: &Ceiling, latency_rate: Option<f64>) -> String {
+    let columns = over_ceiling_columns(latency_rate);
+    let mut header = vec!["stack"];
+    header.extend(columns.iter().map(|(_, title)| title.as_str()));
+    let mut t = table(&header);
+    for over in &ceiling.contenders {
+        let mut row = vec![Cell::new(&over.contender)];
+        row.extend(
+            (columns.iter()).map(|(figure, _)| Cell::new(over_ceiling_cell(&over.ratios, *figure))),
+        );
+        t.add_row(row);
     }
     format!(
-        "Over PostgreSQL alone (pgbench on the same SQL over {} connections, a server's pool), \
+        "Over the ceiling (PostgreSQL alone: pgbench on the same SQL over {} connections, a server's pool), \
          each round's ratio, median (min-max):\n{t}\n",
         ceiling.runs.first().map_or(0, |run| run.record.connections)
     )
@@ -449,26 +471,26 @@ fn over_ceiling(ceiling: &Ceiling, latency_rate: Option<f64>) -> String {
 /// change the windows can detect, and the verdict; then errors and the
 /// verdict of the whole gate.
 pub fn gate(record: &crate::measure::gate::GateRecord) -> String {
-    use crate::measure::gate::Verdict;
+    use crate::measure::gate::{Mode, Verdict};
     let mut out = String::new();
-    let against = match record.mode.as_str() {
-        "baseline" => "a saved baseline (unpaired windows)",
-        "record" => "nothing (recording a baseline)",
-        _ => "the base, in alternated pairs",
+    let against = match record.mode {
+        Mode::Baseline => "a saved baseline (unpaired windows)",
+        Mode::Record => "nothing (recording a baseline)",
+        Mode::Paired => "the base, in alternated pairs",
     };
     let _ = writeln!(
         out,
-        "\ngate: {} ({} driver), head against {against}; p99 and CPU at {:.0} req/s; {:.0}% confidence over all metrics",
-        record.scenario,
+        "\ngate: {} ({} driver), head against {against}; p99 and CPU at {:.0} req/s; {:.0}% confidence over all figures",
+        record.header.scenario,
         record.driver,
         record.latency_rate,
         record.confidence * 100.0
     );
-    if record.metrics.is_empty() {
+    if record.changes.is_empty() {
         return out;
     }
     let mut t = table(&[
-        "metric",
+        "figure",
         "head / base",
         "interval",
         "p",
@@ -476,9 +498,9 @@ pub fn gate(record: &crate::measure::gate::GateRecord) -> String {
         "tolerance",
         "verdict",
     ]);
-    for m in &record.metrics {
+    for m in &record.changes {
         t.add_row(vec![
-            Cell::new(m.metric.name()),
+            Cell::new(m.figure.name()),
             Cell::new(format!("{:.3}", m.ratio)).set_alignment(CellAlignment::Right),
             Cell::new(format!("[{:.3}, {:.3}]", m.low, m.high)),
             Cell::new(m.p_value.map_or("-".into(), |p| format!("{p:.3}")))
@@ -489,8 +511,8 @@ pub fn gate(record: &crate::measure::gate::GateRecord) -> String {
         ]);
     }
     let _ = writeln!(out, "{t}");
-    for m in &record.metrics {
-        let _ = writeln!(out, "  {}: {}", m.metric.name(), m.reason);
+    for m in &record.changes {
+        let _ = writeln!(out, "  {}: {}", m.figure.name(), m.reason);
     }
     if let Some(errors) = &record.errors {
         let chance = errors
@@ -512,7 +534,7 @@ pub fn gate(record: &crate::measure::gate::GateRecord) -> String {
         Some(Verdict::Inconclusive) => {
             "inconclusive: no regression shown, but the windows cannot rule one out (see above)"
         }
-        Some(Verdict::Pass) => "pass: no metric worse than its tolerance",
+        Some(Verdict::Pass) => "pass: no figure worse than its tolerance",
         None => "no verdict",
     };
     let _ = writeln!(out, "gate: {verdict}");

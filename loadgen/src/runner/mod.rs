@@ -15,7 +15,7 @@ use crate::measure::record::{
     self, Endpoint, Generator, Identity, OpenModel, ProcessUsage, RunConfig, RunRecord, Second,
     Tally,
 };
-use crate::measure::steps::{ErrorKind, StepStats};
+use crate::measure::steps::{ErrorKind, StepStats, ThreadStats};
 use crate::scenario::{Load, Model, Scenario};
 use crate::server;
 use crate::units::format_us;
@@ -58,7 +58,6 @@ pub fn config_of(load: &Load, threads: usize, seed: u64, reset: bool) -> RunConf
         threads,
         seed,
         reset,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
     }
 }
 
@@ -90,29 +89,85 @@ pub fn measure(
         destination,
         config.seed,
     ));
-    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let window = server_pid.map(|pid| {
-        let (from, to) = (spec.warmup_end(), spec.end());
-        std::thread::spawn(move || {
-            std::thread::sleep(from.saturating_duration_since(Instant::now()));
-            let before = server::process_usage(pid).unwrap_or_default();
-            std::thread::sleep(to.saturating_duration_since(Instant::now()));
-            let after = server::process_usage(pid).unwrap_or_default();
-            ProcessUsage {
-                cpu_seconds: after.cpu_seconds - before.cpu_seconds,
-                peak_rss_bytes: after.peak_rss_bytes,
-            }
-        })
-    });
+    let header = record::Header::now(record::SCHEMA, &scenario.name);
+    let usage = server_pid.map(|pid| read_usage_over_window(pid, &spec));
     let (sender, receiver) = mpsc::channel();
     let engine_spec = Arc::clone(&spec);
     let engine = std::thread::spawn(move || engine::run(engine_spec, sender));
     let timeline = follow(receiver, &spec, progress);
     let outcome = engine.join().expect("the engine panicked");
-    let server_usage = window.map(|thread| thread.join().expect("the usage reader panicked"));
+    let server_usage = usage.map(|thread| thread.join().expect("the usage reader panicked"));
 
     let seconds = load.measured().as_secs_f64();
     let stats = &outcome.stats;
+    let (total, endpoints) = tallies(scenario, stats, seconds);
+    let mut warnings = Vec::new();
+    let thread_cpu_percent = thread_cpu_percent(&outcome, &mut warnings);
+    let open_model = match load.model {
+        Model::Open { max_inflight, .. } => Some(open_model(
+            stats,
+            &total,
+            seconds,
+            max_inflight,
+            &mut warnings,
+        )),
+        Model::Closed { .. } => None,
+    };
+    let unanswered = (total.errors.get(&ErrorKind::Unanswered))
+        .copied()
+        .unwrap_or(0);
+    if unanswered > 0 {
+        warnings.push(format!(
+            "{unanswered} requests were not answered by the end of the run (and {:.1} s of grace): \
+             they count as errors, with their wait so far as latency",
+            spec.grace().as_secs_f64()
+        ));
+    }
+    let sent = total.requests - stats.never_sent.requests() + stats.warmup_requests;
+    let cpu_us_per_request = 1e6 * outcome.thread_cpu.iter().sum::<f64>() / sent.max(1) as f64;
+    RunRecord {
+        header,
+        scenario_file: scenario.source.clone(),
+        config,
+        target,
+        measured_seconds: seconds,
+        total,
+        endpoints,
+        timeline,
+        open_model,
+        generator: Generator {
+            thread_cpu_percent,
+            cpu_us_per_request,
+            warnings,
+        },
+        in_flight_at_end: stats.in_flight_at_end,
+        grace_seconds: spec.grace().as_secs_f64(),
+        reconnects: stats.reconnects,
+        warmup_requests: stats.warmup_requests,
+        server_usage,
+        thresholds: Vec::new(),
+    }
+}
+
+/// Reads the server's CPU time at the start and at the end of the measured
+/// window, on a thread of its own, and its peak memory at the end.
+fn read_usage_over_window(pid: u32, spec: &RunSpec) -> std::thread::JoinHandle<ProcessUsage> {
+    let (from, to) = (spec.warmup_end(), spec.end());
+    std::thread::spawn(move || {
+        std::thread::sleep(from.saturating_duration_since(Instant::now()));
+        let before = server::process_usage(pid).unwrap_or_default();
+        std::thread::sleep(to.saturating_duration_since(Instant::now()));
+        let after = server::process_usage(pid).unwrap_or_default();
+        ProcessUsage {
+            cpu_seconds: after.cpu_seconds - before.cpu_seconds,
+            peak_rss_bytes: after.peak_rss_bytes,
+        }
+    })
+}
+
+/// The total and each endpoint's tally; open-model requests that never
+/// went out get a row of their own.
+fn tallies(scenario: &Scenario, stats: &ThreadStats, seconds: f64) -> (Tally, Vec<Endpoint>) {
     let mut total = StepStats::default();
     let mut endpoints: Vec<Endpoint> = scenario
         .steps()
@@ -131,15 +186,17 @@ pub fn measure(
             figures: Tally::of(&stats.never_sent, seconds),
         });
     }
-    let total = Tally::of(&total, seconds);
+    (Tally::of(&total, seconds), endpoints)
+}
+
+/// Each generator thread's CPU use, percent of a core; a thread near a
+/// whole core is a warning that the generator may be the bottleneck.
+fn thread_cpu_percent(outcome: &engine::Outcome, warnings: &mut Vec<String>) -> Vec<f64> {
     let wall = outcome.wall.as_secs_f64().max(1e-9);
-    let thread_cpu_percent: Vec<f64> = outcome
-        .thread_cpu
-        .iter()
+    let percent: Vec<f64> = (outcome.thread_cpu.iter())
         .map(|cpu| 100.0 * cpu / wall)
         .collect();
-    let mut warnings = Vec::new();
-    if let Some(busiest) = thread_cpu_percent.iter().cloned().reduce(f64::max) {
+    if let Some(busiest) = percent.iter().cloned().reduce(f64::max) {
         if busiest > 90.0 {
             warnings.push(format!(
                 "a loadgen thread used {busiest:.0}% of a core: the generator may be the bottleneck \
@@ -147,84 +204,51 @@ pub fn measure(
             ));
         }
     }
-    let open_model = match load.model {
-        Model::Open { max_inflight, .. } => {
-            let late = &stats.lateness;
-            let unsent = stats.never_sent.requests();
-            let target = total.requests as f64 / seconds;
-            let achieved = (total.requests - unsent) as f64 / seconds;
-            let late_sends = late.count_between(1_001, u64::MAX);
-            if unsent > 0 || achieved < 0.99 * target {
-                warnings.push(format!(
-                    "the planned rate was not met ({achieved:.1} of {target:.1} req/s sent, {unsent} never sent, \
-                     counted as unanswered): the server could not keep up, or --max-inflight {max_inflight} is too low"
-                ));
-            }
-            // Little's law: requests in flight = rate x time in system.
-            let needed = target * total.service_time.mean_us / 1e6;
-            if needed > 0.9 * f64::from(max_inflight) {
-                warnings.push(format!(
-                    "rate x service time = {needed:.0} requests in flight, near or over --max-inflight {max_inflight}: \
-                     requests waited in the generator (counted in the latency from the plan)"
-                ));
-            }
-            if !late.is_empty() && late_sends as f64 > 0.01 * late.len() as f64 {
-                warnings.push(format!(
-                    "{late_sends} requests ({:.1}%) went out more than 1 ms after their planned time",
-                    100.0 * late_sends as f64 / late.len() as f64
-                ));
-            }
-            Some(OpenModel {
-                target_rate: target,
-                achieved_rate: achieved,
-                late_sends,
-                lateness_p50_us: late.value_at_quantile(0.5),
-                lateness_p99_us: late.value_at_quantile(0.99),
-                lateness_max_us: late.max(),
-                unsent,
-            })
-        }
-        Model::Closed { .. } => None,
-    };
-    let unanswered = total
-        .errors
-        .get(&ErrorKind::Unanswered)
-        .copied()
-        .unwrap_or(0);
-    if unanswered > 0 {
+    percent
+}
+
+/// How the open model kept its schedule, with a warning for each way it
+/// did not: the rate not met, the in-flight cap near, sends late.
+fn open_model(
+    stats: &ThreadStats,
+    total: &Tally,
+    seconds: f64,
+    max_inflight: u32,
+    warnings: &mut Vec<String>,
+) -> OpenModel {
+    let late = &stats.lateness;
+    let unsent = stats.never_sent.requests();
+    let target = total.requests as f64 / seconds;
+    let achieved = (total.requests - unsent) as f64 / seconds;
+    let late_sends = late.count_between(1_001, u64::MAX);
+    if unsent > 0 || achieved < 0.99 * target {
         warnings.push(format!(
-            "{unanswered} requests were not answered by the end of the run (and {:.1} s of grace): \
-             they count as errors, with their wait so far as latency",
-            spec.grace().as_secs_f64()
+            "the planned rate was not met ({achieved:.1} of {target:.1} req/s sent, {unsent} never sent, \
+             counted as unanswered): the server could not keep up, or --max-inflight {max_inflight} is too low"
         ));
     }
-    let sent = total.requests - stats.never_sent.requests() + stats.warmup_requests;
-    let cpu_us_per_request = 1e6 * outcome.thread_cpu.iter().sum::<f64>() / sent.max(1) as f64;
-    RunRecord {
-        schema: record::SCHEMA.to_string(),
-        scenario: scenario.name.clone(),
-        scenario_file: scenario.source.clone(),
-        config,
-        target,
-        machine: record::machine(),
-        git_commit: record::git_commit(),
-        started_at,
-        measured_seconds: seconds,
-        total,
-        endpoints,
-        timeline,
-        open_model,
-        generator: Generator {
-            thread_cpu_percent,
-            cpu_us_per_request,
-            warnings,
-        },
-        in_flight_at_end: stats.in_flight_at_end,
-        grace_seconds: spec.grace().as_secs_f64(),
-        reconnects: stats.reconnects,
-        warmup_requests: stats.warmup_requests,
-        server_usage,
-        thresholds: Vec::new(),
+    // Little's law: requests in flight = rate x time in system.
+    let needed = target * total.service_time.mean_us / 1e6;
+    if needed > 0.9 * f64::from(max_inflight) {
+        warnings.push(format!(
+            "rate x service time = {needed:.0} requests in flight, near or over --max-inflight {max_inflight}: \
+             requests waited in the generator (counted in the latency from the plan)"
+        ));
+    }
+    if !late.is_empty() && late_sends as f64 > 0.01 * late.len() as f64 {
+        warnings.push(format!(
+            "{late_sends} requests ({:.1}%) went out more than 1 ms after their planned time",
+            100.0 * late_sends as f64 / late.len() as f64
+        ));
+    }
+    OpenModel {
+        target_rate: target,
+        achieved_rate: achieved,
+        late_sends,
+        lateness_p50_us: late.value_at_quantile(0.5),
+        lateness_p99_us: late.value_at_quantile(0.99),
+        lateness_max_us: late.max(),
+        unsent,
     }
 }
 

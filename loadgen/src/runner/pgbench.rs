@@ -1,4 +1,4 @@
-//! The database alone: a scenario's flows as pgbench scripts (each flow's
+//! The ceiling, PostgreSQL alone: a scenario's flows as pgbench scripts (each flow's
 //! `ceiling`, the SQL the servers send for its steps) run straight at
 //! PostgreSQL over as many connections as a server's pool holds. What the
 //! stacks reach over HTTP is read against this.
@@ -246,6 +246,6 @@ fn find_pgbench() -> anyhow::Result<PathBuf> {
     on_path.context(
         "pgbench was not found beside PostgreSQL's binaries or on PATH; it ships with the \
          PostgreSQL server package (`bash scripts/setup.sh` installs it), or skip the \
-         database-alone row with --no-ceiling",
+         ceiling row with --no-ceiling",
     )
 }

@@ -65,7 +65,7 @@ struct FlowFile {
     #[serde(rename = "step")]
     steps: Vec<Spanned<StepFile>>,
     /// The flow's SQL as a pgbench script: what the servers send PostgreSQL
-    /// for its steps, for `compare`'s database-alone row.
+    /// for its steps, for `compare`'s ceiling row.
     ceiling: Option<String>,
 }
 
@@ -247,225 +247,25 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Parses a scenario's text; `source` (a path, or `embedded:<name>`) names it
 /// in errors and in [`Scenario::source`].
 pub fn parse(text: &str, source: &str) -> Result<Scenario, ScenarioError> {
-    let error = |offset: usize, message: String| ScenarioError {
-        file: source.to_string(),
-        line: text[..offset.min(text.len())].matches('\n').count() + 1,
-        message,
-    };
+    let parser = Parser { text, source };
     let file: File = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |span| span.start);
-        error(offset, e.message().to_string())
+        parser.error(offset, e.message().to_string())
     })?;
-    let at = |span: std::ops::Range<usize>| span.start;
-
-    let load = &file.load;
-    let parse_duration_field = |field: &Option<Spanned<String>>, default: Duration| match field {
-        Some(value) => parse_duration(value.get_ref()).map_err(|m| error(at(value.span()), m)),
-        None => Ok(default),
-    };
-    let model = match load
-        .model
-        .as_ref()
-        .map(|m| (m.get_ref().as_str(), m.span()))
-    {
-        None | Some(("closed", _)) => Model::Closed {
-            connections: load.connections.unwrap_or(32),
-        },
-        Some(("open", span)) => Model::Open {
-            rate: load.rate.ok_or_else(|| {
-                error(
-                    at(span.clone()),
-                    "an open model needs `rate` (requests/s)".into(),
-                )
-            })?,
-            max_inflight: load.max_inflight.unwrap_or(1024),
-        },
-        Some((other, span)) => {
-            return Err(error(
-                at(span),
-                format!("model must be \"closed\" or \"open\", not {other:?}"),
-            ))
-        }
-    };
-    let stages = match &load.stages {
-        Some(stages) => {
-            Some(parse_stages(stages.get_ref()).map_err(|m| error(at(stages.span()), m))?)
-        }
-        None => None,
-    };
-    let load = Load {
-        model,
-        duration: parse_duration_field(&load.duration, Duration::from_secs(30))?,
-        warmup: parse_duration_field(&load.warmup, Duration::from_secs(5))?,
-        timeout: parse_duration_field(&load.timeout, Duration::from_secs(10))?,
-        stages,
-    };
-    check_load(&load).map_err(|m| error(0, m))?;
-
-    let thresholds = file
-        .thresholds
-        .iter()
-        .map(|t| t.get_ref().parse().map_err(|m| error(at(t.span()), m)))
+    let load = parser.load(&file.load)?;
+    let thresholds = (file.thresholds.iter())
+        .map(|t| (t.get_ref().parse()).map_err(|m| parser.error(t.span().start, m)))
         .collect::<Result<_, _>>()?;
-
     if file.flows.is_empty() {
-        return Err(error(0, "a scenario needs at least one [[flow]]".into()));
+        return Err(parser.error(0, "a scenario needs at least one [[flow]]".into()));
     }
-    let mut flows = Vec::new();
-    let mut next_id = 0;
+    let mut flows: Vec<Flow> = Vec::new();
     for flow in &file.flows {
-        let flow_at = at(flow.span());
-        let flow = flow.get_ref();
-        if flow.steps.is_empty() {
-            return Err(error(
-                flow_at,
-                format!("flow {:?} has no [[flow.step]]", flow.name),
-            ));
-        }
-        if flow.weight == 0 {
-            return Err(error(
-                flow_at,
-                format!("flow {:?}: weight must be at least 1", flow.name),
-            ));
-        }
-        let mut slots: Vec<String> = Vec::new();
-        let mut steps = Vec::new();
-        for step in &flow.steps {
-            let step_at = at(step.span());
-            let step = step.get_ref();
-            let method = step.method.get_ref().to_ascii_uppercase();
-            if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&method.as_str()) {
-                return Err(error(
-                    at(step.method.span()),
-                    format!("unknown method {method:?}"),
-                ));
-            }
-            let slot = |name: &str| slots.iter().position(|s| s == name);
-            let path = Template::compile(step.path.get_ref(), &slot)
-                .map_err(|m| error(at(step.path.span()), m))?;
-            if !step.path.get_ref().starts_with('/') {
-                return Err(error(
-                    at(step.path.span()),
-                    "path must start with `/`".into(),
-                ));
-            }
-            let body = match &step.body {
-                Some(body) => Some(
-                    Template::compile(body.get_ref(), &slot)
-                        .map_err(|m| error(at(body.span()), m))?,
-                ),
-                None => None,
-            };
-            if !(100..=599).contains(&step.expect) {
-                return Err(error(
-                    step_at,
-                    format!("expect {} is not an HTTP status", step.expect),
-                ));
-            }
-            let mut headers = Vec::new();
-            for (name, value) in &step.headers {
-                if name.is_empty()
-                    || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-                    || value.contains(['\r', '\n'])
-                {
-                    return Err(error(step_at, format!("invalid header {name:?}")));
-                }
-                if ["content-length", "transfer-encoding", "connection"]
-                    .iter()
-                    .any(|own| name.eq_ignore_ascii_case(own))
-                {
-                    return Err(error(
-                        step_at,
-                        format!("header {name:?} is loadgen's to set (it frames the request and keeps the connection alive)"),
-                    ));
-                }
-                headers.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
-            }
-            let sets = |header: &str| {
-                step.headers
-                    .keys()
-                    .any(|name| name.eq_ignore_ascii_case(header))
-            };
-            let (sets_host, sets_content_type) = (sets("host"), sets("content-type"));
-            let checks = step
-                .check
-                .iter()
-                .map(|(field, value)| {
-                    serde_json::to_value(value)
-                        .map(|value| (field.clone(), value))
-                        .map_err(|e| error(step_at, e.to_string()))
-                })
-                .collect::<Result<_, _>>()?;
-            let mut captures = Vec::new();
-            for (name, field) in &step.capture {
-                let index = match slots.iter().position(|s| s == name) {
-                    Some(index) => index,
-                    None => {
-                        slots.push(name.clone());
-                        slots.len() - 1
-                    }
-                };
-                captures.push((index, field.clone()));
-            }
-            let label = step
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("{method} {}", step.path.get_ref()));
-            steps.push(Step {
-                id: next_id,
-                label,
-                method,
-                path,
-                headers,
-                sets_host,
-                sets_content_type,
-                body,
-                expect: step.expect,
-                captures,
-                checks,
-            });
-            next_id += 1;
-        }
-        flows.push(Flow {
-            name: flow.name.clone(),
-            weight: flow.weight,
-            steps,
-            slots: slots.len(),
-            ceiling: flow.ceiling.clone(),
-        });
+        let first_id = flows.iter().map(|f| f.steps.len()).sum();
+        flows.push(parser.flow(flow, first_id)?);
     }
-    // The database-alone row drives the whole mix or nothing: with a flow
-    // left out, its share of the load would be missing from the ceiling.
-    if flows.iter().any(|f| f.ceiling.is_some()) {
-        if let Some((flow, missing)) = file
-            .flows
-            .iter()
-            .zip(&flows)
-            .find(|(_, flow)| flow.ceiling.is_none())
-        {
-            return Err(error(
-                at(flow.span()),
-                format!(
-                    "flow {:?} has no `ceiling` script but other flows do: give every flow one, or none",
-                    missing.name
-                ),
-            ));
-        }
-    }
-    let mut labels: Vec<&str> = flows
-        .iter()
-        .flat_map(|f| f.steps.iter().map(|s| s.label.as_str()))
-        .collect();
-    labels.sort_unstable();
-    if let Some(pair) = labels.windows(2).find(|w| w[0] == w[1]) {
-        return Err(error(
-            0,
-            format!(
-                "two steps are named {:?}; give each step a distinct `name`",
-                pair[0]
-            ),
-        ));
-    }
+    parser.check_ceilings(&file.flows, &flows)?;
+    parser.check_labels(&flows)?;
     Ok(Scenario {
         name: file.name,
         source: source.to_string(),
@@ -478,6 +278,224 @@ pub fn parse(text: &str, source: &str) -> Result<Scenario, ScenarioError> {
         thresholds,
         flows,
     })
+}
+
+/// A scenario file being read: its text, to tell the line of an error.
+struct Parser<'a> {
+    text: &'a str,
+    source: &'a str,
+}
+
+impl Parser<'_> {
+    fn error(&self, offset: usize, message: String) -> ScenarioError {
+        ScenarioError {
+            file: self.source.to_string(),
+            line: self.text[..offset.min(self.text.len())]
+                .matches('\n')
+                .count()
+                + 1,
+            message,
+        }
+    }
+
+    fn duration(
+        &self,
+        field: &Option<Spanned<String>>,
+        default: Duration,
+    ) -> Result<Duration, ScenarioError> {
+        match field {
+            Some(value) => {
+                parse_duration(value.get_ref()).map_err(|m| self.error(value.span().start, m))
+            }
+            None => Ok(default),
+        }
+    }
+
+    /// The `[load]` table, with the defaults of what it leaves out.
+    fn load(&self, load: &LoadFile) -> Result<Load, ScenarioError> {
+        let model = match (load.model.as_ref()).map(|m| (m.get_ref().as_str(), m.span().start)) {
+            None | Some(("closed", _)) => Model::Closed {
+                connections: load.connections.unwrap_or(32),
+            },
+            Some(("open", at)) => Model::Open {
+                rate: (load.rate).ok_or_else(|| {
+                    self.error(at, "an open model needs `rate` (requests/s)".into())
+                })?,
+                max_inflight: load.max_inflight.unwrap_or(1024),
+            },
+            Some((other, at)) => {
+                let message = format!("model must be \"closed\" or \"open\", not {other:?}");
+                return Err(self.error(at, message));
+            }
+        };
+        let stages = match &load.stages {
+            Some(stages) => Some(
+                parse_stages(stages.get_ref()).map_err(|m| self.error(stages.span().start, m))?,
+            ),
+            None => None,
+        };
+        let load = Load {
+            model,
+            duration: self.duration(&load.duration, Duration::from_secs(30))?,
+            warmup: self.duration(&load.warmup, Duration::from_secs(5))?,
+            timeout: self.duration(&load.timeout, Duration::from_secs(10))?,
+            stages,
+        };
+        check_load(&load).map_err(|m| self.error(0, m))?;
+        Ok(load)
+    }
+
+    /// A `[[flow]]` whose steps get ids from `first_id` on.
+    fn flow(&self, flow: &Spanned<FlowFile>, first_id: usize) -> Result<Flow, ScenarioError> {
+        let flow_at = flow.span().start;
+        let flow = flow.get_ref();
+        if flow.steps.is_empty() {
+            let message = format!("flow {:?} has no [[flow.step]]", flow.name);
+            return Err(self.error(flow_at, message));
+        }
+        if flow.weight == 0 {
+            let message = format!("flow {:?}: weight must be at least 1", flow.name);
+            return Err(self.error(flow_at, message));
+        }
+        // The values steps capture, by name: a later step's `{{name}}`.
+        let mut slots: Vec<String> = Vec::new();
+        let steps = (flow.steps.iter().enumerate())
+            .map(|(n, step)| self.step(step, first_id + n, &mut slots))
+            .collect::<Result<_, _>>()?;
+        Ok(Flow {
+            name: flow.name.clone(),
+            weight: flow.weight,
+            steps,
+            slots: slots.len(),
+            ceiling: flow.ceiling.clone(),
+        })
+    }
+
+    /// A `[[flow.step]]`; its captures add to `slots`.
+    fn step(
+        &self,
+        step: &Spanned<StepFile>,
+        id: usize,
+        slots: &mut Vec<String>,
+    ) -> Result<Step, ScenarioError> {
+        let step_at = step.span().start;
+        let step = step.get_ref();
+        let method = step.method.get_ref().to_ascii_uppercase();
+        if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&method.as_str()) {
+            let message = format!("unknown method {method:?}");
+            return Err(self.error(step.method.span().start, message));
+        }
+        let slot = |name: &str| slots.iter().position(|s| s == name);
+        let template = |text: &Spanned<String>| {
+            Template::compile(text.get_ref(), &slot).map_err(|m| self.error(text.span().start, m))
+        };
+        let path = template(&step.path)?;
+        if !step.path.get_ref().starts_with('/') {
+            let message = "path must start with `/`".into();
+            return Err(self.error(step.path.span().start, message));
+        }
+        let body = step.body.as_ref().map(template).transpose()?;
+        if !(100..=599).contains(&step.expect) {
+            let message = format!("expect {} is not an HTTP status", step.expect);
+            return Err(self.error(step_at, message));
+        }
+        let headers = self.headers(step, step_at)?;
+        let sets =
+            |header: &str| (step.headers.keys()).any(|name| name.eq_ignore_ascii_case(header));
+        let checks = (step.check.iter())
+            .map(|(field, value)| {
+                serde_json::to_value(value)
+                    .map(|value| (field.clone(), value))
+                    .map_err(|e| self.error(step_at, e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut captures = Vec::new();
+        for (name, field) in &step.capture {
+            let index = slots.iter().position(|s| s == name).unwrap_or_else(|| {
+                slots.push(name.clone());
+                slots.len() - 1
+            });
+            captures.push((index, field.clone()));
+        }
+        Ok(Step {
+            id,
+            label: (step.name.clone())
+                .unwrap_or_else(|| format!("{method} {}", step.path.get_ref())),
+            method,
+            path,
+            headers,
+            sets_host: sets("host"),
+            sets_content_type: sets("content-type"),
+            body,
+            expect: step.expect,
+            captures,
+            checks,
+        })
+    }
+
+    /// A step's own headers, as the request's header lines.
+    fn headers(&self, step: &StepFile, step_at: usize) -> Result<Vec<u8>, ScenarioError> {
+        let mut headers = Vec::new();
+        for (name, value) in &step.headers {
+            if name.is_empty()
+                || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+                || value.contains(['\r', '\n'])
+            {
+                return Err(self.error(step_at, format!("invalid header {name:?}")));
+            }
+            if ["content-length", "transfer-encoding", "connection"]
+                .iter()
+                .any(|own| name.eq_ignore_ascii_case(own))
+            {
+                return Err(self.error(
+                    step_at,
+                    format!("header {name:?} is loadgen's to set (it frames the request and keeps the connection alive)"),
+                ));
+            }
+            headers.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+        Ok(headers)
+    }
+
+    /// The ceiling row drives the whole mix or nothing: with a flow left
+    /// out, its share of the load would be missing from the ceiling.
+    fn check_ceilings(
+        &self,
+        files: &[Spanned<FlowFile>],
+        flows: &[Flow],
+    ) -> Result<(), ScenarioError> {
+        if flows.iter().all(|f| f.ceiling.is_none()) {
+            return Ok(());
+        }
+        match files.iter().zip(flows).find(|(_, flow)| flow.ceiling.is_none()) {
+            Some((file, missing)) => Err(self.error(
+                file.span().start,
+                format!(
+                    "flow {:?} has no `ceiling` script but other flows do: give every flow one, or none",
+                    missing.name
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Every step's label names one step: the reports list steps by label.
+    fn check_labels(&self, flows: &[Flow]) -> Result<(), ScenarioError> {
+        let mut labels: Vec<&str> = (flows.iter())
+            .flat_map(|f| f.steps.iter().map(|s| s.label.as_str()))
+            .collect();
+        labels.sort_unstable();
+        match labels.windows(2).find(|w| w[0] == w[1]) {
+            Some(pair) => Err(self.error(
+                0,
+                format!(
+                    "two steps are named {:?}; give each step a distinct `name`",
+                    pair[0]
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Checks a load once CLI overrides are applied too.

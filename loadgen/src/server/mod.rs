@@ -212,7 +212,7 @@ pub fn parse_stack(text: &str) -> anyhow::Result<ServerBinary> {
 }
 
 /// The database connections every server gets (its pool), and so the
-/// connections of the database-alone row that `compare` reads stacks against.
+/// connections of the ceiling (PostgreSQL alone) that `compare` reads stacks against.
 pub const POOL_SIZE: u32 = 20;
 
 impl ServerProcess {

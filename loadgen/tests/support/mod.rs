@@ -41,6 +41,6 @@ pub fn stack_labels(comparison: &Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|summary| summary["stack"]["label"].as_str().unwrap().to_string())
+        .map(|summary| summary["contender"]["label"].as_str().unwrap().to_string())
         .collect()
 }

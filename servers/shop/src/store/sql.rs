@@ -173,7 +173,7 @@ mod tests {
         })
     }
 
-    /// `compare`'s database-alone row is only a ceiling while its scripts run
+    /// `compare`'s ceiling row (PostgreSQL alone) is only a ceiling while its scripts run
     /// what the servers run: every statement the shipped scenarios' requests
     /// reach stands in some scenario's `ceiling`, as written here.
     #[test]
