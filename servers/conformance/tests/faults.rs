@@ -139,13 +139,19 @@ async fn clients_hang_up(server: &str, driver: &str) {
         idle_in_transaction, 0,
         "{server}/{driver}: pooled connections left inside a transaction"
     );
-    let broken = schema::ledger::violations(&db, i64::MAX, i64::from(DATASET.stock))
-        .await
-        .unwrap();
-    assert!(broken.is_empty(), "{server}/{driver}: {broken:?}");
+    assert_ledger_holds(&db, &format!("{server}/{driver}")).await;
 }
 
 conformance::every_stack!(hang_ups: super::clients_hang_up);
+
+/// Stock is conserved and every order's total is its items' sum
+/// (`schema::ledger`): nothing acknowledged was lost or doubled.
+async fn assert_ledger_holds(db: &tokio_postgres::Client, what: &str) {
+    let broken = schema::ledger::violations(db, i64::MAX, i64::from(DATASET.stock))
+        .await
+        .unwrap();
+    assert!(broken.is_empty(), "{what}: {broken:#?}");
+}
 
 /// A throwaway cluster of one test's own, stopped and removed on drop, so
 /// that stopping it touches no other test's database.
@@ -859,10 +865,7 @@ async fn sigterm_under_load_with(server: &str, driver: &str, args: &[&str]) {
         missing.len(),
         seen.created.len()
     );
-    let broken = schema::ledger::violations(&db, i64::MAX, i64::from(DATASET.stock))
-        .await
-        .unwrap();
-    assert!(broken.is_empty(), "{server}/{driver}: {broken:#?}");
+    assert_ledger_holds(&db, &format!("{server}/{driver}")).await;
 }
 
 conformance::every_stack!(sigterm_under_load: super::sigterm_under_load);
