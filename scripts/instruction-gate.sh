@@ -33,7 +33,7 @@ if ! git cat-file -e "$base_commit:benches/benches/instructions.rs" 2>/dev/null;
 fi
 # What the benchmarks are built from: every workspace crate they reach, the
 # workspace manifest, the lock and cargo's config.
-gate_skip_if_unchanged Cargo.toml Cargo.lock .cargo benches schema loadgen servers/shop servers/stacks \
+gate_skip_if_unchanged Cargo.toml Cargo.lock .cargo benches schema loadgen servers/shop servers/runtime servers/stacks \
     servers/hyper servers/axum servers/actix
 bench_tools
 if $prepare; then

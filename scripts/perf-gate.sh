@@ -26,7 +26,7 @@ bash scripts/setup.sh
 gate_resolve_base "$base"
 # What the server binary is built from (its crate, shop and shop's own
 # workspace dependency, the workspace manifest, the lock and cargo's config).
-gate_skip_if_unchanged Cargo.toml Cargo.lock .cargo schema servers/shop "servers/$server"
+gate_skip_if_unchanged Cargo.toml Cargo.lock .cargo schema servers/shop servers/runtime "servers/$server"
 
 # Both sides are built as the instruction gate builds them (gate_build):
 # after it, both builds are there already.

@@ -13,11 +13,11 @@ use std::hint::black_box;
 
 use chrono::{TimeZone, Utc};
 use rust_decimal::Decimal;
+use server_runtime::AppState;
 use shop::model::{NewOrder, Order, OrderItem, OrderStatus, Product, Validate};
 use shop::money::Money;
 use shop::store::stub::StubStore;
 use shop::store::Store;
-use shop::AppState;
 
 pub mod servers;
 

@@ -65,7 +65,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// The hyper server on one keep-alive connection over an in-memory stream,
-/// configured as `shop::serve` configures every connection.
+/// configured as `server_runtime::serve` configures every connection.
 pub struct Hyper {
     runtime: tokio::runtime::Runtime,
     client: DuplexStream,
@@ -81,7 +81,8 @@ impl Hyper {
         let (client, server) = tokio::io::duplex(256 * 1024);
         let service = stackbench_hyper::service(stub_state());
         runtime.spawn(
-            shop::serve::connection_builder().serve_connection(TokioIo::new(server), service),
+            server_runtime::serve::connection_builder()
+                .serve_connection(TokioIo::new(server), service),
         );
         let mut hyper = Hyper {
             runtime,

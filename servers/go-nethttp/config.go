@@ -18,7 +18,7 @@ import (
 const driverName = "lib/pq"
 
 // Config is the command line and environment, the same flags as the Rust
-// servers (shop::config).
+// servers (server_runtime::config).
 type Config struct {
 	Port                     int
 	Host                     string
@@ -126,7 +126,7 @@ func intIn(name, text string, min, max int) (int, error) {
 }
 
 // parseDuration reads 10s, 500ms, 2m or a bare number of seconds, like
-// shop::config::parse_duration.
+// server_runtime::config::parse_duration.
 func parseDuration(text string) (time.Duration, error) {
 	text = strings.TrimSpace(text)
 	split := strings.IndexFunc(text, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })

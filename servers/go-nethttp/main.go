@@ -24,9 +24,9 @@ const (
 	serverName    = "stackbench-go-nethttp"
 	serverVersion = "0.1.0"
 	// How long a client may take to send a request head, and how long a
-	// keep-alive connection may sit idle: shop::serve::HEADER_READ_TIMEOUT.
+	// keep-alive connection may sit idle: server_runtime::serve::HEADER_READ_TIMEOUT.
 	headerReadTimeout = 5 * time.Second
-	// How long start-up may wait for the database, as shop::launch does.
+	// How long start-up may wait for the database, as server_runtime::launch does.
 	startupTimeout = 10 * time.Second
 )
 

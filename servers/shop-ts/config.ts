@@ -1,5 +1,5 @@
 // Server configuration: the flags and variables of every stackbench server
-// (servers/shop/src/config.rs), read by hand as clap reads them there:
+// (servers/runtime/src/config.rs), read by hand as clap reads them there:
 // `--flag value` or `--flag=value`, each with an environment variable.
 
 import type { DbTimeouts } from "./store.ts";

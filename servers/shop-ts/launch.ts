@@ -1,4 +1,4 @@
-// What every Bun server's main does (servers/shop/src/launch.rs): read the
+// What every Bun server's main does (servers/runtime/src/launch.rs): read the
 // config, connect to the database, serve, and stop cleanly on SIGINT or
 // SIGTERM. A server's main.ts is one call to `run`.
 
@@ -7,7 +7,7 @@ import { dbTimeouts, parseConfig, type Config } from "./config.ts";
 import { log } from "./log.ts";
 import { describeStoreError, Store } from "./store.ts";
 
-/** shop::serve::HEADER_READ_TIMEOUT, as Bun.serve's `idleTimeout` (seconds).
+/** server_runtime::serve::HEADER_READ_TIMEOUT, as Bun.serve's `idleTimeout` (seconds).
  * Bun's timers tick every 4 s, so a keep-alive connection is closed after
  * about 8 s idle; and a request head that never ends is cut by Bun's own
  * fixed header timeout (about 10-12 s), which no option changes. */

@@ -18,9 +18,10 @@ use futures_util::future::{ready, LocalBoxFuture, Ready};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use server_runtime::AppState;
 use shop::http::{self as contract, ListQuery, MAX_BODY_BYTES};
 use shop::model::{NewOrder, NewProduct, NewUser, ProductPatch, UserPatch, Validate};
-use shop::{ApiError, AppState};
+use shop::ApiError;
 
 /// Serves the API on `listener` with `state.workers` actix workers until
 /// `shutdown` resolves, then finishes the requests in flight.
@@ -77,8 +78,8 @@ pub async fn serve(
     .workers(workers)
     // The same header-read timeout as hyper and axum: for the first request
     // (`client_request_timeout`) and between requests (`keep_alive`).
-    .client_request_timeout(shop::serve::HEADER_READ_TIMEOUT)
-    .keep_alive(shop::serve::HEADER_READ_TIMEOUT)
+    .client_request_timeout(server_runtime::serve::HEADER_READ_TIMEOUT)
+    .keep_alive(server_runtime::serve::HEADER_READ_TIMEOUT)
     // Signals are the launcher's job: it resolves `shutdown` on SIGINT/SIGTERM.
     .disable_signals()
     // Used only if actix stops gracefully by itself; `serve` drains, then forces.

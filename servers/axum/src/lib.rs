@@ -13,15 +13,16 @@ use axum::Router;
 use hyper_util::service::TowerToHyperService;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use server_runtime::AppState;
 use shop::http::{self as contract, ListQuery, MAX_BODY_BYTES};
 use shop::model::{NewOrder, NewProduct, NewUser, ProductPatch, UserPatch, Validate};
-use shop::{ApiError, AppState};
+use shop::ApiError;
 use tower::ServiceExt;
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes
 /// the requests in flight (within `state.shutdown_timeout`).
 ///
-/// The `Router` is served through `shop::serve::http1`, hyper-util's
+/// The `Router` is served through `server_runtime::serve::http1`, hyper-util's
 /// connection loop shared with the hyper adapter, rather than `axum::serve`:
 /// axum 0.8's `serve` exposes neither a header-read timeout nor a deadline
 /// for its graceful shutdown.
@@ -32,7 +33,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let grace = state.shutdown_timeout;
     let service = TowerToHyperService::new(app(state));
-    shop::serve::http1(listener, shutdown, grace, service).await
+    server_runtime::serve::http1(listener, shutdown, grace, service).await
 }
 
 /// The `Router` behind the path rewrite, for requests with bodies of type `B`.

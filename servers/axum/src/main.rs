@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use shop::launch::{run, Threads};
+use server_runtime::launch::{run, Threads};
 
 fn main() -> ExitCode {
     run(

@@ -12,9 +12,10 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use server_runtime::AppState;
 use shop::http::{self as contract, ListQuery, MAX_BODY_BYTES};
 use shop::model::Validate;
-use shop::{ApiError, AppState};
+use shop::ApiError;
 
 type Body = Full<Bytes>;
 type Result<T = Response<Body>> = std::result::Result<T, ApiError>;
@@ -27,7 +28,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = state.shutdown_timeout;
-    shop::serve::http1(listener, shutdown, grace, service(state)).await
+    server_runtime::serve::http1(listener, shutdown, grace, service(state)).await
 }
 
 /// The API as the hyper service `serve` runs on every connection (the

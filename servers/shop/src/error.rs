@@ -4,7 +4,7 @@
 //! [`ApiError::status`] and [`ApiError::to_json`]; nothing else about errors
 //! is left to the framework, so all servers answer alike.
 
-use hyper::StatusCode;
+use http::StatusCode;
 use serde::Serialize;
 
 /// The `code` of an error body; each maps to one HTTP status.

@@ -21,18 +21,23 @@ use crate::model::{NewOrder, NewProduct, NewUser, Order, Product, ProductPatch, 
 use crate::money::Money;
 
 /// Which database driver the store runs on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Driver {
     /// `tokio-postgres` through a `deadpool-postgres` pool, statements prepared once per connection.
     #[default]
-    #[value(name = "tokio-postgres")]
     TokioPostgres,
     /// `sqlx`'s `PgPool`, which caches prepared statements per connection too.
-    #[value(name = "sqlx")]
     Sqlx,
 }
 
 impl Driver {
+    pub const ALL: [Driver; 2] = [Driver::TokioPostgres, Driver::Sqlx];
+
+    /// The driver of this name (`tokio-postgres`, `sqlx`).
+    pub fn from_name(name: &str) -> Option<Driver> {
+        Driver::ALL.into_iter().find(|driver| driver.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Driver::TokioPostgres => "tokio-postgres",

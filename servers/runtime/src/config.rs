@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
-use crate::store::{DbTimeouts, Driver};
+use shop::{DbTimeouts, Driver};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -31,7 +31,7 @@ pub struct Config {
     pub pool_size: u32,
 
     /// Database driver.
-    #[arg(long, env = "DB_DRIVER", value_enum, default_value_t = Driver::TokioPostgres)]
+    #[arg(long, env = "DB_DRIVER", default_value = "tokio-postgres", value_parser = driver_parser())]
     pub driver: Driver,
 
     /// Worker threads serving requests [default: all cores].
@@ -122,4 +122,11 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         }
     };
     std::time::Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+/// `--driver` takes the names of `shop`'s drivers, and lists them in `--help`.
+fn driver_parser() -> impl clap::builder::TypedValueParser<Value = Driver> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Driver::ALL.map(Driver::name))
+        .map(|name: String| Driver::from_name(&name).expect("a listed driver"))
 }
