@@ -271,9 +271,8 @@ const RECOVERY: Duration = Duration::from_secs(2);
 /// cluster, initdb'd once): while it is down every request is answered 503
 /// `unavailable` within 1.5 s, and within 2 s of it accepting connections
 /// again reads and writes succeed, with no 503 after that (no stale pooled
-/// connection); never a 500. One stack at a time: with all nine under load
-/// at once, hyper on tokio-postgres once answered a `POST /users` 409, a
-/// request seemingly run twice, not yet explained.
+/// connection); never a 500. One stack at a time, for the reason
+/// docs/faults.md gives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_outage_under_every_stack() {
     let _turn = timed().await;
@@ -388,8 +387,8 @@ fn judge_outage(
         .max()
         .unwrap_or_default();
     // A request that had begun opening a connection as the database went
-    // waits out the drivers' 1 s connect timeout (CI saw 1.04 s, with all
-    // nine stacks under load at once).
+    // waits out the drivers' 1 s connect timeout, and on a loaded machine a
+    // little longer (docs/faults.md).
     assert!(
         slowest < Duration::from_millis(1500),
         "{server}/{driver}: a 503 took {slowest:?}"
