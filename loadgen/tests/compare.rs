@@ -49,7 +49,7 @@ fn headless(html: &Path, extra: &[&str]) -> std::process::Output {
 /// Runs `loadgen compare ARGS --out OUT` and fails the test unless it
 /// succeeds; returns the saved comparison and what it printed.
 fn compare(args: &[&str], out: &Path) -> (Value, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+    let output = support::loadgen_command()
         .arg("compare")
         .args(args)
         .arg("--out")
@@ -82,7 +82,7 @@ fn every_stack_compares_on_orders() {
     let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
     let out = temp("every-stack.json");
     let names: Vec<&str> = stacks::STACKS.iter().map(|stack| stack.name).collect();
-    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+    let output = support::loadgen_command()
         .args([
             "compare",
             "--scenario",
@@ -383,7 +383,7 @@ fn rounds_interleave_beside_the_ceiling_and_the_report_renders() {
     // `loadgen report` rebuilds the same page from the JSON.
     let first = std::fs::read_to_string(&html).unwrap();
     std::fs::remove_file(&html).unwrap();
-    let rebuilt = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+    let rebuilt = support::loadgen_command()
         .arg("report")
         .arg(&out)
         .output()
@@ -399,7 +399,7 @@ fn rounds_interleave_beside_the_ceiling_and_the_report_renders() {
 fn a_single_round_names_no_winner() {
     let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
     let out = temp("single.json");
-    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+    let output = support::loadgen_command()
         .args(["compare", "--scenario", "smoke", "--servers", "axum,axum"])
         .args(["--rounds", "1", "--no-latency-phase", "--duration", "1s"])
         .args(["--warmup", "200ms", "--threads", "1", "--out"])
@@ -450,7 +450,7 @@ fn stock_changed_behind_the_servers_back_fails_the_comparison() {
     runtime
         .block_on(client.batch_execute("TRUNCATE order_items, orders"))
         .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+    let child = support::loadgen_command()
         .args([
             "compare",
             "--scenario",

@@ -3,8 +3,10 @@
 //! every error kind, warm-up exclusion, thresholds, scenario errors and
 //! bounded memory. The real servers are exercised at the end.
 
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -177,7 +179,7 @@ fn scenario(steps: &[(&str, &str)]) -> PathBuf {
 }
 
 fn loadgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_loadgen"))
+    support::loadgen_command()
         .args(args)
         .output()
         .expect("loadgen runs")
@@ -247,7 +249,11 @@ fn the_open_model_holds_the_rate_within_one_percent() {
         &scenario(&[("/ok", "")]),
         &["--rate", "2000", "--duration", "3s", "--warmup", "1s"],
     );
-    assert!(output.status.success());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     let open = &record["open_model"];
     let achieved = us(&open["achieved_rate"]);
     assert!(
@@ -488,7 +494,7 @@ fn spawn_run(
     extra: &[&str],
 ) -> (std::process::Child, PathBuf) {
     let out = temp_path("run.json");
-    let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+    let child = support::loadgen_command()
         .args(["run", "--scenario", scenario.to_str().unwrap()])
         .args(["--target", &server.url(), "--threads", "2", "--out"])
         .arg(&out)
@@ -509,6 +515,64 @@ fn finish(child: std::process::Child, out: &std::path::Path) -> (Output, Value) 
         )
     });
     (output, serde_json::from_str(&text).unwrap())
+}
+
+/// The generator paused mid-run (SIGSTOP, SIGCONT 150 ms later, twice)
+/// against a server that answers at once: requests planned in the pauses go
+/// out late for the generator's own reasons, so the run is invalid (exit
+/// 97, not the threshold's 99), the output and the record name the
+/// generator, and the threshold, which its own delay would have failed, is
+/// not judged.
+#[test]
+fn a_paused_generator_makes_the_run_invalid_not_the_server_slow() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let _turn = timing_lock();
+    let server = TestServer::start(None);
+    let (child, out) = spawn_run(
+        &server,
+        &scenario(&[("/ok", "")]),
+        &[
+            "--rate",
+            "400",
+            "--duration",
+            "3s",
+            "--warmup",
+            "0s",
+            "--threshold",
+            "p99 < 20ms",
+        ],
+    );
+    let pid = Pid::from_raw(child.id() as i32);
+    // A second into the load, by the requests the server got.
+    while server.received.load(Ordering::Relaxed) < 400 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for _ in 0..2 {
+        kill(pid, Signal::SIGSTOP).unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        kill(pid, Signal::SIGCONT).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let (output, record) = finish(child, &out);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(97), "{stdout}");
+    let validity = &record["validity"];
+    assert_eq!(validity["valid"], false, "{validity}");
+    let reason = validity["reasons"][0].as_str().unwrap();
+    assert!(reason.starts_with("the generator fell behind"), "{reason}");
+    assert!(
+        stdout.contains("INVALID: the generator fell behind"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("threshold FAIL"),
+        "judged anyway: {stdout}"
+    );
+    assert_eq!(record["thresholds"], serde_json::json!([]));
+    // The late sends were the generator's, not the server's.
+    let open = &record["open_model"];
+    assert!(open["own_late_sends"].as_u64().unwrap() >= 40, "{open}");
 }
 
 /// A server that stops answering for the last ~2 s of a 5 s open-model run:

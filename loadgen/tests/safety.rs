@@ -83,7 +83,7 @@ fn scenario(dir: &Path) -> PathBuf {
 
 /// Runs the loadgen under test with `DATABASE_URL` as given (or unset).
 fn loadgen(args: &[&str], database_url: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_loadgen"));
+    let mut command = support::loadgen_command();
     command.args(args).env_remove("DATABASE_URL");
     if let Some(url) = database_url {
         command.env("DATABASE_URL", url);

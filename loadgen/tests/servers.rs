@@ -3,7 +3,7 @@
 //! and runs the `smoke` scenario (orders, captures, checks, a threshold)
 //! without errors.
 
-use std::process::Command;
+mod support;
 
 use serde_json::Value;
 
@@ -17,7 +17,7 @@ fn smoke_runs_cleanly_against_every_stack_and_driver() {
                 std::process::id(),
                 driver.replace('/', "-")
             ));
-            let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            let output = support::loadgen_command()
                 .args([
                     "run",
                     "--scenario",

@@ -18,7 +18,7 @@ use crate::measure::comparison::{
     CEILING_LABEL, SCHEMA,
 };
 use crate::measure::figure::Phase;
-use crate::measure::record::{self, Header};
+use crate::measure::record::{self, Header, RunRecord};
 use crate::measure::statistics::median;
 use crate::report::{html, text};
 use crate::runner;
@@ -186,6 +186,9 @@ impl Rounds<'_> {
         Ok(())
     }
 
+    /// A contender's run, run again (at most [`runner::RERUNS`] times) while its
+    /// generator falls behind; the last is kept, valid or not, and an
+    /// invalid one gives no figures.
     async fn run_contender(
         &mut self,
         round: u32,
@@ -193,6 +196,45 @@ impl Rounds<'_> {
         contender: &Contender,
         load: &Load,
     ) -> anyhow::Result<()> {
+        let mut record = self
+            .run_contender_once(round, phase, contender, load)
+            .await?;
+        for again in 1..=runner::RERUNS {
+            if record.validity.valid {
+                break;
+            }
+            eprintln!("   INVALID: {}", record.validity.reasons.join("; "));
+            eprintln!(
+                "   running it again ({again} of at most {})",
+                runner::RERUNS
+            );
+            record = self
+                .run_contender_once(round, phase, contender, load)
+                .await?;
+        }
+        if !record.validity.valid {
+            eprintln!(
+                "   INVALID still: {}; this run gives no figures",
+                record.validity.reasons.join("; ")
+            );
+        }
+        self.runs.push(CompareRun {
+            round,
+            phase,
+            contender: contender.label.clone(),
+            record,
+        });
+        Ok(())
+    }
+
+    /// One run of a contender on fresh data, its database checked after.
+    async fn run_contender_once(
+        &mut self,
+        round: u32,
+        phase: Phase,
+        contender: &Contender,
+        load: &Load,
+    ) -> anyhow::Result<RunRecord> {
         let label = self.begin(round, phase, &contender.label).await?;
         let pin = self.args.pin_server.as_ref().map(|cpus| cpus.0.as_slice());
         let binary = (self.binaries.iter())
@@ -207,7 +249,8 @@ impl Rounds<'_> {
         )
         .await?;
         let threads = self.args.load.threads(load);
-        let config = runner::config_of(load, threads, self.args.load.seed, true);
+        let tolerance = self.args.load.tolerance.tolerance();
+        let config = runner::config_of(load, threads, self.args.load.seed, true, tolerance);
         let (destination, identity, pid) =
             (server.destination(), server.identity.clone(), server.pid());
         let scenario = self.scenario.clone();
@@ -236,13 +279,7 @@ impl Rounds<'_> {
             crate::units::format_us(record.total.latency.p99_us as f64),
             record.total.error_count()
         );
-        self.runs.push(CompareRun {
-            round,
-            phase,
-            contender: contender.label.clone(),
-            record,
-        });
-        Ok(())
+        Ok(record)
     }
 
     /// Each contender's median throughput over the rounds run so far.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::Args;
 
-use crate::commands::load;
+use crate::commands::load::{self, ToleranceArgs};
 use crate::commands::places::Places;
 use crate::measure::figure::{Figure, Phase};
 use crate::measure::gate::{
@@ -21,7 +21,7 @@ use crate::measure::gate::{
     Side, Verdict, Window, GATED,
 };
 use crate::measure::paired::{paired_change, unpaired_change};
-use crate::measure::record::{self, Header, Machine, RunRecord};
+use crate::measure::record::{self, GeneratorTolerance, Header, Machine, RunRecord};
 use crate::measure::statistics::median;
 use crate::runner;
 use crate::scenario::{self, Load, Model, Scenario};
@@ -83,6 +83,8 @@ pub struct GateArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[command(flatten)]
+    pub tolerance: ToleranceArgs,
+    #[command(flatten)]
     pub places: Places,
 }
 
@@ -133,6 +135,7 @@ pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result
     );
     let windows = Windows {
         runtime,
+        tolerance: args.tolerance.tolerance(),
         pairs: args.pairs,
         scenario: &scenario,
         database_url: &database_url,
@@ -243,6 +246,7 @@ fn latency_rate(
 /// The builds' servers, run window after window on fresh data.
 struct Windows<'a> {
     runtime: &'a tokio::runtime::Runtime,
+    tolerance: GeneratorTolerance,
     pairs: u32,
     scenario: &'a Scenario,
     database_url: &'a str,
@@ -250,6 +254,35 @@ struct Windows<'a> {
 }
 
 impl Windows<'_> {
+    /// One window on fresh data, run again (at most [`runner::RERUNS`] times) while
+    /// its generator falls behind.
+    fn window(
+        &self,
+        side: Side,
+        phase: Phase,
+        pair: u32,
+        load: &Load,
+        server: &ServerProcess,
+    ) -> anyhow::Result<Window> {
+        let mut attempt = 0;
+        loop {
+            let reset = load::reset_database(self.database_url, self.scenario);
+            self.runtime.block_on(reset)?;
+            let record = measure_window(self.scenario, load, server, self.tolerance);
+            if record.validity.valid || attempt == runner::RERUNS {
+                return Ok(Window::of(side, phase, pair, &record));
+            }
+            attempt += 1;
+            eprintln!(
+                "   {} pair {} {}: INVALID ({}); running it again",
+                phase.name(),
+                pair + 1,
+                side.name(),
+                record.validity.reasons.join("; ")
+            );
+        }
+    }
+
     /// Every pair of windows of one phase: A B, then B A, so that each build
     /// goes first in half the pairs.
     fn measure(&self, phase: Phase, load: &Load) -> anyhow::Result<Vec<Window>> {
@@ -260,10 +293,7 @@ impl Windows<'_> {
                 order.reverse();
             }
             for (side, server) in order {
-                let reset = load::reset_database(self.database_url, self.scenario);
-                self.runtime.block_on(reset)?;
-                let record = measure_window(self.scenario, load, server);
-                let window = Window::of(*side, phase, pair, &record);
+                let window = self.window(*side, phase, pair, load, server)?;
                 let shown = |figure: Figure, show: fn(f64) -> String| {
                     window.figure(figure).map_or("-".into(), show)
                 };
@@ -299,18 +329,20 @@ fn judge_windows(
     let alpha = (1.0 - args.confidence) / (GATED.len() + 1) as f64;
     let base_windows: Vec<Window> = match saved {
         Some(saved) => (saved.windows.iter())
-            .filter(|w| w.side == Side::Head)
+            .filter(|w| w.side == Side::Head && w.valid)
             .map(|w| Window {
                 side: Side::Base,
                 ..w.clone()
             })
             .collect(),
         None => (windows.iter())
-            .filter(|w| w.side == Side::Base)
+            .filter(|w| w.side == Side::Base && w.valid)
             .cloned()
             .collect(),
     };
-    let head_windows: Vec<&Window> = windows.iter().filter(|w| w.side == Side::Head).collect();
+    let head_windows: Vec<&Window> = (windows.iter())
+        .filter(|w| w.side == Side::Head && w.valid)
+        .collect();
     let paired = mode == Mode::Paired;
     let changes = (GATED.into_iter())
         .map(|figure| {
@@ -356,12 +388,17 @@ fn tolerance(args: &GateArgs, figure: Figure) -> f64 {
     percent / 100.0
 }
 
-fn measure_window(scenario: &Scenario, load: &Load, server: &ServerProcess) -> RunRecord {
+fn measure_window(
+    scenario: &Scenario,
+    load: &Load,
+    server: &ServerProcess,
+    tolerance: GeneratorTolerance,
+) -> RunRecord {
     let threads = crate::engine::threads_for(
         load,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
-    let config = runner::config_of(load, threads, 1, true);
+    let config = runner::config_of(load, threads, 1, true, tolerance);
     runner::measure(
         scenario,
         load,

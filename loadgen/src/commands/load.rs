@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use crate::engine;
+use crate::measure::record::GeneratorTolerance;
 use crate::scenario::{self, Load, Model, Scenario};
 
 #[derive(Args, Debug, Clone)]
@@ -62,6 +63,41 @@ pub struct LoadArgs {
     /// that loadgen starts; a URL target's database is reset only with --reset-db).
     #[arg(long)]
     pub no_reset: bool,
+    #[command(flatten)]
+    pub tolerance: ToleranceArgs,
+}
+
+/// When a run is invalid because its generator fell behind: `run`,
+/// `compare` and `gate` take these.
+#[derive(Args, Debug, Clone)]
+pub struct ToleranceArgs {
+    /// Open model: a request the generator sends this long after a
+    /// connection was free for it is late by its own fault...
+    #[arg(long, env = "LOADGEN_GENERATOR_LATE_BY", default_value = "1ms", value_parser = scenario::parse_duration)]
+    pub generator_late_by: Duration,
+    /// ...and a run with more than this percentage of such requests is
+    /// invalid: loadgen says why; `run` exits 97 with its thresholds
+    /// unjudged, `compare` and `gate` run it again (twice at most), then
+    /// leave it out of their figures.
+    #[arg(long, env = "LOADGEN_GENERATOR_LATE_SHARE", default_value_t = 1.0, value_parser = percent)]
+    pub generator_late_share: f64,
+}
+
+impl ToleranceArgs {
+    /// How far behind the generator may fall, from the flags.
+    pub fn tolerance(&self) -> GeneratorTolerance {
+        GeneratorTolerance {
+            late_by_us: self.generator_late_by.as_micros() as u64,
+            share: self.generator_late_share / 100.0,
+        }
+    }
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    match text.trim_end_matches('%').parse::<f64>() {
+        Ok(value) if (0.0..=100.0).contains(&value) => Ok(value),
+        _ => Err(format!("expected a percentage from 0 to 100, not {text:?}")),
+    }
 }
 
 /// The open model's cap on requests in flight when nothing else says it.

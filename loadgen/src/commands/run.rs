@@ -61,6 +61,9 @@ pub struct RunArgs {
 
 /// Exit status of a run whose thresholds failed (k6's convention).
 pub const THRESHOLD_EXIT: u8 = 99;
+/// Exit status of an invalid run: its generator fell behind, so neither a
+/// pass nor a failure of its thresholds would be the server's.
+pub const INVALID_EXIT: u8 = 97;
 
 /// Checks the thresholds against the total figures.
 pub fn check_thresholds(record: &mut RunRecord, thresholds: &[Threshold]) -> bool {
@@ -96,7 +99,14 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
         thresholds.push(text.parse().map_err(anyhow::Error::msg)?);
     }
     let threads = args.load.threads(&load);
-    let mut config = runner::config_of(&load, threads, args.load.seed, !args.load.no_reset);
+    let tolerance = args.load.tolerance.tolerance();
+    let mut config = runner::config_of(
+        &load,
+        threads,
+        args.load.seed,
+        !args.load.no_reset,
+        tolerance,
+    );
     let target = server::parse_target(&args.target)?;
     // The database behind a URL is the user's business unless they ask.
     config.reset = match target {
@@ -155,7 +165,9 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
     if let Some(server) = server {
         server.stop()?;
     }
-    let passed = check_thresholds(&mut record, &thresholds);
+    // An invalid run's figures are partly loadgen's: its thresholds are not
+    // judged, and it exits with its own status.
+    let passed = record.validity.valid && check_thresholds(&mut record, &thresholds);
     print!("{}", crate::report::text::run(&record, args.latency));
     let path = args.out.unwrap_or_else(|| {
         args.places.results_dir.join(format!(
@@ -167,5 +179,9 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
     });
     record::save(&record, &path)?;
     println!("saved {}", path.display());
-    Ok(if passed { 0 } else { THRESHOLD_EXIT })
+    Ok(match (record.validity.valid, passed) {
+        (false, _) => INVALID_EXIT,
+        (true, true) => 0,
+        (true, false) => THRESHOLD_EXIT,
+    })
 }

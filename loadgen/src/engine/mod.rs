@@ -271,6 +271,23 @@ impl Worker {
         failure.is_none()
     }
 
+    /// Open model, as a connection takes a request to send now: how late it
+    /// goes out, and how much of that is the generator's own.
+    fn note_lateness(&self, handoff: Handoff) {
+        if handoff.planned < self.warmup_end {
+            return;
+        }
+        let now = Instant::now();
+        let micros = |since: Instant| now.saturating_duration_since(since).as_micros() as u64;
+        let mut stats = self.stats.borrow_mut();
+        stats
+            .lateness
+            .saturating_record(micros(handoff.planned).max(1));
+        stats
+            .own_lateness
+            .saturating_record(micros(handoff.ready).max(1));
+    }
+
     /// The timeline shows the warm-up too; the figures do not.
     fn note_second(&self, latency_us: u64, success: bool) {
         let mut second = self.second.borrow_mut();
@@ -287,8 +304,21 @@ impl Worker {
 /// Where the pacer hands a planned send time to an idle connection.
 #[derive(Default)]
 struct Slot {
-    planned: Cell<Option<Instant>>,
+    planned: Cell<Option<Handoff>>,
     waker: Cell<Option<Waker>>,
+    /// When the connection last became idle, free for a request.
+    idle_since: Cell<Option<Instant>>,
+}
+
+/// A request the pacer hands to a connection: when it was planned, and
+/// from when a connection was free to send it (the later of its planned
+/// time and the moment the connection became idle). Any delay before
+/// `ready` was the server's, keeping every connection busy; any after it is
+/// the generator's own (its pacer woke late, or its thread was not running).
+#[derive(Clone, Copy)]
+struct Handoff {
+    planned: Instant,
+    ready: Instant,
 }
 
 fn run_thread(spec: Arc<RunSpec>, thread: usize, ticks: mpsc::Sender<Tick>) -> (ThreadStats, f64) {
@@ -412,17 +442,11 @@ async fn pacer(worker: Rc<Worker>, plan: Plan) {
             () = sleep_until(worker.end) => None,
         };
         let Some(slot) = slot else { break };
-        if planned >= worker.warmup_end {
-            let late = Instant::now()
-                .saturating_duration_since(planned)
-                .as_micros() as u64;
-            worker
-                .stats
-                .borrow_mut()
-                .lateness
-                .saturating_record(late.max(1));
-        }
-        slot.planned.set(Some(planned));
+        let idle_since = slot.idle_since.get().unwrap_or(planned);
+        slot.planned.set(Some(Handoff {
+            planned,
+            ready: planned.max(idle_since),
+        }));
         if let Some(waker) = slot.waker.take() {
             waker.wake();
         }
@@ -614,7 +638,10 @@ async fn connection_task(worker: Rc<Worker>, index: usize, total: usize, slot: O
         // When to send, by the plan (open) or now (closed).
         let planned = match &slot {
             Some(slot) => match wait_for_plan(&worker, slot, &mut client).await {
-                Some(planned) => planned,
+                Some(handoff) => {
+                    worker.note_lateness(handoff);
+                    handoff.planned
+                }
                 None => return,
             },
             None => {
@@ -678,7 +705,8 @@ async fn connection_task(worker: Rc<Worker>, index: usize, total: usize, slot: O
 /// send time, or `None` when pacing is over. While it waits, a server that
 /// closes the idle connection is noticed from the socket, and the
 /// connection is dropped so the next request opens a fresh one.
-async fn wait_for_plan(worker: &Worker, slot: &Rc<Slot>, client: &mut Client) -> Option<Instant> {
+async fn wait_for_plan(worker: &Worker, slot: &Rc<Slot>, client: &mut Client) -> Option<Handoff> {
+    slot.idle_since.set(Some(Instant::now()));
     worker.idle.borrow_mut().push(Rc::clone(slot));
     if let Some(waker) = worker.pacer_waker.take() {
         waker.wake();

@@ -10,10 +10,11 @@ use crate::measure::statistics::{median, ratio_interval, rounds_needed, RatioInt
 
 pub const SCHEMA: &str = "stackbench.compare/3";
 
-/// Family-wise confidence of a comparison's verdicts: each figure's interval
-/// is at `1 - (1 - FAMILY_CONFIDENCE) / figures` (Bonferroni), so that
-/// comparing a stack with itself comes out "within noise" on every figure
-/// at least this often.
+/// Family-wise confidence of a comparison's verdicts: every interval is at
+/// `1 - (1 - FAMILY_CONFIDENCE) / comparisons` (Bonferroni), the
+/// comparisons being each figure's best against each other contender, so
+/// that copies of one stack come out "within noise" on every figure at
+/// least this often, however many copies and figures there are.
 pub const FAMILY_CONFIDENCE: f64 = 0.95;
 
 /// Fewer rounds than this: the figures are printed, no winner is named.
@@ -330,8 +331,9 @@ pub fn summarize(
     contenders
         .iter()
         .map(|contender| {
+            // An invalid run's figures are partly its generator's: none are taken.
             let theirs: Vec<&CompareRun> = (runs.iter())
-                .filter(|run| run.contender == contender.label)
+                .filter(|run| run.contender == contender.label && run.record.validity.valid)
                 .collect();
             let rounds = round_numbers(theirs.iter().map(|run| run.round))
                 .map(|round| {
@@ -358,19 +360,24 @@ pub fn judge(summary: &[ContenderSummary], rounds: u32) -> Verdicts {
     let figures: Vec<Figure> = (Figure::ALL.into_iter())
         .filter(|&figure| summary.iter().all(|s| s.spread(figure).is_some()))
         .collect();
-    let confidence = 1.0 - (1.0 - FAMILY_CONFIDENCE) / figures.len().max(1) as f64;
+    // Each figure sets its best against every other contender: k - 1
+    // comparisons, with the best picked from the same rounds.
+    let comparisons = figures.len() * summary.len().saturating_sub(1);
+    let confidence = 1.0 - (1.0 - FAMILY_CONFIDENCE) / comparisons.max(1) as f64;
     let judged = rounds >= MIN_ROUNDS_FOR_VERDICT && summary.len() >= 2;
     Verdicts {
         method: format!(
             "per figure, each contender's rounds against the best median's: the ratio is the Hodges-Lehmann \
-             estimate and its interval the exact Mann-Whitney interval at {:.2}% ({:.0}% over all {} figures, \
-             Bonferroni); a difference is beyond noise when the interval excludes 1",
+             estimate and its interval the exact Mann-Whitney interval at {:.2}% ({:.0}% over all {comparisons} \
+             comparisons, {} figures x {} others, Bonferroni); a difference is beyond noise when the interval \
+             excludes 1",
             100.0 * confidence,
             100.0 * FAMILY_CONFIDENCE,
-            figures.len()
+            figures.len(),
+            summary.len().saturating_sub(1),
         ),
         confidence,
-        caveat: caveat(summary.len(), rounds, confidence, figures.len()),
+        caveat: caveat(summary.len(), rounds, confidence, comparisons),
         figures: (figures.iter())
             .map(|&figure| judge_figure(summary, figure, judged.then_some(confidence)))
             .collect(),
@@ -378,7 +385,7 @@ pub fn judge(summary: &[ContenderSummary], rounds: u32) -> Verdicts {
 }
 
 /// Why no winner can be named at all, when that is so.
-fn caveat(contenders: usize, rounds: u32, confidence: f64, figures: usize) -> Option<String> {
+fn caveat(contenders: usize, rounds: u32, confidence: f64, comparisons: usize) -> Option<String> {
     let needed = rounds_needed(confidence);
     if contenders < 2 {
         Some("one contender: nothing to compare".to_string())
@@ -390,9 +397,9 @@ fn caveat(contenders: usize, rounds: u32, confidence: f64, figures: usize) -> Op
         ))
     } else if (rounds as usize) < needed {
         Some(format!(
-            "{rounds} rounds cannot separate contenders at {:.0}% confidence over {figures} figures (it takes \
-             {needed}, when every round of one beats every round of the other): every difference is reported \
-             as within noise; run with --rounds {needed} or more",
+            "{rounds} rounds cannot separate contenders at {:.0}% confidence over {comparisons} comparisons \
+             (it takes {needed}, when every round of one beats every round of the other): every difference is \
+             reported as within noise; run with --rounds {needed} or more",
             100.0 * FAMILY_CONFIDENCE,
         ))
     } else {
@@ -569,6 +576,40 @@ mod tests {
         );
         // Identical stacks tie on every figure.
         assert!(noisy.figures.iter().skip(1).all(|f| !f.winner));
+    }
+
+    #[test]
+    fn verdicts_correct_for_every_comparison_of_every_figure() {
+        let fast = [130.0, 128.0, 135.0, 131.0, 129.0];
+        let slow = [100.0, 103.0, 98.0, 101.0, 99.0];
+        // Two contenders: 6 comparisons, and 5 rounds can tell them apart.
+        let two = judge(&[summary("a", &slow), summary("b", &fast)], 5);
+        assert!(two.figures[0].winner, "{two:?}");
+        // Four: 18 comparisons, each at 1 - 0.05/18, which 5 rounds cannot
+        // reach however far apart they are; the caveat says how many can.
+        let four = [
+            summary("a", &slow),
+            summary("b", &fast),
+            summary("c", &slow),
+            summary("d", &slow),
+        ];
+        let verdicts = judge(&four, 5);
+        assert!((verdicts.confidence - (1.0 - 0.05 / 18.0)).abs() < 1e-12);
+        assert!(verdicts.figures.iter().all(|f| !f.winner), "{verdicts:?}");
+        let caveat = verdicts.caveat.as_deref().unwrap();
+        assert!(
+            caveat.contains("18 comparisons") && caveat.contains("--rounds 6"),
+            "{caveat}"
+        );
+        let enough = [130.0, 128.0, 135.0, 131.0, 129.0, 133.0];
+        let behind = [100.0, 103.0, 98.0, 101.0, 99.0, 102.0];
+        let six = [
+            summary("a", &behind),
+            summary("b", &enough),
+            summary("c", &behind),
+            summary("d", &behind),
+        ];
+        assert!(judge(&six, 6).figures[0].winner);
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct Window {
     pub errors: u64,
     /// The figures this window's phase gives, those the run could tell.
     pub figures: Figures,
+    /// Whether its generator kept up; an invalid window is left out.
+    pub valid: bool,
 }
 
 impl Window {
@@ -76,6 +78,7 @@ impl Window {
             requests: record.total.requests,
             errors: record.total.error_count(),
             figures,
+            valid: record.validity.valid,
         }
     }
 

@@ -107,6 +107,9 @@ pub struct RunRecord {
     pub timeline: Vec<Second>,
     pub open_model: Option<OpenModel>,
     pub generator: Generator,
+    /// Whether the figures are the server's: an invalid run's generator fell
+    /// behind for its own reasons, and its thresholds are not judged.
+    pub validity: Validity,
     /// Counted requests in flight when the time was up.
     pub in_flight_at_end: u64,
     /// How long those were still waited for (their timeout, at most 2 s).
@@ -135,6 +138,26 @@ pub struct RunConfig {
     pub threads: usize,
     pub seed: u64,
     pub reset: bool,
+    /// How far behind the generator may fall before the run is invalid.
+    pub generator_tolerance: GeneratorTolerance,
+}
+
+/// A run is invalid when more than `share` of its requests went out more
+/// than `late_by_us` after a connection was free for them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct GeneratorTolerance {
+    pub late_by_us: u64,
+    /// A fraction (0.01 = 1%).
+    pub share: f64,
+}
+
+impl Default for GeneratorTolerance {
+    fn default() -> GeneratorTolerance {
+        GeneratorTolerance {
+            late_by_us: 1_000,
+            share: 0.01,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -238,6 +261,11 @@ pub struct OpenModel {
     pub lateness_p50_us: u64,
     pub lateness_p99_us: u64,
     pub lateness_max_us: u64,
+    /// Requests the generator itself sent more than 1 ms late: a connection
+    /// was free, but the pacer woke late or its thread was not running.
+    pub own_late_sends: u64,
+    pub own_lateness_p99_us: u64,
+    pub own_lateness_max_us: u64,
     /// Planned requests never sent: every connection (`max_inflight`) was
     /// busy until the end. They are in the figures as `unanswered`.
     pub unsent: u64,
@@ -250,7 +278,27 @@ pub struct Generator {
     /// loadgen's own CPU time (all worker threads) per request sent,
     /// warm-up included: what the generator costs, model against model.
     pub cpu_us_per_request: f64,
+    /// The nice value loadgen ran at: -10 where it could raise its own
+    /// priority over the server and PostgreSQL, else what it was given.
+    pub nice: i32,
     pub warnings: Vec<String>,
+}
+
+/// Whether a run measured the server and not its own generator.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Validity {
+    pub valid: bool,
+    /// Why not, one sentence each, naming the generator.
+    pub reasons: Vec<String>,
+}
+
+impl Validity {
+    pub fn of(reasons: Vec<String>) -> Validity {
+        Validity {
+            valid: reasons.is_empty(),
+            reasons,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

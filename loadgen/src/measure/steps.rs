@@ -154,8 +154,13 @@ pub struct ThreadStats {
     /// out (every connection stayed busy until the end). They have no step:
     /// a connection picks the step when it takes the request.
     pub never_sent: StepStats,
-    /// Open model: requests sent after their planned time, and by how much.
+    /// Open model: how long after its planned time each request went out.
     pub lateness: Histogram<u64>,
+    /// Open model: the part of that lateness that was the generator's own:
+    /// from the moment a connection was free for the request (or its
+    /// planned time, if one was free already) to the send. The rest of it
+    /// was the server's: every connection busy with a response not yet in.
+    pub own_lateness: Histogram<u64>,
     /// Counted requests still in flight when the run's time was up (some
     /// may have been answered in the grace period after it).
     pub in_flight_at_end: u64,
@@ -172,6 +177,7 @@ impl ThreadStats {
             steps: vec![StepStats::default(); steps],
             never_sent: StepStats::default(),
             lateness: new_histogram(),
+            own_lateness: new_histogram(),
             in_flight_at_end: 0,
             reconnects: 0,
             warmup_requests: 0,
@@ -185,6 +191,9 @@ impl ThreadStats {
         self.never_sent.merge(&other.never_sent);
         self.lateness
             .add(&other.lateness)
+            .expect("same histogram bounds");
+        self.own_lateness
+            .add(&other.own_lateness)
             .expect("same histogram bounds");
         self.in_flight_at_end += other.in_flight_at_end;
         self.reconnects += other.reconnects;

@@ -160,7 +160,8 @@ fn run_notes(record: &RunRecord) -> String {
     if let Some(open) = &record.open_model {
         let _ = writeln!(
             out,
-            "rate: sent {:.1} req/s of {:.1} planned ({:.1}%); {} sent late (>1 ms; lateness p50 {}, p99 {}, max {}); {} never sent (all {} connections busy)",
+            "rate: sent {:.1} req/s of {:.1} planned ({:.1}%); {} sent late (>1 ms; lateness p50 {}, p99 {}, max {}), \
+             {} of them by the generator's own delay (p99 {}, max {}); {} never sent (all {} connections busy)",
             open.achieved_rate,
             open.target_rate,
             100.0 * open.achieved_rate / open.target_rate,
@@ -168,6 +169,9 @@ fn run_notes(record: &RunRecord) -> String {
             format_us(open.lateness_p50_us as f64),
             format_us(open.lateness_p99_us as f64),
             format_us(open.lateness_max_us as f64),
+            open.own_late_sends,
+            format_us(open.own_lateness_p99_us as f64),
+            format_us(open.own_lateness_max_us as f64),
             open.unsent,
             record.config.max_inflight.unwrap_or(0),
         );
@@ -182,9 +186,10 @@ fn run_notes(record: &RunRecord) -> String {
         .collect();
     let _ = writeln!(
         out,
-        "generator CPU per thread: {}; {:.1} µs per request sent",
+        "generator CPU per thread: {}; {:.1} µs per request sent; nice {}",
         cpu.join(" "),
-        record.generator.cpu_us_per_request
+        record.generator.cpu_us_per_request,
+        record.generator.nice
     );
     if let Some(usage) = &record.server_usage {
         let per_request = Figure::CpuPerRequest
@@ -199,6 +204,15 @@ fn run_notes(record: &RunRecord) -> String {
     }
     for warning in &record.generator.warnings {
         let _ = writeln!(out, "warning: {warning}");
+    }
+    for reason in &record.validity.reasons {
+        let _ = writeln!(out, "INVALID: {reason}");
+    }
+    if !record.validity.valid {
+        let _ = writeln!(
+            out,
+            "INVALID run: its figures are partly the generator's, so its thresholds are not judged"
+        );
     }
     for threshold in &record.thresholds {
         let verdict = if threshold.pass { "pass" } else { "FAIL" };
@@ -406,6 +420,17 @@ pub fn comparison(comparison: &Comparison) -> String {
     );
     if let Some(ceiling) = &comparison.ceiling {
         out.push_str(&over_ceiling(ceiling, comparison.latency_rate));
+    }
+    let invalid: Vec<String> = (comparison.runs.iter())
+        .filter(|run| !run.record.validity.valid)
+        .map(|run| format!("round {} {} {}", run.round, run.phase, run.contender))
+        .collect();
+    if !invalid.is_empty() {
+        let _ = writeln!(
+            out,
+            "INVALID, left out of the figures (the generator fell behind, also when run again): {}",
+            invalid.join(", ")
+        );
     }
     let verdicts = &comparison.verdicts;
     if let Some(caveat) = &verdicts.caveat {

@@ -12,8 +12,8 @@ pub mod pgbench;
 
 use crate::engine::{self, Destination, RunSpec, Tick};
 use crate::measure::record::{
-    self, Endpoint, Generator, Identity, OpenModel, ProcessUsage, RunConfig, RunRecord, Second,
-    Tally,
+    self, Endpoint, Generator, GeneratorTolerance, Identity, OpenModel, ProcessUsage, RunConfig,
+    RunRecord, Second, Tally, Validity,
 };
 use crate::measure::steps::{ErrorKind, StepStats, ThreadStats};
 use crate::scenario::{Load, Model, Scenario};
@@ -21,7 +21,13 @@ use crate::server;
 use crate::units::format_us;
 
 /// What a run's record says about its configuration.
-pub fn config_of(load: &Load, threads: usize, seed: u64, reset: bool) -> RunConfig {
+pub fn config_of(
+    load: &Load,
+    threads: usize,
+    seed: u64,
+    reset: bool,
+    generator_tolerance: GeneratorTolerance,
+) -> RunConfig {
     let staged = load.stages.is_some();
     let (model, connections, rate, max_inflight, stage_unit) = match load.model {
         Model::Closed { connections } => (
@@ -58,6 +64,7 @@ pub fn config_of(load: &Load, threads: usize, seed: u64, reset: bool) -> RunConf
         threads,
         seed,
         reset,
+        generator_tolerance,
     }
 }
 
@@ -102,15 +109,22 @@ pub fn measure(
     let stats = &outcome.stats;
     let (total, endpoints) = tallies(scenario, stats, seconds);
     let mut warnings = Vec::new();
-    let thread_cpu_percent = thread_cpu_percent(&outcome, &mut warnings);
+    let mut invalid = Vec::new();
+    let thread_cpu_percent = thread_cpu_percent(&outcome, &mut invalid);
     let open_model = match load.model {
-        Model::Open { max_inflight, .. } => Some(open_model(
-            stats,
-            &total,
-            seconds,
-            max_inflight,
-            &mut warnings,
-        )),
+        Model::Open { max_inflight, .. } => {
+            let tolerance = config.generator_tolerance;
+            let open = open_model(
+                stats,
+                &total,
+                seconds,
+                max_inflight,
+                tolerance,
+                &mut warnings,
+            );
+            invalid.extend(fell_behind(&open, stats, tolerance));
+            Some(open)
+        }
         Model::Closed { .. } => None,
     };
     let unanswered = (total.errors.get(&ErrorKind::Unanswered))
@@ -138,8 +152,10 @@ pub fn measure(
         generator: Generator {
             thread_cpu_percent,
             cpu_us_per_request,
+            nice: rustix::process::getpriority_process(None).unwrap_or(0),
             warnings,
         },
+        validity: Validity::of(invalid),
         in_flight_at_end: stats.in_flight_at_end,
         grace_seconds: spec.grace().as_secs_f64(),
         reconnects: stats.reconnects,
@@ -189,38 +205,71 @@ fn tallies(scenario: &Scenario, stats: &ThreadStats, seconds: f64) -> (Tally, Ve
     (Tally::of(&total, seconds), endpoints)
 }
 
-/// Each generator thread's CPU use, percent of a core; a thread near a
-/// whole core is a warning that the generator may be the bottleneck.
-fn thread_cpu_percent(outcome: &engine::Outcome, warnings: &mut Vec<String>) -> Vec<f64> {
+/// How many times `compare` and `gate` run again a run whose generator fell
+/// behind, before they leave it out.
+pub const RERUNS: u32 = 2;
+
+/// A generator thread busy this share of the run is saturated: what the run
+/// measured may be the generator's speed, not the server's.
+pub const SATURATED_PERCENT: f64 = 95.0;
+
+/// Each generator thread's CPU use, percent of a core; a saturated thread
+/// makes the run invalid.
+fn thread_cpu_percent(outcome: &engine::Outcome, invalid: &mut Vec<String>) -> Vec<f64> {
     let wall = outcome.wall.as_secs_f64().max(1e-9);
     let percent: Vec<f64> = (outcome.thread_cpu.iter())
         .map(|cpu| 100.0 * cpu / wall)
         .collect();
     if let Some(busiest) = percent.iter().cloned().reduce(f64::max) {
-        if busiest > 90.0 {
-            warnings.push(format!(
-                "a loadgen thread used {busiest:.0}% of a core: the generator may be the bottleneck \
-                 (add --threads, or pin loadgen and the server to different cores)"
+        if busiest >= SATURATED_PERCENT {
+            invalid.push(format!(
+                "the generator is saturated: a loadgen thread used {busiest:.0}% of a core, so the figures \
+                 may be loadgen's limit rather than the server's (add --threads, or pin loadgen and the \
+                 server to different cores)"
             ));
         }
     }
     percent
 }
 
-/// How the open model kept its schedule, with a warning for each way it
-/// did not: the rate not met, the in-flight cap near, sends late.
+/// The generator's own lateness beyond the tolerance, as a reason the run
+/// is invalid.
+fn fell_behind(
+    open: &OpenModel,
+    stats: &ThreadStats,
+    tolerance: GeneratorTolerance,
+) -> Option<String> {
+    let sent = stats.own_lateness.len();
+    let share = open.own_late_sends as f64 / sent.max(1) as f64;
+    (share > tolerance.share).then(|| {
+        format!(
+            "the generator fell behind: {} of {sent} requests ({:.1}%, over the {}% tolerance) went out \
+             more than {} after a connection was free for them (the pacer woke late or loadgen's thread \
+             was not running; the longest such delay {}): their latency is partly loadgen's",
+            open.own_late_sends,
+            100.0 * share,
+            100.0 * tolerance.share,
+            format_us(tolerance.late_by_us as f64),
+            format_us(open.own_lateness_max_us as f64)
+        )
+    })
+}
+
+/// How the open model kept its schedule, with a warning for each way the
+/// server kept it from doing so: the rate not met, the in-flight cap near.
 fn open_model(
     stats: &ThreadStats,
     total: &Tally,
     seconds: f64,
     max_inflight: u32,
+    tolerance: GeneratorTolerance,
     warnings: &mut Vec<String>,
 ) -> OpenModel {
     let late = &stats.lateness;
     let unsent = stats.never_sent.requests();
     let target = total.requests as f64 / seconds;
     let achieved = (total.requests - unsent) as f64 / seconds;
-    let late_sends = late.count_between(1_001, u64::MAX);
+    let late_sends = late.count_between(tolerance.late_by_us + 1, u64::MAX);
     if unsent > 0 || achieved < 0.99 * target {
         warnings.push(format!(
             "the planned rate was not met ({achieved:.1} of {target:.1} req/s sent, {unsent} never sent, \
@@ -235,12 +284,7 @@ fn open_model(
              requests waited in the generator (counted in the latency from the plan)"
         ));
     }
-    if !late.is_empty() && late_sends as f64 > 0.01 * late.len() as f64 {
-        warnings.push(format!(
-            "{late_sends} requests ({:.1}%) went out more than 1 ms after their planned time",
-            100.0 * late_sends as f64 / late.len() as f64
-        ));
-    }
+    let own = &stats.own_lateness;
     OpenModel {
         target_rate: target,
         achieved_rate: achieved,
@@ -248,6 +292,9 @@ fn open_model(
         lateness_p50_us: late.value_at_quantile(0.5),
         lateness_p99_us: late.value_at_quantile(0.99),
         lateness_max_us: late.max(),
+        own_late_sends: own.count_between(tolerance.late_by_us + 1, u64::MAX),
+        own_lateness_p99_us: own.value_at_quantile(0.99),
+        own_lateness_max_us: own.max(),
         unsent,
     }
 }
