@@ -60,11 +60,11 @@ record() {
 
 e2e() { # CASE
     record "e2e-$1-1" env STACKBENCH_GATE_SERVER=axum bash scripts/perf-gate.sh HEAD~1 "${ci_pairs[@]}" \
-        --seed 1 --out "$proof/e2e-$1-1.json"
+        --out "$proof/e2e-$1-1.json"
     local i builds=$proof/target/gates
     for i in $(seq 2 "$runs"); do
         record "e2e-$1-$i" "$builds/head/gate/loadgen" gate --base "$builds/base/gate/stackbench-axum" \
-            --head "$builds/head/gate/stackbench-axum" "${ci_pairs[@]}" --seed "$i" --out "$proof/e2e-$1-$i.json"
+            --head "$builds/head/gate/stackbench-axum" "${ci_pairs[@]}" --out "$proof/e2e-$1-$i.json"
     done
 }
 

@@ -35,10 +35,10 @@ fn gate(extra: &[&str], out: &Path) -> Output {
     loadgen(&args)
 }
 
-/// Eight pairs: the fewest at which the exact signed-rank test can find a
-/// change significant at the gate's default confidence (its smallest p,
-/// 2/2^8, is under 0.05 split over three metrics and the errors), so an
-/// unchanged build passing is a verdict, not a foregone conclusion.
+/// Eight pairs: the fewest the gate takes at its default confidence (the
+/// exact interval needs 2^-pairs under 0.05 split over four figures and the
+/// errors, on each side), so an unchanged build passing is a verdict, not a
+/// foregone conclusion.
 const PAIRS: &str = "8";
 
 #[test]
@@ -96,14 +96,15 @@ fn a_build_against_itself_alternates_windows_and_is_no_regression() {
         "{rate} {base:?}"
     );
     let changes = record["changes"].as_array().unwrap();
-    assert_eq!(changes.len(), 3);
+    assert_eq!(changes.len(), 4);
     let stdout = String::from_utf8_lossy(&output.stdout);
     for line in [
         "throughput",
+        "p50",
         "p99",
         "CPU per request",
         "detectable",
-        "errors: base 0, head 0",
+        "errors: base 0 (0.000%), head 0 (0.000%)",
     ] {
         assert!(stdout.contains(line), "{line}: {stdout}");
     }
@@ -220,7 +221,7 @@ fn a_commit_that_makes_the_server_slower_is_a_regression() {
 fn a_recorded_run_is_a_baseline_for_the_same_windows_only() {
     let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
     let saved = temp("baseline.json");
-    let output = gate(&["--record", "--pairs", "4"], &saved);
+    let output = gate(&["--record", "--pairs", PAIRS], &saved);
     assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
     let record = read_json(&saved);
     assert_eq!(record["mode"], "record");
@@ -233,13 +234,13 @@ fn a_recorded_run_is_a_baseline_for_the_same_windows_only() {
 
     let out = temp("against-baseline.json");
     let output = gate(
-        &["--baseline", saved.to_str().unwrap(), "--pairs", "4"],
+        &["--baseline", saved.to_str().unwrap(), "--pairs", PAIRS],
         &out,
     );
     assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
     let compared = read_json(&out);
     assert_eq!(compared["mode"], "baseline");
-    assert_eq!(compared["changes"].as_array().unwrap().len(), 3);
+    assert_eq!(compared["changes"].as_array().unwrap().len(), 4);
     assert_eq!(
         compared["latency_rate"], record["latency_rate"],
         "the saved run's rate"
@@ -258,7 +259,7 @@ fn a_recorded_run_is_a_baseline_for_the_same_windows_only() {
         "--baseline",
         saved.to_str().unwrap(),
         "--pairs",
-        "4",
+        PAIRS,
         "--window",
         "1s",
     ]);
@@ -268,6 +269,25 @@ fn a_recorded_run_is_a_baseline_for_the_same_windows_only() {
         "{}",
         explain(&refused)
     );
+}
+
+/// Fewer pairs than the exact test needs at the asked confidence are
+/// refused before anything runs, with the minimum.
+#[test]
+fn too_few_pairs_are_refused_with_the_minimum() {
+    let axum = axum();
+    let refused = loadgen(&[
+        "gate",
+        "--head",
+        axum.to_str().unwrap(),
+        "--base",
+        axum.to_str().unwrap(),
+        "--pairs",
+        "7",
+    ]);
+    assert_eq!(refused.status.code(), Some(1), "{}", explain(&refused));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("give --pairs 8 or more"), "{stderr}");
 }
 
 #[test]

@@ -186,9 +186,10 @@ impl Rounds<'_> {
         Ok(())
     }
 
-    /// A contender's run, run again (at most [`runner::RERUNS`] times) while its
-    /// generator falls behind; the last is kept, valid or not, and an
-    /// invalid one gives no figures.
+    /// A contender's run. One whose generator fell behind is kept but gives
+    /// no figures: running it again would cost the comparison's time for
+    /// runs that, on a machine where the generator cannot keep up, fall
+    /// behind again (`results/validity-main-job.json`).
     async fn run_contender(
         &mut self,
         round: u32,
@@ -196,25 +197,12 @@ impl Rounds<'_> {
         contender: &Contender,
         load: &Load,
     ) -> anyhow::Result<()> {
-        let mut record = self
+        let record = self
             .run_contender_once(round, phase, contender, load)
             .await?;
-        for again in 1..=runner::RERUNS {
-            if record.validity.valid {
-                break;
-            }
-            eprintln!("   INVALID: {}", record.validity.reasons.join("; "));
-            eprintln!(
-                "   running it again ({again} of at most {})",
-                runner::RERUNS
-            );
-            record = self
-                .run_contender_once(round, phase, contender, load)
-                .await?;
-        }
         if !record.validity.valid {
             eprintln!(
-                "   INVALID still: {}; this run gives no figures",
+                "   INVALID: {}; this run gives no figures",
                 record.validity.reasons.join("; ")
             );
         }

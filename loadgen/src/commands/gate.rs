@@ -20,7 +20,7 @@ use crate::measure::gate::{
     self, judge, judge_errors, overall, ChangeVerdict, ErrorCounts, ErrorVerdict, GateRecord, Mode,
     Side, Verdict, Window, GATED,
 };
-use crate::measure::paired::{paired_change, unpaired_change};
+use crate::measure::paired::{min_pairs, paired_change, unpaired_change};
 use crate::measure::record::{self, GeneratorTolerance, Header, Machine, RunRecord};
 use crate::measure::statistics::median;
 use crate::runner;
@@ -49,8 +49,9 @@ pub struct GateArgs {
     /// Database driver both builds run on.
     #[arg(long, default_value = "tokio-postgres", value_parser = crate::server::driver_names())]
     pub driver: String,
-    /// Window pairs per phase (throughput, then latency).
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=100))]
+    /// Window pairs per phase (throughput, then latency); fewer than the
+    /// exact test needs at --confidence (8 at 0.95) are refused.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub pairs: u32,
     /// Measured time of each window.
     #[arg(long, default_value = "3s", value_parser = scenario::parse_duration)]
@@ -64,18 +65,23 @@ pub struct GateArgs {
     /// Largest throughput loss that passes, in percent.
     #[arg(long, default_value_t = 10.0, value_parser = positive)]
     pub throughput_tolerance: f64,
+    /// Largest p50 growth that passes, in percent.
+    #[arg(long, default_value_t = 20.0, value_parser = positive)]
+    pub p50_tolerance: f64,
     /// Largest p99 growth that passes, in percent.
     #[arg(long, default_value_t = 20.0, value_parser = positive)]
     pub p99_tolerance: f64,
     /// Largest growth of server CPU per request that passes, in percent.
     #[arg(long, default_value_t = 10.0, value_parser = positive)]
     pub cpu_tolerance: f64,
-    /// Confidence of the verdicts together (split over the metrics).
+    /// Largest growth of the error rate that passes, in percentage points
+    /// (0.1: from 0.2% to 0.3% of requests).
+    #[arg(long, default_value_t = 0.1, value_parser = positive)]
+    pub error_tolerance: f64,
+    /// Confidence of the verdicts together (split over the figures and the
+    /// errors' test).
     #[arg(long, default_value_t = 0.95, value_parser = confidence)]
     pub confidence: f64,
-    /// Seed of the bootstrap intervals.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
     /// Exit 98 on an inconclusive verdict instead of 0.
     #[arg(long)]
     pub strict: bool,
@@ -108,7 +114,22 @@ fn confidence(text: &str) -> Result<f64, String> {
 pub const EXIT_REGRESSION: u8 = 99;
 pub const EXIT_INCONCLUSIVE_STRICT: u8 = 98;
 
+/// Each gated figure's share of the error rate, and the errors' test's.
+fn alpha(confidence: f64) -> f64 {
+    (1.0 - confidence) / (GATED.len() + 1) as f64
+}
+
 pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result<u8> {
+    let needed = min_pairs(1.0 - alpha(args.confidence));
+    if (args.pairs as usize) < needed {
+        bail!(
+            "--pairs {}: the exact test can never show a change with fewer than {needed} pairs at \
+             confidence {} (its most extreme outcome, every pair moving one way, has probability \
+             2^-pairs): give --pairs {needed} or more",
+            args.pairs,
+            args.confidence
+        );
+    }
     let scenario = scenario::find(&args.scenario)?;
     let saved = args.baseline.as_deref().map(read).transpose()?;
     if let Some(saved) = &saved {
@@ -325,8 +346,7 @@ fn judge_windows(
     if mode == Mode::Record {
         return (Vec::new(), None);
     }
-    // The error rate is split over the figures and the errors' own test.
-    let alpha = (1.0 - args.confidence) / (GATED.len() + 1) as f64;
+    let alpha = alpha(args.confidence);
     let base_windows: Vec<Window> = match saved {
         Some(saved) => (saved.windows.iter())
             .filter(|w| w.side == Side::Head && w.valid)
@@ -352,17 +372,18 @@ fn judge_windows(
                 return gate::unmeasured(figure, tolerance);
             }
             let change = if paired {
-                paired_change(&base, &head, 1.0 - alpha, args.seed)
+                paired_change(&base, &head, 1.0 - alpha)
             } else {
                 unpaired_change(&base, &head, 1.0 - alpha)
             };
-            judge(figure, &change, tolerance, alpha)
+            judge(figure, &change, tolerance)
         })
         .collect();
     let errors = judge_errors(
         ErrorCounts::of(&base_windows),
         ErrorCounts::of(head_windows.iter().copied()),
         alpha,
+        args.error_tolerance / 100.0,
     );
     (changes, Some(errors))
 }
@@ -381,6 +402,7 @@ fn warn_if_another_machine(saved: &Machine, here: &Machine) {
 fn tolerance(args: &GateArgs, figure: Figure) -> f64 {
     let percent = match figure {
         Figure::Throughput => args.throughput_tolerance,
+        Figure::P50 => args.p50_tolerance,
         Figure::P99 => args.p99_tolerance,
         Figure::CpuPerRequest => args.cpu_tolerance,
         other => unreachable!("{} is not gated", other.name()),

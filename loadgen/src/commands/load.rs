@@ -77,8 +77,8 @@ pub struct ToleranceArgs {
     pub generator_late_by: Duration,
     /// ...and a run with more than this percentage of such requests is
     /// invalid: loadgen says why; `run` exits 97 with its thresholds
-    /// unjudged, `compare` and `gate` run it again (twice at most), then
-    /// leave it out of their figures.
+    /// unjudged, `compare` leaves it out of its figures, `gate` runs the
+    /// window again (twice at most) and then leaves it out.
     #[arg(long, env = "LOADGEN_GENERATOR_LATE_SHARE", default_value_t = 1.0, value_parser = percent)]
     pub generator_late_share: f64,
 }

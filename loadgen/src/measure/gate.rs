@@ -16,10 +16,17 @@ use super::record::{Header, RunRecord};
 /// `stackbench.gate/2`: bump on an incompatible change.
 pub const SCHEMA: &str = "stackbench.gate/2";
 
-/// The figures the gate decides on (errors are judged apart, absolutely):
-/// throughput from the closed windows, p99 and server CPU per request from
-/// the windows at one equal rate.
-pub const GATED: [Figure; 3] = [Figure::Throughput, Figure::P99, Figure::CpuPerRequest];
+/// The figures the gate decides on (errors are judged apart): throughput
+/// from the closed windows; p50, p99 and server CPU per request from the
+/// windows at one equal rate. p50 sees a slowdown that costs no CPU (a
+/// request waiting on a timer or a lock) where throughput, on a CPU-bound
+/// scenario, and CPU per request cannot, and p99 is too noisy to.
+pub const GATED: [Figure; 4] = [
+    Figure::Throughput,
+    Figure::P50,
+    Figure::P99,
+    Figure::CpuPerRequest,
+];
 
 /// Which build a window ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,53 +134,57 @@ pub struct ChangeVerdict {
     pub reason: String,
 }
 
-/// Judges `change` of `figure` against `tolerance`; `alpha` is this
-/// figure's share of the error rate (already corrected for the number of
-/// figures).
-pub fn judge(figure: Figure, change: &Change, tolerance: f64, alpha: f64) -> ChangeVerdict {
-    // As "how many times worse": above 1 is worse, whichever way is good.
+/// The worst a figure may get and still pass, as "how many times worse"
+/// (above 1 is worse, whichever way is good): a 10% throughput loss is a
+/// head at 0.9 of the base, 1/0.9 times worse; 10% more CPU is 1.1.
+pub fn limit(figure: Figure, tolerance: f64) -> f64 {
+    if figure.higher_is_better() {
+        1.0 / (1.0 - tolerance)
+    } else {
+        1.0 + tolerance
+    }
+}
+
+/// Judges `change` of `figure` against `tolerance`, on the interval alone:
+/// a regression when all of it is worse than the tolerance (so a true change
+/// at the tolerance is called one at most as often as the interval misses),
+/// a pass when all of it is within the tolerance, inconclusive between.
+pub fn judge(figure: Figure, change: &Change, tolerance: f64) -> ChangeVerdict {
     let (worse, worse_low, worse_high) = if figure.higher_is_better() {
         (1.0 / change.ratio, 1.0 / change.high, 1.0 / change.low)
     } else {
         (change.ratio, change.low, change.high)
     };
-    let limit = 1.0 + tolerance;
-    let significant = worse_low > 1.0 && change.p_value.is_none_or(|p| p < alpha);
+    let limit = limit(figure, tolerance);
     let percent = |factor: f64| format!("{:+.1}%", (factor - 1.0) * 100.0);
-    let (verdict, reason) = if worse > limit && significant {
+    let allowed = percent(limit);
+    let (verdict, reason) = if worse_low > limit {
         (
             Verdict::Regression,
             format!(
-                "{} worse, beyond the {:.0}% tolerance, and the interval excludes no change",
+                "{} worse, and all the interval ({} at least) beyond the tolerance ({allowed})",
                 percent(worse),
-                tolerance * 100.0
+                percent(worse_low)
             ),
         )
-    } else if worse_high > limit {
+    } else if worse_high <= limit {
         (
-            Verdict::Inconclusive,
-            format!(
-                "the interval reaches {} worse, past the {:.0}% tolerance: more pairs or a quieter machine would tell",
-                percent(worse_high),
-                tolerance * 100.0
-            ),
+            Verdict::Pass,
+            format!("at worst {} (tolerance {allowed})", percent(worse_high)),
         )
-    } else if change.detectable > tolerance {
+    } else if worse_high.is_infinite() {
         (
             Verdict::Inconclusive,
-            format!(
-                "these windows detect only changes over {:.1}%, more than the {:.0}% tolerance",
-                change.detectable * 100.0,
-                tolerance * 100.0
-            ),
+            "too few pairs measured it for an interval".to_string(),
         )
     } else {
         (
-            Verdict::Pass,
+            Verdict::Inconclusive,
             format!(
-                "at worst {} (tolerance {:.0}%)",
-                percent(worse_high),
-                tolerance * 100.0
+                "the interval reaches from {} to {} worse, across the tolerance ({allowed}): more pairs or \
+                 a quieter machine would tell",
+                percent(worse_low),
+                percent(worse_high)
             ),
         )
     };
@@ -237,34 +248,52 @@ impl ErrorCounts {
     }
 }
 
-/// The head fails more requests than the base, beyond chance: a stray reset
-/// on a shared machine is not a regression, a steady excess is.
+/// The head fails requests at a higher rate than the base, beyond chance and
+/// beyond a tolerance: a stray reset on a shared machine is not a
+/// regression, a steady excess is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorVerdict {
     pub base: u64,
     pub head: u64,
+    /// Errors over requests, of each build.
+    pub base_rate: f64,
+    pub head_rate: f64,
+    /// How much higher the head's rate may be (0.001 = 0.1 points).
+    pub tolerance: f64,
     /// One-sided exact test that the head's share of the errors is no larger
     /// than its share of the requests.
-    #[serde(default)]
     pub p_value: Option<f64>,
     pub verdict: Verdict,
 }
 
 /// If both builds failed requests at one rate, each error would be the
 /// head's with the head's share of the requests: the head's count is then
-/// binomial, and a count that large has probability `p_value`.
-pub fn judge_errors(base: ErrorCounts, head: ErrorCounts, alpha: f64) -> ErrorVerdict {
+/// binomial, and a count that large has probability `p_value`. A regression
+/// needs that below `alpha` and the head's rate above the base's by more
+/// than `tolerance`.
+pub fn judge_errors(
+    base: ErrorCounts,
+    head: ErrorCounts,
+    alpha: f64,
+    tolerance: f64,
+) -> ErrorVerdict {
     let errors = base.errors + head.errors;
     let requests = base.requests + head.requests;
     let p_value = (errors > 0 && requests > 0).then(|| {
         let share = head.requests as f64 / requests as f64;
         binomial_at_least(head.errors, errors, share)
     });
+    let rate = |counts: ErrorCounts| counts.errors as f64 / counts.requests.max(1) as f64;
+    let (base_rate, head_rate) = (rate(base), rate(head));
+    let regression = p_value.is_some_and(|p| p < alpha) && head_rate - base_rate > tolerance;
     ErrorVerdict {
         base: base.errors,
         head: head.errors,
+        base_rate,
+        head_rate,
+        tolerance,
         p_value,
-        verdict: if p_value.is_some_and(|p| p < alpha) {
+        verdict: if regression {
             Verdict::Regression
         } else {
             Verdict::Pass
@@ -345,7 +374,7 @@ mod tests {
 
     #[test]
     fn verdicts_follow_the_tolerance_and_the_interval() {
-        let judge = |m, c: Change| judge(m, &c, 0.10, 0.0167).verdict;
+        let judge = |m, c: Change| judge(m, &c, 0.10).verdict;
         // 15% more CPU, the interval well clear of no change: a regression.
         assert_eq!(
             judge(Figure::CpuPerRequest, change(1.15, 1.11, 1.19, 0.002, 0.04)),
@@ -371,9 +400,28 @@ mod tests {
             judge(Figure::P99, change(1.02, 0.99, 1.05, 0.3, 0.04)),
             Verdict::Pass
         );
-        // Tight around no change, but blind to changes of the tolerance's size.
+        // Tight around no change: a pass, whatever the power estimate says
+        // (the interval is the evidence).
         assert_eq!(
             judge(Figure::P99, change(1.0, 0.99, 1.01, 0.9, 0.12)),
+            Verdict::Pass
+        );
+        // Worse, but not beyond the tolerance all the interval long: a true
+        // change just under the tolerance is not called a regression.
+        assert_eq!(
+            judge(Figure::CpuPerRequest, change(1.09, 1.06, 1.12, 0.001, 0.04)),
+            Verdict::Inconclusive
+        );
+        // "10% throughput loss" means a head at 0.9 of the base: 9.5% less
+        // passes (it would not against 1 + 10% on the inverted ratio).
+        assert_eq!(
+            judge(Figure::Throughput, change(0.905, 0.902, 0.908, 0.001, 0.01)),
+            Verdict::Pass
+        );
+        assert!((limit(Figure::Throughput, 0.10) - 1.0 / 0.9).abs() < 1e-12);
+        // Too few pairs for an interval: nothing can be said.
+        assert_eq!(
+            judge(Figure::P50, change(1.3, 0.0, f64::INFINITY, 0.1, 0.5)),
             Verdict::Inconclusive
         );
         // Worse, but within the tolerance all the interval long: a pass.
@@ -388,7 +436,7 @@ mod tests {
             errors,
             requests: 10_000,
         };
-        judge_errors(counts(base), counts(head), 0.01)
+        judge_errors(counts(base), counts(head), 0.01, 0.0)
     }
 
     #[test]
@@ -416,14 +464,25 @@ mod tests {
                 requests: 2_000,
             },
             0.01,
+            0.0,
         );
         assert_eq!(twice.verdict, Verdict::Pass);
+        // A steady excess within the tolerance on the rate passes.
+        let counts = |errors| ErrorCounts {
+            errors,
+            requests: 10_000,
+        };
+        let within = judge_errors(counts(5_000), counts(5_400), 0.01, 0.05);
+        assert_eq!(within.verdict, Verdict::Pass);
+        assert!((within.head_rate - within.base_rate - 0.04).abs() < 1e-12);
+        let beyond = judge_errors(counts(5_000), counts(5_400), 0.01, 0.01);
+        assert_eq!(beyond.verdict, Verdict::Regression);
     }
 
     #[test]
     fn the_overall_verdict_is_the_worst() {
-        let pass = judge(Figure::P99, &change(1.0, 0.98, 1.02, 0.9, 0.03), 0.2, 0.01);
-        let unsure = judge(Figure::P99, &change(1.1, 0.9, 1.3, 0.5, 0.3), 0.2, 0.01);
+        let pass = judge(Figure::P99, &change(1.0, 0.98, 1.02, 0.9, 0.03), 0.2);
+        let unsure = judge(Figure::P99, &change(1.1, 0.9, 1.3, 0.5, 0.3), 0.2);
         assert_eq!(
             overall(std::slice::from_ref(&pass), &errors(0, 0)),
             Verdict::Pass

@@ -5,9 +5,10 @@
 //! window beside it in time, and the machine's drift (these VMs have slow
 //! phases of seconds) hits both alike. The unit is the pair: its log ratio
 //! `ln(head / base)`. Over the pairs the change is the Hodges–Lehmann
-//! estimate (the median of the Walsh averages), its interval a seeded
-//! bootstrap of that estimate, and its significance the exact Wilcoxon
-//! signed-rank test: distribution free, and reproducible run after run.
+//! estimate (the median of the Walsh averages) and its interval the exact
+//! one that goes with the Wilcoxon signed-rank test (order statistics of the
+//! Walsh averages): one method for the estimate, the interval and the test,
+//! distribution free and the same run after run.
 
 use super::statistics::median;
 
@@ -16,7 +17,8 @@ use super::statistics::median;
 pub struct Change {
     /// head / base, estimated.
     pub ratio: f64,
-    /// The interval of the ratio at the asked confidence.
+    /// The interval of the ratio at the asked confidence (0 to infinity
+    /// when the samples are too few to have one).
     pub low: f64,
     pub high: f64,
     /// Two-sided p-value of "no change"; `None` when no test applies (unpaired
@@ -29,16 +31,22 @@ pub struct Change {
     pub samples: usize,
 }
 
-/// Resamples of the bootstrap: enough that its interval's ends move by well
-/// under a percent from one seed to another.
-const RESAMPLES: usize = 10_000;
-
 /// `z` for a power of 80% (one-sided): the usual design power.
 const Z_POWER: f64 = 0.841_621_233_572_914_2;
 
+/// The fewest pairs whose exact interval at `confidence` can exclude
+/// anything at all: with n pairs the most extreme outcome (every pair moved
+/// the same way) has probability 2^-n on each side.
+pub fn min_pairs(confidence: f64) -> usize {
+    let tail = (1.0 - confidence) / 2.0;
+    (1..=64)
+        .find(|&n| 0.5f64.powi(n as i32) <= tail)
+        .unwrap_or(64)
+}
+
 /// The change from paired samples: `base[i]` and `head[i]` were measured side
-/// by side. Values must be positive. `seed` makes the interval reproducible.
-pub fn paired_change(base: &[f64], head: &[f64], confidence: f64, seed: u64) -> Change {
+/// by side. Values must be positive.
+pub fn paired_change(base: &[f64], head: &[f64], confidence: f64) -> Change {
     assert_eq!(base.len(), head.len(), "paired samples");
     let logs: Vec<f64> = base
         .iter()
@@ -46,29 +54,49 @@ pub fn paired_change(base: &[f64], head: &[f64], confidence: f64, seed: u64) -> 
         .map(|(b, h)| h.max(1e-12).ln() - b.max(1e-12).ln())
         .collect();
     let n = logs.len();
-    let estimate = walsh_median(&logs);
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut resample = vec![0.0; n];
-    let mut estimates: Vec<f64> = (0..RESAMPLES)
-        .map(|_| {
-            for slot in resample.iter_mut() {
-                *slot = logs[rng.usize(..n)];
-            }
-            walsh_median(&resample)
-        })
-        .collect();
-    estimates.sort_by(f64::total_cmp);
+    let mut walsh = walsh_averages(&logs);
+    walsh.sort_by(f64::total_cmp);
     let tail = (1.0 - confidence) / 2.0;
-    let at = |q: f64| estimates[((q * (RESAMPLES - 1) as f64).round() as usize).min(RESAMPLES - 1)];
+    // The k-th smallest and k-th largest Walsh averages bound the interval,
+    // k - 1 being the largest signed-rank sum the test leaves in its tail.
+    let (low, high) = match signed_rank_critical(n, tail) {
+        Some(c) => (walsh[c].exp(), walsh[walsh.len() - 1 - c].exp()),
+        None => (0.0, f64::INFINITY),
+    };
     let spread = standard_deviation(&logs) / (n as f64).sqrt();
     Change {
-        ratio: estimate.exp(),
-        low: at(tail).exp(),
-        high: at(1.0 - tail).exp(),
+        ratio: median(&mut walsh).exp(),
+        low,
+        high,
         p_value: Some(signed_rank_p(&logs)),
         detectable: ((normal_quantile(1.0 - tail) + Z_POWER) * spread).exp() - 1.0,
         samples: n,
     }
+}
+
+/// The largest signed-rank sum `c` with `P(T <= c) <= tail` for n pairs
+/// without ties, or `None` when even `T = 0` is more likely than that.
+fn signed_rank_critical(n: usize, tail: f64) -> Option<usize> {
+    let total = n * (n + 1) / 2;
+    // counts[s]: sign assignments whose positive rank sum is s.
+    let mut counts = vec![0.0f64; total + 1];
+    counts[0] = 1.0;
+    for rank in 1..=n {
+        for s in (rank..=total).rev() {
+            counts[s] += counts[s - rank];
+        }
+    }
+    let all = 2f64.powi(n as i32);
+    let mut below = 0.0;
+    let mut critical = None;
+    for (s, count) in counts.iter().enumerate() {
+        below += count / all;
+        if below > tail {
+            break;
+        }
+        critical = Some(s);
+    }
+    critical
 }
 
 /// The change from unpaired samples (a saved baseline against a new run):
@@ -92,16 +120,17 @@ pub fn unpaired_change(base: &[f64], head: &[f64], confidence: f64) -> Change {
     }
 }
 
-/// The Hodges–Lehmann estimate of a location: the median of all averages
-/// of two values (each with itself too).
-fn walsh_median(values: &[f64]) -> f64 {
+/// All averages of two values (each with itself too): their median is the
+/// Hodges–Lehmann estimate of a location, their order statistics its exact
+/// interval.
+fn walsh_averages(values: &[f64]) -> Vec<f64> {
     let mut averages = Vec::with_capacity(values.len() * (values.len() + 1) / 2);
     for (i, a) in values.iter().enumerate() {
         for b in &values[i..] {
             averages.push((a + b) / 2.0);
         }
     }
-    median(&mut averages)
+    averages
 }
 
 fn standard_deviation(values: &[f64]) -> f64 {
@@ -252,7 +281,7 @@ mod tests {
             .enumerate()
             .map(|(i, b)| b * (0.85 + if i % 2 == 0 { 0.01 } else { -0.01 }))
             .collect();
-        let change = paired_change(&base, &slower, 0.99, 1);
+        let change = paired_change(&base, &slower, 0.99);
         assert!((change.ratio - 0.85).abs() < 0.011, "{change:?}");
         assert!(change.high < 1.0 && change.low > 0.8, "{change:?}");
         assert!(change.p_value.unwrap() < 0.001);
@@ -262,19 +291,30 @@ mod tests {
             .enumerate()
             .map(|(i, b)| b * if i % 2 == 0 { 1.01 } else { 1.0 / 1.01 })
             .collect();
-        let change = paired_change(&base, &same, 0.99, 1);
+        let change = paired_change(&base, &same, 0.99);
         assert!(change.low < 1.0 && change.high > 1.0, "{change:?}");
         assert!(change.p_value.unwrap() > 0.5);
         assert!(change.detectable < 0.05, "{change:?}");
     }
 
     #[test]
-    fn the_bootstrap_is_reproducible_by_its_seed() {
-        let base = [10.0, 11.0, 9.5, 10.2, 10.8, 9.9];
-        let head = [10.5, 10.9, 9.9, 10.1, 11.5, 10.4];
-        assert_eq!(
-            paired_change(&base, &head, 0.95, 7),
-            paired_change(&base, &head, 0.95, 7)
-        );
+    fn the_interval_is_the_signed_rank_tests() {
+        // n = 10, two-sided 95%: the critical sum is 8 (P(T <= 8) = 0.0244),
+        // so the 9th smallest and 9th largest of the 55 Walsh averages.
+        assert_eq!(signed_rank_critical(10, 0.025), Some(8));
+        let logs: Vec<f64> = (1..=10).map(|i| f64::from(i) / 100.0).collect();
+        let base = vec![1.0; 10];
+        let head: Vec<f64> = logs.iter().map(|l| l.exp()).collect();
+        let change = paired_change(&base, &head, 0.95);
+        let mut walsh = walsh_averages(&logs);
+        walsh.sort_by(f64::total_cmp);
+        assert!((change.low.ln() - walsh[8]).abs() < 1e-12, "{change:?}");
+        assert!((change.high.ln() - walsh[46]).abs() < 1e-12, "{change:?}");
+        // The interval excludes no change exactly when the test rejects it.
+        assert!(change.low > 1.0 && change.p_value.unwrap() < 0.05);
+        // Too few pairs for any interval at 99%: 2^-7 > 0.005.
+        assert_eq!(min_pairs(0.99), 8);
+        let seven = paired_change(&base[..7], &head[..7], 0.99);
+        assert_eq!((seven.low, seven.high), (0.0, f64::INFINITY));
     }
 }

@@ -428,7 +428,7 @@ pub fn comparison(comparison: &Comparison) -> String {
     if !invalid.is_empty() {
         let _ = writeln!(
             out,
-            "INVALID, left out of the figures (the generator fell behind, also when run again): {}",
+            "INVALID, left out of the figures (the generator fell behind): {}",
             invalid.join(", ")
         );
     }
@@ -546,9 +546,12 @@ pub fn gate(record: &crate::measure::gate::GateRecord) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  errors: base {}, head {}{chance}: {}",
+            "  errors: base {} ({:.3}%), head {} ({:.3}%){chance}, tolerance +{:.2} points: {}",
             errors.base,
+            100.0 * errors.base_rate,
             errors.head,
+            100.0 * errors.head_rate,
+            100.0 * errors.tolerance,
             errors.verdict.name()
         );
     }

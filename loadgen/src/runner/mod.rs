@@ -205,8 +205,8 @@ fn tallies(scenario: &Scenario, stats: &ThreadStats, seconds: f64) -> (Tally, Ve
     (Tally::of(&total, seconds), endpoints)
 }
 
-/// How many times `compare` and `gate` run again a run whose generator fell
-/// behind, before they leave it out.
+/// How many times `gate` runs a window again while its generator falls
+/// behind, before it leaves the window out.
 pub const RERUNS: u32 = 2;
 
 /// A generator thread busy this share of the run is saturated: what the run
