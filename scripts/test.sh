@@ -38,8 +38,12 @@ bash scripts/check-go-ts.sh
 
 cargo_all() { cargo "$@" --workspace --locked; }
 
-step "build every stack (the tests start them)"
-cargo_all build --bins
+step "build every stack and every test (the tests start the stacks)"
+# With the tests, in one build: their dev-dependencies (criterion's regex,
+# for one) turn on features of shared crates, and a build of the binaries
+# alone would compile those crates, the servers and loadgen a second time,
+# differently, for `cargo test`.
+cargo_all build --bins --tests
 target/debug/loadgen stacks build go-nethttp bun bun-hono
 
 step "cargo test$($quick && echo ": unit tests and the contract suite")"

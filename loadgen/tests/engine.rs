@@ -655,7 +655,7 @@ fn a_killed_servers_rps_is_its_answered_rate() {
     std::thread::sleep(Duration::from_millis(1800));
     server.kill();
     let (output, record) = finish(child, &out);
-    assert!(output.status.success());
+    assert!(output.status.success(), "{}", support::explain(&output));
     let total = &record["total"];
     let seconds = us(&record["measured_seconds"]);
     let successes = total["successes"].as_u64().unwrap();
@@ -727,7 +727,7 @@ fn rate_shares_follow_connections() {
             "0s",
         ],
     );
-    assert!(output.status.success());
+    assert!(output.status.success(), "{}", support::explain(&output));
     assert_eq!(record["config"]["threads"], 2);
     let achieved = us(&record["open_model"]["achieved_rate"]);
     assert!(
@@ -774,7 +774,7 @@ fn stages_with_a_rate_are_refused_with_a_reason() {
             "0s",
         ],
     );
-    assert!(output.status.success());
+    assert!(output.status.success(), "{}", support::explain(&output));
     assert_eq!(record["config"]["model"], "open");
     assert_eq!(record["config"]["stage_unit"], "req/s");
     assert_eq!(record["config"]["rate"], Value::Null);

@@ -7,7 +7,8 @@
 //! by file times alone; and one source built at two paths is not one
 //! program.
 
-use support::probe::{self, build_base_and_head, commit, explain, gate_script};
+use support::explain;
+use support::probe::{self, build_base_and_head, commit, gate_script};
 
 mod support;
 

@@ -92,12 +92,3 @@ pub fn build_base_and_head(repo: &Path, then: &str) -> Output {
     );
     gate_script(repo, &script)
 }
-
-pub fn explain(output: &Output) -> String {
-    format!(
-        "status {:?}\n{}\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
