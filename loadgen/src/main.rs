@@ -73,21 +73,11 @@ enum Command {
     },
 }
 
-/// The nice value loadgen asks for, unless `LOADGEN_NICE` says another.
-const DEFAULT_NICE: i32 = -10;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Every open-model connection is opened before the clock starts: the
     // open-file limit goes from its usual soft 1024 to what the system allows.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    // Ahead of the server and PostgreSQL on shared cores, so that they do
-    // not keep the generator from its schedule (needs CAP_SYS_NICE; without
-    // it loadgen runs as it was started, and the record says which).
-    let nice = std::env::var("LOADGEN_NICE")
-        .ok()
-        .and_then(|n| n.parse().ok());
-    let _ = rustix::process::setpriority_process(None, nice.unwrap_or(DEFAULT_NICE));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

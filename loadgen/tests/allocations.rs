@@ -16,7 +16,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use loadgen::engine::{self, Destination, RunSpec};
-use loadgen::scenario::{self, Load, Model};
+use loadgen::scenario::{self, Arrivals, Load, Model};
 
 /// Counts every allocation made outside the test server's threads.
 struct Counting;
@@ -110,6 +110,7 @@ fn run(address: std::net::SocketAddr, rate: f64) -> (u64, u64) {
         model: Model::Open {
             rate,
             max_inflight: 4,
+            arrivals: Arrivals::Uniform,
         },
         duration: Duration::from_secs(2),
         warmup: Duration::ZERO,

@@ -298,9 +298,28 @@ fn compare_runs_any_binary_under_its_label() {
     let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
     let out = temp("stacks.json");
     let axum = axum();
+    // "new" is axum behind a script that first notes the nice value it was
+    // started with.
+    let (wrapper, started_at) = (temp("new-axum.sh"), temp("new-axum.nice"));
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh
+nice > '{}'
+exec '{}' \"$@\"\n",
+            started_at.display(),
+            axum.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let (a, b) = (
         format!("old={}", axum.display()),
-        format!("new={}", axum.display()),
+        format!("new={}", wrapper.display()),
     );
     let output = loadgen(&[
         "compare",
@@ -333,6 +352,21 @@ fn compare_runs_any_binary_under_its_label() {
             "{run}"
         );
     }
+    // The generator's threads ran ahead where the OS let them (with
+    // CAP_SYS_NICE), while the server kept the priority loadgen was given:
+    // it inherits it from loadgen's main thread, not from the workers.
+    let ours = nice_of_this_process();
+    let server: i32 = std::fs::read_to_string(&started_at)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(server, ours, "the server started at loadgen's own priority");
+    for run in comparison["runs"].as_array().unwrap() {
+        let generator = run["record"]["generator"]["nice"].as_i64().unwrap() as i32;
+        let expected = if may_raise_priority() { -10 } else { ours };
+        assert_eq!(generator, expected, "{run}");
+    }
 
     let bad = loadgen(&[
         "compare",
@@ -347,4 +381,23 @@ fn compare_runs_any_binary_under_its_label() {
         "{}",
         explain(&bad)
     );
+}
+
+/// This process's nice value (field 19 of `/proc/self/stat`).
+fn nice_of_this_process() -> i32 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // The command name, in parentheses, may hold spaces: count from after it.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[16].parse().unwrap()
+}
+
+/// Whether this process, and so loadgen, may raise a priority: it holds
+/// CAP_SYS_NICE (bit 23 of the effective capabilities).
+fn may_raise_priority() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let effective = status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .unwrap();
+    u64::from_str_radix(effective.trim(), 16).unwrap() & (1 << 23) != 0
 }

@@ -23,7 +23,7 @@ use crate::measure::statistics::median;
 use crate::report::{html, text};
 use crate::runner;
 use crate::runner::pgbench;
-use crate::scenario::{Load, Model, Scenario};
+use crate::scenario::{Arrivals, Load, Model, Scenario};
 use crate::server::affinity::Cpus;
 use crate::server::{self, ServerBinary, ServerProcess};
 
@@ -336,11 +336,22 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         // memory), so the cap is headroom over the throughput phase's
         // concurrency, not the open model's general default.
         let max_inflight = (args.load.max_inflight).unwrap_or((4 * connections).clamp(256, 1024));
+        // Poisson unless told otherwise: pgbench --rate, the database-alone
+        // row, has no other arrival process, and the rows compare only on
+        // the same one.
+        let arrivals = args.load.arrivals.unwrap_or(Arrivals::Poisson);
         let latency_load = Load {
-            model: Model::Open { rate, max_inflight },
+            model: Model::Open {
+                rate,
+                max_inflight,
+                arrivals,
+            },
             ..load.clone()
         };
-        eprintln!("latency phase: every contender at {rate:.1} req/s");
+        eprintln!(
+            "latency phase: every contender at {rate:.1} req/s, {} arrivals",
+            arrivals.name()
+        );
         runtime.block_on(rounds.run_phase(&schedule, Phase::Latency, &latency_load))?;
     }
     let comparison = assemble(&args, &scenario, &contenders, rounds, latency_rate);

@@ -24,7 +24,7 @@ use crate::measure::paired::{min_pairs, paired_change, unpaired_change};
 use crate::measure::record::{self, GeneratorTolerance, Header, Machine, RunRecord};
 use crate::measure::statistics::median;
 use crate::runner;
-use crate::scenario::{self, Load, Model, Scenario};
+use crate::scenario::{self, Arrivals, Load, Model, Scenario};
 use crate::server::{ServerBinary, ServerProcess};
 
 #[derive(Args, Debug)]
@@ -166,9 +166,11 @@ pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result
     let latency_rate = latency_rate(&args, saved.as_ref(), &measured, base.is_some());
     eprintln!("gate: latency windows at {latency_rate:.1} req/s");
     let open = Load {
+        // Evenly spaced: both sides see the same load, with the least noise.
         model: Model::Open {
             rate: latency_rate,
             max_inflight: 256,
+            arrivals: Arrivals::Uniform,
         },
         ..closed.clone()
     };

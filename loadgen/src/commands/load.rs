@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::engine;
 use crate::measure::record::GeneratorTolerance;
-use crate::scenario::{self, Load, Model, Scenario};
+use crate::scenario::{self, Arrivals, Load, Model, Scenario};
 
 #[derive(Args, Debug, Clone)]
 pub struct LoadArgs {
@@ -31,6 +31,12 @@ pub struct LoadArgs {
     /// phase: 4x the throughput phase's connections, within 256-1024].
     #[arg(long)]
     pub max_inflight: Option<u32>,
+    /// Open model: how requests are spaced in time, `uniform` (one every
+    /// 1/rate s) or `poisson` (exponential gaps of mean 1/rate, as `pgbench
+    /// --rate` spaces them) [default: the scenario's, else uniform; for
+    /// `compare`'s latency phase: poisson, the database-alone row's process].
+    #[arg(long, value_enum)]
+    pub arrivals: Option<Arrivals>,
     /// Measured time after the warm-up, e.g. 30s, 2m [default: the
     /// scenario's; for `compare`, 4s per run].
     #[arg(long, value_parser = scenario::parse_duration)]
@@ -117,26 +123,30 @@ impl LoadArgs {
                  and choose the model with --model open or --model closed"
             );
         }
-        let max_inflight = match load.model {
-            Model::Open { max_inflight, .. } => max_inflight,
-            Model::Closed { .. } => DEFAULT_MAX_INFLIGHT,
+        let (scenario_rate, max_inflight, arrivals) = match load.model {
+            Model::Open {
+                rate,
+                max_inflight,
+                arrivals,
+            } => (rate, max_inflight, arrivals),
+            Model::Closed { .. } => (0.0, DEFAULT_MAX_INFLIGHT, Arrivals::default()),
         };
-        let rate_of = |load: &Load| match load.model {
-            Model::Open { rate, .. } => rate,
-            Model::Closed { .. } => 0.0,
+        let open = |rate| Model::Open {
+            rate,
+            max_inflight: self.max_inflight.unwrap_or(max_inflight),
+            arrivals: self.arrivals.unwrap_or(arrivals),
         };
         match (self.rate, self.connections, self.model.as_deref()) {
             (Some(_), _, Some("closed")) | (_, Some(_), Some("open")) => {
                 bail!("--model contradicts the model that --rate (open) or --connections (closed) implies")
             }
-            (Some(rate), _, _) => load.model = Model::Open { rate, max_inflight },
+            (Some(rate), _, _) => load.model = open(rate),
             (None, Some(connections), _) => load.model = Model::Closed { connections },
             (None, None, Some("open")) => {
-                let rate = rate_of(&load);
-                if rate == 0.0 && self.stages.is_none() {
+                if scenario_rate == 0.0 && self.stages.is_none() {
                     bail!("--model open needs a rate: give --rate R or --stages");
                 }
-                load.model = Model::Open { rate, max_inflight };
+                load.model = open(scenario_rate);
             }
             (None, None, Some(_)) => {
                 if let Model::Open { .. } = load.model {
@@ -145,13 +155,11 @@ impl LoadArgs {
                     };
                 }
             }
-            (None, None, None) => {}
-        }
-        if let (Some(cap), Model::Open { rate, .. }) = (self.max_inflight, load.model) {
-            load.model = Model::Open {
-                rate,
-                max_inflight: cap,
-            };
+            (None, None, None) => {
+                if let Model::Open { rate, .. } = load.model {
+                    load.model = open(rate);
+                }
+            }
         }
         if let Some(duration) = self.duration {
             load.duration = duration;

@@ -26,6 +26,7 @@ use hdrhistogram::Histogram;
 use tokio::time::{sleep_until, Instant};
 
 pub mod http1;
+mod priority;
 pub mod schedule;
 mod timer;
 
@@ -140,6 +141,9 @@ pub struct Outcome {
     pub thread_cpu: Vec<f64>,
     /// Wall time the worker threads ran.
     pub wall: Duration,
+    /// The nice value the worker threads ran at (the highest, if the OS
+    /// gave them different ones).
+    pub nice: i32,
 }
 
 /// Runs the load described by `spec`, sending a [`Tick`] per thread per second.
@@ -150,22 +154,28 @@ pub fn run(spec: Arc<RunSpec>, ticks: mpsc::Sender<Tick>) -> Outcome {
             let ticks = ticks.clone();
             std::thread::Builder::new()
                 .name(format!("loadgen-{thread}"))
-                .spawn(move || run_thread(spec, thread, ticks))
+                .spawn(move || {
+                    let nice = priority::raise_this_thread();
+                    (run_thread(spec, thread, ticks), nice)
+                })
                 .expect("spawning a worker thread")
         })
         .collect();
     drop(ticks);
     let mut stats = ThreadStats::new(spec.scenario.steps().count());
     let mut thread_cpu = Vec::new();
+    let mut nice = i32::MIN;
     for handle in handles {
-        let (thread_stats, cpu) = handle.join().expect("a worker thread panicked");
+        let ((thread_stats, cpu), thread_nice) = handle.join().expect("a worker thread panicked");
         stats.merge(&thread_stats);
         thread_cpu.push(cpu);
+        nice = nice.max(thread_nice);
     }
     Outcome {
         stats,
         thread_cpu,
         wall: Instant::now().saturating_duration_since(spec.start),
+        nice,
     }
 }
 
@@ -361,7 +371,13 @@ fn run_thread(spec: Arc<RunSpec>, thread: usize, ticks: mpsc::Sender<Tick>) -> (
             let share = mine.len() as f64 / total as f64;
             tasks.push(tokio::task::spawn_local(pacer(
                 Rc::clone(&worker),
-                Plan::new(&worker.spec.load, share, thread as f64 / threads as f64),
+                Plan::new(
+                    &worker.spec.load,
+                    share,
+                    thread as f64 / threads as f64,
+                    // The pacers' seeds differ from every connection's.
+                    !(worker.spec.seed ^ (thread as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                ),
             )));
         }
         let ticker = tokio::task::spawn_local(ticker(Rc::clone(&worker), ticks.clone()));
@@ -414,11 +430,11 @@ async fn ticker(worker: Rc<Worker>, ticks: mpsc::Sender<Tick>) {
 /// planned time, and every request already due at once; when none is idle,
 /// the request waits (and is late) until one is. Latency counts from the
 /// plan either way.
-async fn pacer(worker: Rc<Worker>, plan: Plan) {
+async fn pacer(worker: Rc<Worker>, mut plan: Plan) {
     let start = worker.spec.start;
     let mut timer = timer::PreciseTimer::new().expect("creating the pacer's timer");
-    let mut k = 0;
-    while let Some(offset) = plan.planned(k) {
+    let mut next = plan.next();
+    while let Some(offset) = next {
         let planned = start + Duration::from_secs_f64(offset);
         if planned >= worker.end {
             break;
@@ -450,26 +466,26 @@ async fn pacer(worker: Rc<Worker>, plan: Plan) {
         if let Some(waker) = slot.waker.take() {
             waker.wake();
         }
-        k += 1;
+        next = plan.next();
     }
     // Planned before the end but never sent: every connection stayed busy.
     // Each waited from its plan until the end, at least.
-    let counted_from = plan.planned_before(worker.spec.load.warmup.as_secs_f64());
-    let planned_in_run = plan.planned_before(worker.spec.load.total().as_secs_f64());
+    let counted_from = worker.spec.load.warmup.as_secs_f64();
+    let run_end = worker.spec.load.total().as_secs_f64();
     {
         let mut stats = worker.stats.borrow_mut();
-        for j in k..planned_in_run {
-            let Some(offset) = plan.planned(j) else { break };
+        while let Some(offset) = next.filter(|&offset| offset < run_end) {
             let waited = worker
                 .end
                 .saturating_duration_since(start + Duration::from_secs_f64(offset))
                 .as_micros() as u64;
-            if j >= counted_from {
+            if offset >= counted_from {
                 stats
                     .never_sent
                     .record_failure(waited, ErrorKind::Unanswered);
             }
             worker.note_second(waited, false);
+            next = plan.next();
         }
     }
     worker.pacing_over.set(true);

@@ -5,7 +5,7 @@
 //! timer happened to fire: tokio's timers tick in milliseconds, and latency
 //! is measured from the plan.
 
-use crate::scenario::{Load, Model, Stage};
+use crate::scenario::{Arrivals, Load, Model, Stage};
 
 /// A piecewise-linear function of time: constant, or the ramps of stages.
 #[derive(Debug, Clone)]
@@ -66,20 +66,6 @@ impl Profile {
         0.0
     }
 
-    /// The integral from 0 to `t`: requests planned by then, for a rate.
-    pub fn integral(&self, t: f64) -> f64 {
-        let mut total = 0.0;
-        for &(start, duration, from, to) in &self.segments {
-            if t <= start {
-                break;
-            }
-            let span = (t - start).min(duration);
-            let end_value = from + (to - from) * if duration > 0.0 { span / duration } else { 1.0 };
-            total += (from + end_value) / 2.0 * span;
-        }
-        total
-    }
-
     /// When the integral reaches `count`, or `None` if it never does before the end.
     pub fn time_of(&self, count: f64) -> Option<f64> {
         let mut before = 0.0;
@@ -102,37 +88,73 @@ impl Profile {
     }
 }
 
-/// The open model's plan for one worker thread: its share of the rate (its
-/// share of the connections), shifted by a fraction of an interval so the
-/// threads interleave.
+/// The open model's plan for one worker thread, handed out one planned
+/// request at a time: its share of the rate (its share of the connections).
+/// Evenly spaced requests are shifted by a fraction of an interval so the
+/// threads interleave; Poisson arrivals are independent per thread, and
+/// together again a Poisson process at the whole rate.
 #[derive(Debug, Clone)]
 pub struct Plan {
     rate: Profile,
-    phase: f64,
+    /// Where the next request falls on the rate's integral: the requests
+    /// planned before it, counted continuously.
+    next: f64,
+    spacing: Spacing,
+}
+
+#[derive(Debug, Clone)]
+enum Spacing {
+    Even,
+    /// A unit-rate Poisson process on the integral (exponential gaps of
+    /// mean one), which the rate's time scale turns into arrivals at the
+    /// planned rate, ramps included.
+    Poisson(fastrand::Rng),
+}
+
+impl Spacing {
+    fn gap(&mut self) -> f64 {
+        match self {
+            Spacing::Even => 1.0,
+            // 1 - u lies in (0, 1], so the logarithm is finite.
+            Spacing::Poisson(rng) => -(1.0 - rng.f64()).ln(),
+        }
+    }
 }
 
 impl Plan {
-    pub fn new(load: &Load, share: f64, phase: f64) -> Plan {
+    /// `phase` (a fraction of an interval) shifts evenly spaced requests;
+    /// `seed` draws Poisson arrivals.
+    pub fn new(load: &Load, share: f64, phase: f64, seed: u64) -> Plan {
+        let arrivals = match load.model {
+            Model::Open { arrivals, .. } => arrivals,
+            Model::Closed { .. } => Arrivals::Uniform,
+        };
+        let mut spacing = match arrivals {
+            Arrivals::Uniform => Spacing::Even,
+            Arrivals::Poisson => Spacing::Poisson(fastrand::Rng::with_seed(seed)),
+        };
+        let next = match spacing {
+            Spacing::Even => phase,
+            // Memoryless: the first arrival is a whole gap after the start.
+            Spacing::Poisson(_) => spacing.gap(),
+        };
         Plan {
             rate: Profile::for_load(load).scaled(share),
-            phase,
+            next,
+            spacing,
         }
     }
+}
 
-    /// Seconds from the start at which this thread's request `k` is planned.
-    pub fn planned(&self, k: u64) -> Option<f64> {
-        self.rate.time_of(k as f64 + self.phase)
-    }
+impl Iterator for Plan {
+    /// Seconds from the start at which this thread's next request is
+    /// planned; `None` once the plan has passed the end of the load.
+    type Item = f64;
 
-    /// How many requests this thread planned strictly before `t`.
-    pub fn planned_before(&self, t: f64) -> u64 {
-        // Less a hair, so rounding error on an exact boundary does not count one more.
-        let area = self.rate.integral(t) - self.phase - 1e-9;
-        if area <= 0.0 {
-            0
-        } else {
-            area.ceil() as u64
-        }
+    fn next(&mut self) -> Option<f64> {
+        let at = self.rate.time_of(self.next)?;
+        self.next += self.spacing.gap();
+        Some(at)
     }
 }
 
@@ -141,34 +163,61 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    #[test]
-    fn constant_rate_plans_evenly() {
-        let load = Load {
+    fn open(rate: f64, seconds: u64, arrivals: Arrivals) -> Load {
+        Load {
             model: Model::Open {
-                rate: 1000.0,
+                rate,
                 max_inflight: 10,
+                arrivals,
             },
-            duration: Duration::from_secs(1),
+            duration: Duration::from_secs(seconds),
             warmup: Duration::ZERO,
             timeout: Duration::from_secs(1),
             stages: None,
-        };
-        let plans: Vec<Plan> = (0..2)
-            .map(|t| Plan::new(&load, 0.5, t as f64 / 2.0))
-            .collect();
-        let mut all: Vec<f64> = plans
-            .iter()
-            .flat_map(|p| (0..).map_while(|k| p.planned(k)))
+        }
+    }
+
+    #[test]
+    fn constant_rate_plans_evenly() {
+        let load = open(1000.0, 1, Arrivals::Uniform);
+        let mut all: Vec<f64> = (0..2)
+            .flat_map(|t| Plan::new(&load, 0.5, t as f64 / 2.0, 7))
             .collect();
         all.sort_by(f64::total_cmp);
         assert_eq!(all.len(), 1000);
         for pair in all.windows(2) {
             assert!((pair[1] - pair[0] - 0.001).abs() < 1e-9, "{pair:?}");
         }
-        assert_eq!(
-            plans[0].planned_before(0.5) + plans[1].planned_before(0.5),
-            500
+    }
+
+    /// Poisson arrivals from two threads: together their count is the rate's
+    /// within its spread, their gaps are exponential (as many under the mean
+    /// gap as an exponential puts there, 1 - 1/e), a seed repeats its plan,
+    /// and another seed does not.
+    #[test]
+    fn poisson_arrivals_have_the_rate_and_exponential_gaps() {
+        let load = open(1000.0, 100, Arrivals::Poisson);
+        let plan = |seed: u64| -> Vec<f64> {
+            let mut all: Vec<f64> = (0..2)
+                .flat_map(|t| Plan::new(&load, 0.5, 0.0, seed + t))
+                .collect();
+            all.sort_by(f64::total_cmp);
+            all
+        };
+        let all = plan(1);
+        // 100,000 expected; the standard deviation is about 316.
+        assert!(
+            (all.len() as f64 - 100_000.0).abs() < 1_500.0,
+            "{}",
+            all.len()
         );
+        let gaps: Vec<f64> = all.windows(2).map(|p| p[1] - p[0]).collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        assert!((mean - 0.001).abs() < 0.000_02, "{mean}");
+        let under = gaps.iter().filter(|&&g| g < mean).count() as f64 / gaps.len() as f64;
+        assert!((under - (1.0 - (-1.0f64).exp())).abs() < 0.01, "{under}");
+        assert_eq!(plan(1), all);
+        assert_ne!(plan(3)[..10], all[..10]);
     }
 
     #[test]
@@ -189,7 +238,7 @@ mod tests {
         ]);
         assert_eq!(profile.at(5.0), 50.0);
         assert_eq!(profile.at(15.0), 100.0);
-        assert_eq!(profile.integral(30.0), 2000.0);
+        assert!(profile.time_of(1999.5).is_some());
         assert!((profile.time_of(500.0).unwrap() - 10.0).abs() < 1e-9);
         assert!((profile.time_of(1500.0).unwrap() - 20.0).abs() < 1e-9);
         assert!(profile.time_of(2000.5).is_none());

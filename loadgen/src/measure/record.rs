@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::steps::{decode_histogram, encode_histogram, ErrorKind, StepStats};
+use crate::scenario::Arrivals;
 
 pub const SCHEMA: &str = "stackbench.run/3";
 
@@ -128,6 +129,8 @@ pub struct RunConfig {
     pub connections: Option<u32>,
     pub rate: Option<f64>,
     pub max_inflight: Option<u32>,
+    /// How the open model spaced its requests.
+    pub arrivals: Option<Arrivals>,
     pub duration_seconds: f64,
     pub warmup_seconds: f64,
     pub timeout_seconds: f64,
@@ -278,8 +281,9 @@ pub struct Generator {
     /// loadgen's own CPU time (all worker threads) per request sent,
     /// warm-up included: what the generator costs, model against model.
     pub cpu_us_per_request: f64,
-    /// The nice value loadgen ran at: -10 where it could raise its own
-    /// priority over the server and PostgreSQL, else what it was given.
+    /// The nice value loadgen's worker threads ran at: -10 where they could
+    /// raise their priority over the server and PostgreSQL, else what
+    /// loadgen was given.
     pub nice: i32,
     pub warnings: Vec<String>,
 }

@@ -160,8 +160,9 @@ fn run_notes(record: &RunRecord) -> String {
     if let Some(open) = &record.open_model {
         let _ = writeln!(
             out,
-            "rate: sent {:.1} req/s of {:.1} planned ({:.1}%); {} sent late (>1 ms; lateness p50 {}, p99 {}, max {}), \
+            "rate ({} arrivals): sent {:.1} req/s of {:.1} planned ({:.1}%); {} sent late (>1 ms; lateness p50 {}, p99 {}, max {}), \
              {} of them by the generator's own delay (p99 {}, max {}); {} never sent (all {} connections busy)",
+            record.config.arrivals.unwrap_or_default().name(),
             open.achieved_rate,
             open.target_rate,
             100.0 * open.achieved_rate / open.target_rate,

@@ -29,19 +29,25 @@ pub fn config_of(
     generator_tolerance: GeneratorTolerance,
 ) -> RunConfig {
     let staged = load.stages.is_some();
-    let (model, connections, rate, max_inflight, stage_unit) = match load.model {
+    let (model, connections, rate, max_inflight, arrivals, stage_unit) = match load.model {
         Model::Closed { connections } => (
             "closed",
             (!staged).then_some(connections),
             None,
             None,
+            None,
             "connections",
         ),
-        Model::Open { rate, max_inflight } => (
+        Model::Open {
+            rate,
+            max_inflight,
+            arrivals,
+        } => (
             "open",
             None,
             (!staged).then_some(rate),
             Some(max_inflight),
+            Some(arrivals),
             "req/s",
         ),
     };
@@ -50,6 +56,7 @@ pub fn config_of(
         connections,
         rate,
         max_inflight,
+        arrivals,
         duration_seconds: load.measured().as_secs_f64(),
         warmup_seconds: load.warmup.as_secs_f64(),
         timeout_seconds: load.timeout.as_secs_f64(),
@@ -152,7 +159,7 @@ pub fn measure(
         generator: Generator {
             thread_cpu_percent,
             cpu_us_per_request,
-            nice: rustix::process::getpriority_process(None).unwrap_or(0),
+            nice: outcome.nice,
             warnings,
         },
         validity: Validity::of(invalid),

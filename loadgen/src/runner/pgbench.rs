@@ -19,15 +19,28 @@ use hdrhistogram::Histogram;
 
 use crate::measure::comparison::CeilingRecord;
 use crate::measure::record::Latency;
-use crate::scenario::{Load, Model, Scenario};
+use crate::scenario::{self, Load, Model, Scenario};
 
 /// A scenario's pgbench scripts, written out and ready to run.
 pub struct Scripts {
     pgbench: PathBuf,
     dir: tempfile::TempDir,
-    /// Per flow, in scenario order (pgbench's script number): the script's
-    /// file, the flow's weight and its requests.
-    scripts: Vec<(PathBuf, u32, u64)>,
+    /// Per flow, in scenario order (pgbench's script number).
+    scripts: Vec<Script>,
+}
+
+/// One flow's script.
+struct Script {
+    path: PathBuf,
+    weight: u32,
+    /// How many pgbench commands each of the flow's requests runs, in order.
+    commands: Vec<usize>,
+}
+
+impl Script {
+    fn requests(&self) -> u64 {
+        self.commands.len() as u64
+    }
 }
 
 impl Scripts {
@@ -47,7 +60,13 @@ impl Scripts {
             let path = dir.path().join(format!("flow-{number}.sql"));
             let script = flow.ceiling.as_deref().unwrap_or_default();
             std::fs::write(&path, script).with_context(|| format!("writing {}", path.display()))?;
-            scripts.push((path, flow.weight, flow.steps.len() as u64));
+            scripts.push(Script {
+                path,
+                weight: flow.weight,
+                commands: (scenario::ceiling_parts(script).iter())
+                    .map(|(_, part)| commands_in(part))
+                    .collect(),
+            });
         }
         Ok(Some(Scripts {
             pgbench,
@@ -69,26 +88,52 @@ impl Scripts {
             .min(connections as usize);
         let log_prefix = self.dir.path().join("log");
         let mut command = Command::new(&self.pgbench);
-        command.args(["--no-vacuum", "--protocol=prepared", "--log"]);
+        // Each command's average time (--report-per-command) shares a
+        // flow's time among its requests.
+        command.args([
+            "--no-vacuum",
+            "--protocol=prepared",
+            "--log",
+            "--report-per-command",
+        ]);
         command.arg(format!("--log-prefix={}", log_prefix.display()));
         command.args([
             format!("--client={connections}"),
             format!("--jobs={threads}"),
-            format!("--time={total}"),
         ]);
         let rate = match load.model {
             Model::Open { rate, .. } => {
                 let (weights, requests) = self.scripts.iter().fold((0, 0), |(w, r), s| {
-                    (w + u64::from(s.1), r + u64::from(s.1) * s.2)
+                    (
+                        w + u64::from(s.weight),
+                        r + u64::from(s.weight) * s.requests(),
+                    )
                 });
                 let flows_per_second = rate * weights as f64 / requests as f64;
-                command.arg(format!("--rate={flows_per_second:.3}"));
+                // Every planned transaction is run and logged: a number of
+                // them rather than a time, so that one a busy database
+                // started late is counted with its lateness, and one later
+                // than the timeout is logged as skipped and counted as
+                // failed, as loadgen counts a request that timed out.
+                let per_client = (flows_per_second * total as f64 / f64::from(connections)).ceil();
+                command.args([
+                    format!("--rate={flows_per_second:.3}"),
+                    format!("--transactions={per_client}"),
+                    format!("--latency-limit={}", load.timeout.as_millis()),
+                ]);
                 Some(rate)
             }
-            Model::Closed { .. } => None,
+            Model::Closed { .. } => {
+                command.arg(format!("--time={total}"));
+                None
+            }
         };
-        for (path, weight, _) in &self.scripts {
-            command.arg(format!("--file={}@{weight}", path.display()));
+        for script in &self.scripts {
+            command.arg(format!(
+                "--file={}@{}",
+                script.path.display(),
+                script.weight
+            ));
         }
         let shown = shown_command(&command, self.dir.path());
         command.arg(url);
@@ -103,8 +148,9 @@ impl Scripts {
                 String::from_utf8_lossy(&output.stderr).trim()
             );
         }
+        let shares = self.shares(&String::from_utf8_lossy(&output.stdout))?;
         let window = (load.warmup, load.duration);
-        let tally = self.read_logs(&log_prefix, window)?;
+        let tally = self.read_logs(&log_prefix, window, &shares)?;
         let measured = load.duration.as_secs_f64();
         Ok(CeilingRecord {
             command: shown,
@@ -119,13 +165,57 @@ impl Scripts {
         })
     }
 
+    /// Per flow, each request's share of the flow's time in the database:
+    /// its commands' share of the flow's commands' average times, from
+    /// pgbench's per-command report.
+    fn shares(&self, report: &str) -> anyhow::Result<Vec<Vec<f64>>> {
+        let latencies = command_latencies(report);
+        if latencies.len() != self.scripts.len() {
+            bail!(
+                "pgbench reported per-command times for {} scripts, not {}:\n{report}",
+                latencies.len(),
+                self.scripts.len()
+            );
+        }
+        let mut shares = Vec::new();
+        for (number, (script, times)) in self.scripts.iter().zip(&latencies).enumerate() {
+            if script.commands.iter().sum::<usize>() != times.len() {
+                bail!(
+                    "flow {number}'s ceiling script has {:?} commands per request by stackbench's count, \
+                     but pgbench timed {}: write each SQL command to end with `;` or `\\gset` at the end \
+                     of a line",
+                    script.commands,
+                    times.len()
+                );
+            }
+            let mut rest = times.as_slice();
+            let per_request: Vec<f64> = (script.commands.iter())
+                .map(|&n| {
+                    let (mine, after) = rest.split_at(n);
+                    rest = after;
+                    mine.iter().sum()
+                })
+                .collect();
+            let total: f64 = per_request.iter().sum();
+            shares.push(if total > 0.0 {
+                per_request.iter().map(|t| t / total).collect()
+            } else {
+                vec![1.0 / per_request.len() as f64; per_request.len()]
+            });
+        }
+        Ok(shares)
+    }
+
     /// Counts the transactions planned (or, flat out, started) inside the
     /// measured window, which opens a warm-up after the first one started,
-    /// from every thread's log.
+    /// from every thread's log. Each transaction's time is its requests':
+    /// the wait for its planned start is the first request's, and the time
+    /// in the database is shared by `shares`.
     fn read_logs(
         &self,
         prefix: &Path,
         (warmup, duration): (Duration, Duration),
+        shares: &[Vec<f64>],
     ) -> anyhow::Result<Tally> {
         let name = prefix
             .file_name()
@@ -167,15 +257,18 @@ impl Scripts {
             .iter()
             .filter(|e| (from..to).contains(&e.started_us()))
         {
-            let requests = self.scripts.get(entry.script).map_or(1, |s| s.2);
-            match entry.latency_us {
-                Some(latency) => {
-                    tally.transactions += 1;
-                    tally.requests += requests;
-                    let per_request = (latency / requests).max(1);
-                    tally.latency.saturating_record_n(per_request, requests);
-                }
-                None => tally.failed += 1,
+            let Some(latency) = entry.latency_us else {
+                tally.failed += 1;
+                continue;
+            };
+            let shares = shares.get(entry.script).map_or(&[1.0][..], Vec::as_slice);
+            tally.transactions += 1;
+            tally.requests += shares.len() as u64;
+            let lag = entry.lag_us.min(latency);
+            for (request, share) in shares.iter().enumerate() {
+                let waited = if request == 0 { lag } else { 0 };
+                let time = waited + (share * (latency - lag) as f64).round() as u64;
+                tally.latency.saturating_record(time.max(1));
             }
         }
         Ok(tally)
@@ -196,6 +289,8 @@ struct LogEntry {
     latency_us: Option<u64>,
     script: usize,
     ended_us: i64,
+    /// With `--rate`, how long after its planned start it began.
+    lag_us: u64,
 }
 
 impl LogEntry {
@@ -207,6 +302,7 @@ impl LogEntry {
             latency_us: fields.get(2)?.parse().ok(),
             script: fields.get(3)?.parse().ok()?,
             ended_us: seconds * 1_000_000 + micros,
+            lag_us: fields.get(6).and_then(|lag| lag.parse().ok()).unwrap_or(0),
         })
     }
 
@@ -215,6 +311,53 @@ impl LogEntry {
     fn started_us(&self) -> i64 {
         self.ended_us - self.latency_us.unwrap_or(0) as i64
     }
+}
+
+/// How many commands pgbench reads in `sql`, as its per-command report
+/// lists them: a meta-command line (`\set`) is one, an SQL command runs to
+/// the `;` or `\gset` that ends a line; comments and blank lines are none.
+fn commands_in(sql: &str) -> usize {
+    let (mut commands, mut in_sql) = (0, false);
+    for line in sql.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with("--") {
+            continue;
+        }
+        if line.starts_with('\\') && !in_sql {
+            commands += 1;
+            continue;
+        }
+        in_sql = !(line.ends_with(';') || line.ends_with("\\gset") || line.ends_with("\\aset"));
+        if !in_sql {
+            commands += 1;
+        }
+    }
+    commands + usize::from(in_sql)
+}
+
+/// Each script's commands' average times (ms), in order, from pgbench's
+/// `--report-per-command` report: a list under "statement latencies" per
+/// script (headed "SQL script N", and the list's title "- statement
+/// latencies", when there are several).
+fn command_latencies(report: &str) -> Vec<Vec<f64>> {
+    let mut scripts: Vec<Vec<f64>> = Vec::new();
+    let mut listing = false;
+    for line in report.lines() {
+        if line.starts_with("SQL script ") {
+            scripts.push(Vec::new());
+            listing = false;
+        } else if (line.trim_start().trim_start_matches("- ")).starts_with("statement latencies") {
+            if scripts.is_empty() {
+                scripts.push(Vec::new());
+            }
+            listing = true;
+        } else if listing {
+            match line.split_whitespace().next().map(str::parse::<f64>) {
+                Some(Ok(ms)) => scripts.last_mut().expect("a script").push(ms),
+                _ => listing = false,
+            }
+        }
+    }
+    scripts
 }
 
 /// The command line as recorded: scripts named by their flow number, not
@@ -248,4 +391,39 @@ fn find_pgbench() -> anyhow::Result<PathBuf> {
          PostgreSQL server package (`bash scripts/setup.sh` installs it), or skip the \
          ceiling row with --no-ceiling",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_counted_as_pgbench_reads_them() {
+        let sql = "\\set user random(1, 10)\n\
+                   BEGIN;\n\
+                   -- a comment is no command\n\
+                   SELECT a\n  FROM t\n  WHERE id = :user \\gset\n\
+                   WITH x AS (\n  SELECT 1\n)\nSELECT * FROM x;\n\
+                   COMMIT;\n";
+        assert_eq!(commands_in(sql), 5);
+        assert_eq!(commands_in("-- request: GET /x\n\nSELECT 1;\n"), 1);
+    }
+
+    /// pgbench 15's report, of one script and of several.
+    #[test]
+    fn per_command_times_are_read_per_script() {
+        let one = "tps = 59161.400334 (without initial connection time)\n\
+                   statement latencies in milliseconds and failures:\n\
+                   \x20        0.000           0  \\set id random(1, 100000)\n\
+                   \x20        0.316           0  SELECT id FROM users WHERE id = :id;\n";
+        assert_eq!(command_latencies(one), [vec![0.0, 0.316]]);
+        let two = "SQL script 1: flow-0.sql\n - weight: 4 (targets 80.0% of total)\n\
+                   \x20- statement latencies in milliseconds and failures:\n\
+                   \x20        0.001           0  BEGIN;\n\
+                   \x20        1.500           0  COMMIT;\n\
+                   SQL script 2: flow-1.sql\n - weight: 1 (targets 20.0% of total)\n\
+                   \x20- statement latencies in milliseconds and failures:\n\
+                   \x20        0.200           0  SELECT 1;\n";
+        assert_eq!(command_latencies(two), [vec![0.001, 1.5], vec![0.2]]);
+    }
 }

@@ -50,6 +50,7 @@ struct LoadFile {
     connections: Option<u32>,
     rate: Option<f64>,
     max_inflight: Option<u32>,
+    arrivals: Option<Spanned<String>>,
     duration: Option<Spanned<String>>,
     warmup: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
@@ -96,8 +97,38 @@ pub use schema::Dataset;
 /// answers. Open: requests are sent at a planned rate, whatever the answers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Model {
-    Closed { connections: u32 },
-    Open { rate: f64, max_inflight: u32 },
+    Closed {
+        connections: u32,
+    },
+    Open {
+        rate: f64,
+        max_inflight: u32,
+        arrivals: Arrivals,
+    },
+}
+
+/// How the open model spaces its requests in time.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Evenly, one every 1/rate seconds (wrk2's way): the least noise.
+    #[default]
+    Uniform,
+    /// As a Poisson process, gaps drawn from an exponential distribution
+    /// of mean 1/rate: how independent users arrive, and how `pgbench
+    /// --rate` schedules transactions.
+    Poisson,
+}
+
+impl Arrivals {
+    pub fn name(self) -> &'static str {
+        match self {
+            Arrivals::Uniform => "uniform",
+            Arrivals::Poisson => "poisson",
+        }
+    }
 }
 
 /// A stage of the load: ramp linearly to `target` over `duration`.
@@ -175,8 +206,32 @@ pub struct Flow {
     pub steps: Vec<Step>,
     /// Number of capture slots the flow's steps use.
     pub slots: usize,
-    /// A pgbench script of the SQL the servers run for this flow's steps.
+    /// A pgbench script of the SQL the servers run for this flow's steps,
+    /// each request after the first marked ([`CEILING_REQUEST_MARK`]).
     pub ceiling: Option<String>,
+}
+
+/// Begins the line of a flow's `ceiling` script where the SQL of one of its
+/// requests after the first begins, followed by that step's label: pgbench
+/// times a flow as one transaction, and the marks let the ceiling share
+/// that time among the requests as the servers' is measured, per request.
+pub const CEILING_REQUEST_MARK: &str = "-- request:";
+
+/// A flow's ceiling script cut at its request marks: the first request's
+/// part, then each marked one's, with the label each mark names.
+pub fn ceiling_parts(script: &str) -> Vec<(Option<&str>, &str)> {
+    let mut parts = Vec::new();
+    let (mut label, mut from) = (None, 0);
+    let mut at = 0;
+    for line in script.split_inclusive('\n') {
+        if let Some(next) = line.trim_start().strip_prefix(CEILING_REQUEST_MARK) {
+            parts.push((label, &script[from..at]));
+            (label, from) = (Some(next.trim()), at);
+        }
+        at += line.len();
+    }
+    parts.push((label, &script[from..]));
+    parts
 }
 
 #[derive(Debug, Clone)]
@@ -311,6 +366,19 @@ impl Parser<'_> {
         }
     }
 
+    fn arrivals(&self, field: &Option<Spanned<String>>) -> Result<Arrivals, ScenarioError> {
+        let Some(value) = field else {
+            return Ok(Arrivals::default());
+        };
+        <Arrivals as clap::ValueEnum>::from_str(value.get_ref(), false).map_err(|_| {
+            let message = format!(
+                "arrivals must be \"uniform\" or \"poisson\", not {:?}",
+                value.get_ref()
+            );
+            self.error(value.span().start, message)
+        })
+    }
+
     /// The `[load]` table, with the defaults of what it leaves out.
     fn load(&self, load: &LoadFile) -> Result<Load, ScenarioError> {
         let model = match (load.model.as_ref()).map(|m| (m.get_ref().as_str(), m.span().start)) {
@@ -322,6 +390,7 @@ impl Parser<'_> {
                     self.error(at, "an open model needs `rate` (requests/s)".into())
                 })?,
                 max_inflight: load.max_inflight.unwrap_or(1024),
+                arrivals: self.arrivals(&load.arrivals)?,
             },
             Some((other, at)) => {
                 let message = format!("model must be \"closed\" or \"open\", not {other:?}");
@@ -467,16 +536,38 @@ impl Parser<'_> {
         if flows.iter().all(|f| f.ceiling.is_none()) {
             return Ok(());
         }
-        match files.iter().zip(flows).find(|(_, flow)| flow.ceiling.is_none()) {
-            Some((file, missing)) => Err(self.error(
-                file.span().start,
-                format!(
-                    "flow {:?} has no `ceiling` script but other flows do: give every flow one, or none",
-                    missing.name
-                ),
-            )),
-            None => Ok(()),
+        for (file, flow) in files.iter().zip(flows) {
+            let Some(script) = &flow.ceiling else {
+                return Err(self.error(
+                    file.span().start,
+                    format!(
+                        "flow {:?} has no `ceiling` script but other flows do: give every flow one, or none",
+                        flow.name
+                    ),
+                ));
+            };
+            let marked: Vec<&str> = (ceiling_parts(script).iter())
+                .filter_map(|(label, _)| *label)
+                .collect();
+            let after_first: Vec<&str> = (flow.steps.iter().skip(1))
+                .map(|step| step.label.as_str())
+                .collect();
+            if marked != after_first {
+                let marks: Vec<String> = (after_first.iter())
+                    .map(|label| format!("`{CEILING_REQUEST_MARK} {label}`"))
+                    .collect();
+                return Err(self.error(
+                    file.span().start,
+                    format!(
+                        "flow {:?}'s `ceiling` marks the requests {marked:?}: a line {} must begin the SQL of \
+                         each request after the first, in order, so the database's time can be shared among them",
+                        flow.name,
+                        if marks.is_empty() { "(none here)".to_string() } else { marks.join(", then ") }
+                    ),
+                ));
+            }
         }
+        Ok(())
     }
 
     /// Every step's label names one step: the reports list steps by label.
@@ -590,7 +681,8 @@ check = { status = "confirmed" }
             scenario.load.model,
             Model::Open {
                 rate: 100.0,
-                max_inflight: 1024
+                max_inflight: 1024,
+                arrivals: Arrivals::Uniform,
             }
         );
         assert_eq!(scenario.load.total(), Duration::from_millis(2500));
@@ -645,12 +737,33 @@ check = { status = "confirmed" }
 
     #[test]
     fn a_ceiling_covers_every_flow_or_none() {
+        let script = "SELECT 1;\n-- request: GET /orders/{{order_id}}\nSELECT 2;\n";
         let one = GOOD.replace(
+            "[[flow]]\nname = \"order\"\n",
+            &format!("[[flow]]\nname = \"order\"\nceiling = {script:?}\n"),
+        );
+        let scenario = parse(&one, "t.toml").unwrap();
+        assert_eq!(scenario.flows[0].ceiling.as_deref(), Some(script));
+        assert_eq!(
+            ceiling_parts(script),
+            [
+                (None, "SELECT 1;\n"),
+                (
+                    Some("GET /orders/{{order_id}}"),
+                    "-- request: GET /orders/{{order_id}}\nSELECT 2;\n"
+                )
+            ]
+        );
+        // The second request unmarked: refused, naming the mark it needs.
+        let unmarked = GOOD.replace(
             "[[flow]]\nname = \"order\"\n",
             "[[flow]]\nname = \"order\"\nceiling = \"SELECT 1;\"\n",
         );
-        let scenario = parse(&one, "t.toml").unwrap();
-        assert_eq!(scenario.flows[0].ceiling.as_deref(), Some("SELECT 1;"));
+        let error = parse(&unmarked, "t.toml").unwrap_err().to_string();
+        assert!(
+            error.contains("`-- request: GET /orders/{{order_id}}`"),
+            "{error}"
+        );
         let partial = format!(
             "{one}\n[[flow]]\nname = \"read\"\n[[flow.step]]\nmethod = \"GET\"\npath = \"/users/1\"\nexpect = 200\n"
         );
