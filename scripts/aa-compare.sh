@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# The noise floor of `loadgen compare`: the same stack listed twice (an A/A
-# comparison) must come out "within noise" on every figure. Runs COUNT short
-# comparisons of STACK against itself with ROUNDS rounds (enough that a
-# winner could be named, so a false one would show) and counts the
-# comparisons that named a winner on any figure. Writes
-# results/aa-compare.json with every comparison's verdict lines (the
-# comparisons themselves, a few hundred KiB each, go to a temporary directory).
+# The noise floor of `loadgen compare`: the same stack listed COPIES times
+# (an A/A comparison) must come out "within noise" on every figure. Runs
+# COUNT short comparisons of STACK against itself with ROUNDS rounds (enough
+# that a winner could be named, so a false one would show: with four copies
+# compare corrects for 6 figures x 3 comparisons, and 6 rounds is the
+# fewest that can name a winner then) and counts the comparisons that named
+# a winner on any figure. Writes results/aa-compare.json with every
+# comparison's verdict lines (the comparisons themselves, a few hundred KiB
+# each, go to a temporary directory).
 #
-#   COUNT=20 ROUNDS=5 STACK=axum SCENARIO=smoke bash scripts/aa-compare.sh
+#   COUNT=20 COPIES=4 ROUNDS=6 STACK=axum SCENARIO=smoke bash scripts/aa-compare.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bench-lib.sh
 
 COUNT=${COUNT:-20}
-ROUNDS=${ROUNDS:-5}
+COPIES=${COPIES:-4}
+ROUNDS=${ROUNDS:-6}
 STACK=${STACK:-axum}
 SCENARIO=${SCENARIO:-smoke}
 DURATION=${DURATION:-1s}
@@ -26,7 +29,8 @@ loadgen=target/release/loadgen
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-command=("$loadgen" compare --scenario "$SCENARIO" --servers "$STACK,$STACK" --rounds "$ROUNDS"
+servers=$(printf "$STACK,%.0s" $(seq "$COPIES")); servers=${servers%,}
+command=("$loadgen" compare --scenario "$SCENARIO" --servers "$servers" --rounds "$ROUNDS"
          --duration "$DURATION" --warmup "$WARMUP" --threads 1)
 flagged=0; verdicts=(); figures_flagged=()
 for i in $(seq "$COUNT"); do
@@ -44,8 +48,8 @@ done
 
 cat > results/aa-compare.json <<JSON
 {
-  "experiment": "A/A: $STACK listed twice, $COUNT comparisons of $ROUNDS rounds on the $SCENARIO scenario",
-  "command": "COUNT=$COUNT ROUNDS=$ROUNDS STACK=$STACK SCENARIO=$SCENARIO DURATION=$DURATION WARMUP=$WARMUP bash scripts/aa-compare.sh",
+  "experiment": "A/A: $STACK listed $COPIES times, $COUNT comparisons of $ROUNDS rounds on the $SCENARIO scenario",
+  "command": "COUNT=$COUNT COPIES=$COPIES ROUNDS=$ROUNDS STACK=$STACK SCENARIO=$SCENARIO DURATION=$DURATION WARMUP=$WARMUP bash scripts/aa-compare.sh",
   "each_comparison": "${command[*]}",
   "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
   "git_commit": "$(git rev-parse HEAD 2>/dev/null || echo unknown)",

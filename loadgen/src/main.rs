@@ -75,6 +75,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(message) = loadgen::engine::priority::chosen() {
+        eprintln!("loadgen: {message}");
+        return ExitCode::from(2);
+    }
     // Every open-model connection is opened before the clock starts: the
     // open-file limit goes from its usual soft 1024 to what the system allows.
     let _ = rlimit::increase_nofile_limit(u64::MAX);

@@ -298,20 +298,17 @@ fn compare_runs_any_binary_under_its_label() {
     let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
     let out = temp("stacks.json");
     let axum = axum();
-    // "new" is axum behind a script that first notes the nice value it was
-    // started with.
-    let (wrapper, started_at) = (temp("new-axum.sh"), temp("new-axum.nice"));
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh
-nice > '{}'
-exec '{}' \"$@\"\n",
-            started_at.display(),
-            axum.display()
-        ),
-    )
-    .unwrap();
+    // "new" is axum behind a script that first notes the nice value and
+    // the scheduling policy it was started with.
+    let (wrapper, started_at) = (temp("new-axum.sh"), temp("new-axum.priority"));
+    let script = format!(
+        "#!/bin/sh\n\
+         echo $(nice) $(chrt -p $$ | sed -n 's/.*policy: //p') > '{}'\n\
+         exec '{}' \"$@\"\n",
+        started_at.display(),
+        axum.display()
+    );
+    std::fs::write(&wrapper, script).unwrap();
     std::fs::set_permissions(
         &wrapper,
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
@@ -352,20 +349,23 @@ exec '{}' \"$@\"\n",
             "{run}"
         );
     }
-    // The generator's threads ran ahead where the OS let them (with
+    // The generator's threads ran in real time where the OS let them (with
     // CAP_SYS_NICE), while the server kept the priority loadgen was given:
-    // it inherits it from loadgen's main thread, not from the workers.
+    // it is started by loadgen's main thread, not by the workers.
     let ours = nice_of_this_process();
-    let server: i32 = std::fs::read_to_string(&started_at)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    assert_eq!(server, ours, "the server started at loadgen's own priority");
+    let started = std::fs::read_to_string(&started_at).unwrap();
+    assert_eq!(
+        started.trim(),
+        format!("{ours} SCHED_OTHER"),
+        "the server started at loadgen's own priority"
+    );
+    let expected = if may_raise_priority() {
+        serde_json::json!("realtime")
+    } else {
+        serde_json::json!({ "nice": ours })
+    };
     for run in comparison["runs"].as_array().unwrap() {
-        let generator = run["record"]["generator"]["nice"].as_i64().unwrap() as i32;
-        let expected = if may_raise_priority() { -10 } else { ours };
-        assert_eq!(generator, expected, "{run}");
+        assert_eq!(run["record"]["generator"]["priority"], expected, "{run}");
     }
 
     let bad = loadgen(&[

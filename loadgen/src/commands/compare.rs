@@ -14,10 +14,10 @@ use clap::Args;
 use crate::commands::load::{self, LoadArgs};
 use crate::commands::places::Places;
 use crate::measure::comparison::{
-    judge, rotation, summarize, Ceiling, CeilingRun, CompareRun, Comparison, Contender, Pinning,
-    CEILING_LABEL, SCHEMA,
+    judge, rotation, rounds_for_a_winner, summarize, Ceiling, CeilingRun, CompareRun, Comparison,
+    Contender, Pinning, CEILING_LABEL, SCHEMA,
 };
-use crate::measure::figure::Phase;
+use crate::measure::figure::{Figure, Phase};
 use crate::measure::record::{self, Header, RunRecord};
 use crate::measure::statistics::median;
 use crate::report::{html, text};
@@ -28,7 +28,7 @@ use crate::server::affinity::Cpus;
 use crate::server::{self, ServerBinary, ServerProcess};
 
 /// Runs default to 4 s measured after a 2 s warm-up (--duration, --warmup):
-/// six stacks and the ceiling x 5 rounds x 2 phases then take about 8 minutes.
+/// six stacks and the ceiling x 7 rounds x 2 phases then take about 11 minutes.
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     #[command(flatten)]
@@ -54,9 +54,11 @@ pub struct CompareArgs {
     /// Rounds; each runs every stack once, the order rotated each round
     /// (A B C, B C A, C A B, ...) so drift of the machine and the position in
     /// a round hit every stack alike. Verdicts need 3 rounds; naming a
-    /// winner needs 5.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub rounds: u32,
+    /// winner needs more the more stacks are compared (each verdict is
+    /// corrected for every comparison made) [default: the fewest that can
+    /// name a winner: 5 for two stacks, 6 for four, 7 for six].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: Option<u32>,
     /// Skip the equal-rate latency phase.
     #[arg(long)]
     pub no_latency_phase: bool,
@@ -109,6 +111,8 @@ enum Entry {
 
 /// The rounds of a comparison as they run: every run's record, in order.
 struct Rounds<'a> {
+    /// How many rounds run.
+    count: u32,
     args: &'a CompareArgs,
     scenario: &'a Scenario,
     database_url: String,
@@ -310,7 +314,11 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
     if scripts.is_some() {
         entries.push(Entry::Ceiling);
     }
+    let count =
+        (args.rounds).unwrap_or_else(|| rounds_for_a_winner(contenders.len(), Figure::ALL.len()));
+    eprintln!("{count} rounds");
     let mut rounds = Rounds {
+        count,
         args: &args,
         scenario: &scenario,
         database_url,
@@ -320,7 +328,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         runs: Vec::new(),
         ceiling_runs: Vec::new(),
     };
-    let schedule = rotation(&entries, args.rounds);
+    let schedule = rotation(&entries, count);
     let (throughput_load, connections) = throughput_load(&load);
     runtime.block_on(rounds.run_phase(&schedule, Phase::Throughput, &throughput_load))?;
     let latency_rate = (!args.no_latency_phase).then(|| {
@@ -472,12 +480,12 @@ fn assemble(
     latency_rate: Option<f64>,
 ) -> Comparison {
     let summary = summarize(contenders, &rounds.runs, latency_rate.is_some());
-    let verdicts = judge(&summary, args.rounds);
+    let verdicts = judge(&summary, rounds.count);
     let ceiling = (rounds.scripts.is_some())
         .then(|| Ceiling::new(rounds.ceiling_runs, &summary, latency_rate.is_some()));
     Comparison {
         header: Header::now(SCHEMA, &scenario.name),
-        rounds: args.rounds,
+        rounds: rounds.count,
         order: rounds.order,
         latency_rate,
         pinning: Pinning {

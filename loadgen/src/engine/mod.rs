@@ -26,13 +26,14 @@ use hdrhistogram::Histogram;
 use tokio::time::{sleep_until, Instant};
 
 pub mod http1;
-mod priority;
+pub mod priority;
 pub mod schedule;
 mod timer;
 
 use http1::{Connection, WireError};
 use schedule::{Plan, Profile};
 
+use crate::measure::record::Priority;
 use crate::measure::steps::{new_second_histogram, ErrorKind, StepStats, ThreadStats};
 use crate::scenario::template::RenderContext;
 use crate::scenario::{Flow, Load, Model, Scenario, Step};
@@ -141,9 +142,9 @@ pub struct Outcome {
     pub thread_cpu: Vec<f64>,
     /// Wall time the worker threads ran.
     pub wall: Duration,
-    /// The nice value the worker threads ran at (the highest, if the OS
-    /// gave them different ones).
-    pub nice: i32,
+    /// How the worker threads were scheduled (the lowest, if the OS gave
+    /// them different priorities).
+    pub priority: Priority,
 }
 
 /// Runs the load described by `spec`, sending a [`Tick`] per thread per second.
@@ -155,8 +156,8 @@ pub fn run(spec: Arc<RunSpec>, ticks: mpsc::Sender<Tick>) -> Outcome {
             std::thread::Builder::new()
                 .name(format!("loadgen-{thread}"))
                 .spawn(move || {
-                    let nice = priority::raise_this_thread();
-                    (run_thread(spec, thread, ticks), nice)
+                    let priority = priority::raise_this_thread();
+                    (run_thread(spec, thread, ticks), priority)
                 })
                 .expect("spawning a worker thread")
         })
@@ -164,18 +165,19 @@ pub fn run(spec: Arc<RunSpec>, ticks: mpsc::Sender<Tick>) -> Outcome {
     drop(ticks);
     let mut stats = ThreadStats::new(spec.scenario.steps().count());
     let mut thread_cpu = Vec::new();
-    let mut nice = i32::MIN;
+    let mut priority = Priority::Realtime;
     for handle in handles {
-        let ((thread_stats, cpu), thread_nice) = handle.join().expect("a worker thread panicked");
+        let ((thread_stats, cpu), thread_priority) =
+            handle.join().expect("a worker thread panicked");
         stats.merge(&thread_stats);
         thread_cpu.push(cpu);
-        nice = nice.max(thread_nice);
+        priority = priority.lower(thread_priority);
     }
     Outcome {
         stats,
         thread_cpu,
         wall: Instant::now().saturating_duration_since(spec.start),
-        nice,
+        priority,
     }
 }
 

@@ -360,10 +360,8 @@ pub fn judge(summary: &[ContenderSummary], rounds: u32) -> Verdicts {
     let figures: Vec<Figure> = (Figure::ALL.into_iter())
         .filter(|&figure| summary.iter().all(|s| s.spread(figure).is_some()))
         .collect();
-    // Each figure sets its best against every other contender: k - 1
-    // comparisons, with the best picked from the same rounds.
-    let comparisons = figures.len() * summary.len().saturating_sub(1);
-    let confidence = 1.0 - (1.0 - FAMILY_CONFIDENCE) / comparisons.max(1) as f64;
+    let comparisons = comparisons(summary.len(), figures.len());
+    let confidence = confidence_of_each(comparisons);
     let judged = rounds >= MIN_ROUNDS_FOR_VERDICT && summary.len() >= 2;
     Verdicts {
         method: format!(
@@ -382,6 +380,25 @@ pub fn judge(summary: &[ContenderSummary], rounds: u32) -> Verdicts {
             .map(|&figure| judge_figure(summary, figure, judged.then_some(confidence)))
             .collect(),
     }
+}
+
+/// Each figure sets its best against every other contender: k - 1
+/// comparisons, with the best picked from the same rounds.
+fn comparisons(contenders: usize, figures: usize) -> usize {
+    figures * contenders.saturating_sub(1)
+}
+
+/// The confidence of each of `comparisons` verdicts for all of them to hold
+/// at [`FAMILY_CONFIDENCE`] (Bonferroni).
+fn confidence_of_each(comparisons: usize) -> f64 {
+    1.0 - (1.0 - FAMILY_CONFIDENCE) / comparisons.max(1) as f64
+}
+
+/// The fewest rounds at which a winner can be named among `contenders` on
+/// `figures` figures.
+pub fn rounds_for_a_winner(contenders: usize, figures: usize) -> u32 {
+    let needed = rounds_needed(confidence_of_each(comparisons(contenders, figures)));
+    (needed as u32).max(MIN_ROUNDS_FOR_VERDICT)
 }
 
 /// Why no winner can be named at all, when that is so.
@@ -610,6 +627,16 @@ mod tests {
             summary("d", &behind),
         ];
         assert!(judge(&six, 6).figures[0].winner);
+    }
+
+    /// The default rounds of `compare`: the fewest whose exact interval can
+    /// exclude 1 at the corrected confidence (a round of one wholly beating
+    /// every round of the other has probability 1/C(2n, n)).
+    #[test]
+    fn more_contenders_need_more_rounds_to_name_a_winner() {
+        assert_eq!(rounds_for_a_winner(2, 6), 5);
+        assert_eq!(rounds_for_a_winner(4, 6), 6);
+        assert_eq!(rounds_for_a_winner(6, 6), 7);
     }
 
     #[test]

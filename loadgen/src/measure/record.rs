@@ -281,11 +281,41 @@ pub struct Generator {
     /// loadgen's own CPU time (all worker threads) per request sent,
     /// warm-up included: what the generator costs, model against model.
     pub cpu_us_per_request: f64,
-    /// The nice value loadgen's worker threads ran at: -10 where they could
-    /// raise their priority over the server and PostgreSQL, else what
-    /// loadgen was given.
-    pub nice: i32,
+    /// How loadgen's worker threads were scheduled: in real time where
+    /// they could be, ahead of the server and PostgreSQL (the lowest any
+    /// thread got, if they differ).
+    pub priority: Priority,
     pub warnings: Vec<String>,
+}
+
+/// How a generator thread was scheduled.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// SCHED_FIFO: it runs as soon as it wakes, ahead of every ordinary process.
+    Realtime,
+    /// An ordinary thread at this nice value.
+    Nice(i32),
+}
+
+impl Priority {
+    /// The lower of two: real time is above any nice value, and a lower
+    /// nice value above a higher one.
+    pub fn lower(self, other: Priority) -> Priority {
+        match (self, other) {
+            (Priority::Realtime, other) | (other, Priority::Realtime) => other,
+            (Priority::Nice(a), Priority::Nice(b)) => Priority::Nice(a.max(b)),
+        }
+    }
+}
+
+impl std::fmt::Display for Priority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Priority::Realtime => write!(f, "real-time"),
+            Priority::Nice(nice) => write!(f, "nice {nice}"),
+        }
+    }
 }
 
 /// Whether a run measured the server and not its own generator.

@@ -187,10 +187,10 @@ fn run_notes(record: &RunRecord) -> String {
         .collect();
     let _ = writeln!(
         out,
-        "generator CPU per thread: {}; {:.1} µs per request sent; nice {}",
+        "generator CPU per thread: {}; {:.1} µs per request sent; {}",
         cpu.join(" "),
         record.generator.cpu_us_per_request,
-        record.generator.nice
+        record.generator.priority
     );
     if let Some(usage) = &record.server_usage {
         let per_request = Figure::CpuPerRequest

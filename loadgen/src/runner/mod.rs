@@ -159,7 +159,7 @@ pub fn measure(
         generator: Generator {
             thread_cpu_percent,
             cpu_us_per_request,
-            nice: outcome.nice,
+            priority: outcome.priority,
             warnings,
         },
         validity: Validity::of(invalid),
