@@ -264,11 +264,8 @@ impl Scripts {
             let shares = shares.get(entry.script).map_or(&[1.0][..], Vec::as_slice);
             tally.transactions += 1;
             tally.requests += shares.len() as u64;
-            let lag = entry.lag_us.min(latency);
-            for (request, share) in shares.iter().enumerate() {
-                let waited = if request == 0 { lag } else { 0 };
-                let time = waited + (share * (latency - lag) as f64).round() as u64;
-                tally.latency.saturating_record(time.max(1));
+            for time in per_request(latency, entry.lag_us, shares) {
+                tally.latency.saturating_record(time);
             }
         }
         Ok(tally)
@@ -311,6 +308,17 @@ impl LogEntry {
     fn started_us(&self) -> i64 {
         self.ended_us - self.latency_us.unwrap_or(0) as i64
     }
+}
+
+/// A transaction's time as its requests' (µs): the wait for its planned
+/// start (`lag`) is the first request's, as a stack's first request of the
+/// flow would have waited, and the rest is shared by `shares`.
+fn per_request(latency: u64, lag: u64, shares: &[f64]) -> impl Iterator<Item = u64> + '_ {
+    let lag = lag.min(latency);
+    shares.iter().enumerate().map(move |(request, share)| {
+        let waited = if request == 0 { lag } else { 0 };
+        (waited + (share * (latency - lag) as f64).round() as u64).max(1)
+    })
 }
 
 /// How many commands pgbench reads in `sql`, as its per-command report
@@ -407,6 +415,18 @@ mod tests {
                    COMMIT;\n";
         assert_eq!(commands_in(sql), 5);
         assert_eq!(commands_in("-- request: GET /x\n\nSELECT 1;\n"), 1);
+    }
+
+    #[test]
+    fn a_flows_time_is_shared_among_its_requests() {
+        let times: Vec<u64> = per_request(3_000, 1_000, &[0.75, 0.25]).collect();
+        assert_eq!(times, [2_500, 500]);
+        // One request: all of it; and no time is ever 0 (the histogram's floor).
+        assert_eq!(per_request(800, 0, &[1.0]).collect::<Vec<_>>(), [800]);
+        assert_eq!(
+            per_request(10, 10, &[0.5, 0.5]).collect::<Vec<_>>(),
+            [10, 1]
+        );
     }
 
     /// pgbench 15's report, of one script and of several.
