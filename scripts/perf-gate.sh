@@ -2,9 +2,9 @@
 # The end-to-end regression gate: builds a base revision (default HEAD~1)
 # and the working tree as the instruction gate does (scripts/gate-lib.sh,
 # the `gate` profile), then runs `loadgen gate` on one server's two builds: alternated short windows of the
-# `smoke` scenario against the managed PostgreSQL, and a verdict per metric
-# (throughput, p99 at an equal rate, CPU per request, errors) that is pass,
-# regression or inconclusive. When nothing the server is built from differs
+# `smoke` scenario against the managed PostgreSQL, and a verdict per figure
+# (throughput, p50 and p99 at an equal rate, CPU per request, errors) that
+# is pass, regression or inconclusive. When nothing the server is built from differs
 # from the base, it is skipped with one line: the two builds would be one.
 #
 #   bash scripts/perf-gate.sh [BASE] [loadgen gate flags...]
