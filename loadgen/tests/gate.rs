@@ -49,7 +49,7 @@ fn a_build_against_itself_alternates_windows_and_is_no_regression() {
     let output = gate(&["--base", axum.to_str().unwrap(), "--pairs", PAIRS], &out);
     assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
     let record = read_json(&out);
-    assert_eq!(record["schema"], "stackbench.gate/2");
+    assert_eq!(record["schema"], "stackbench.gate/3");
     assert_eq!(record["mode"], "paired");
     assert_ne!(record["verdict"], "regression");
     let windows = record["windows"].as_array().unwrap();

@@ -13,8 +13,8 @@ use super::figure::{Figure, Figures, Phase};
 use super::paired::Change;
 use super::record::{Header, RunRecord};
 
-/// `stackbench.gate/2`: bump on an incompatible change.
-pub const SCHEMA: &str = "stackbench.gate/2";
+/// `stackbench.gate/3`: bump on an incompatible change.
+pub const SCHEMA: &str = "stackbench.gate/3";
 
 /// The figures the gate decides on (errors are judged apart): throughput
 /// from the closed windows; p50, p99 and server CPU per request from the

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::measure::steps::{decode_histogram, encode_histogram, ErrorKind, StepStats};
 use crate::scenario::Arrivals;
 
-pub const SCHEMA: &str = "stackbench.run/3";
+pub const SCHEMA: &str = "stackbench.run/4";
 
 /// Who answered: recorded with every run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -41,7 +41,7 @@ pub struct ProcessUsage {
 /// the command that made it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Header {
-    /// The record's kind and version (`stackbench.run/3`), bumped on an
+    /// The record's kind and version (`stackbench.run/4`), bumped on an
     /// incompatible change.
     pub schema: String,
     pub scenario: String,
