@@ -150,27 +150,38 @@ pub fn limit(figure: Figure, tolerance: f64) -> f64 {
 /// at the tolerance is called one at most as often as the interval misses),
 /// a pass when all of it is within the tolerance, inconclusive between.
 pub fn judge(figure: Figure, change: &Change, tolerance: f64) -> ChangeVerdict {
-    let (worse, worse_low, worse_high) = if figure.higher_is_better() {
-        (1.0 / change.ratio, 1.0 / change.high, 1.0 / change.low)
+    let (worse_low, worse_high) = if figure.higher_is_better() {
+        (1.0 / change.high, 1.0 / change.low)
     } else {
-        (change.ratio, change.low, change.high)
+        (change.low, change.high)
     };
     let limit = limit(figure, tolerance);
-    let percent = |factor: f64| format!("{:+.1}%", (factor - 1.0) * 100.0);
-    let allowed = percent(limit);
+    // The words give the change in the figure's own direction (throughput
+    // -12%, p50 +30%), though the decision compares "times worse".
+    let percent = |ratio: f64| format!("{:+.1}%", (ratio - 1.0) * 100.0);
+    let allowed = percent(if figure.higher_is_better() {
+        1.0 - tolerance
+    } else {
+        1.0 + tolerance
+    });
+    let interval = format!("{} to {}", percent(change.low), percent(change.high));
     let (verdict, reason) = if worse_low > limit {
         (
             Verdict::Regression,
             format!(
-                "{} worse, and all the interval ({} at least) beyond the tolerance ({allowed})",
-                percent(worse),
-                percent(worse_low)
+                "{}, and all the interval ({interval}) beyond the tolerance ({allowed})",
+                percent(change.ratio)
             ),
         )
     } else if worse_high <= limit {
+        let worst = if figure.higher_is_better() {
+            change.low
+        } else {
+            change.high
+        };
         (
             Verdict::Pass,
-            format!("at worst {} (tolerance {allowed})", percent(worse_high)),
+            format!("at worst {} (tolerance {allowed})", percent(worst)),
         )
     } else if worse_high.is_infinite() {
         (
@@ -181,10 +192,8 @@ pub fn judge(figure: Figure, change: &Change, tolerance: f64) -> ChangeVerdict {
         (
             Verdict::Inconclusive,
             format!(
-                "the interval reaches from {} to {} worse, across the tolerance ({allowed}): more pairs or \
-                 a quieter machine would tell",
-                percent(worse_low),
-                percent(worse_high)
+                "the interval ({interval}) reaches across the tolerance ({allowed}): more pairs or \
+                 a quieter machine would tell"
             ),
         )
     };
@@ -370,6 +379,35 @@ mod tests {
             detectable,
             samples: 10,
         }
+    }
+
+    #[test]
+    fn reasons_speak_in_the_figures_own_direction() {
+        // A throughput loss reads as a loss, against a tolerance of -10%,
+        // not as "times worse" (+11.1%), which is how it is decided.
+        let lost = judge(
+            Figure::Throughput,
+            &change(0.85, 0.82, 0.88, 0.002, 0.04),
+            0.10,
+        );
+        assert_eq!(
+            lost.reason,
+            "-15.0%, and all the interval (-18.0% to -12.0%) beyond the tolerance (-10.0%)"
+        );
+        let kept = judge(
+            Figure::Throughput,
+            &change(0.97, 0.95, 0.99, 0.002, 0.04),
+            0.10,
+        );
+        assert_eq!(kept.reason, "at worst -5.0% (tolerance -10.0%)");
+        let slower = judge(Figure::P50, &change(1.1, 0.9, 1.3, 0.2, 0.2), 0.20);
+        assert!(
+            slower.reason.starts_with(
+                "the interval (-10.0% to +30.0%) reaches across the tolerance (+20.0%)"
+            ),
+            "{}",
+            slower.reason
+        );
     }
 
     #[test]
