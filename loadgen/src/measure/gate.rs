@@ -150,20 +150,22 @@ pub fn limit(figure: Figure, tolerance: f64) -> f64 {
 /// at the tolerance is called one at most as often as the interval misses),
 /// a pass when all of it is within the tolerance, inconclusive between.
 pub fn judge(figure: Figure, change: &Change, tolerance: f64) -> ChangeVerdict {
-    let (worse_low, worse_high) = if figure.higher_is_better() {
-        (1.0 / change.high, 1.0 / change.low)
+    // The decision compares "times worse" (above 1 is worse, whichever way
+    // is good); the words give the change in the figure's own direction
+    // (throughput -12%, p50 +30%): its worse end and its bound.
+    let (worse_low, worse_high, worst, bound) = if figure.higher_is_better() {
+        (
+            1.0 / change.high,
+            1.0 / change.low,
+            change.low,
+            1.0 - tolerance,
+        )
     } else {
-        (change.low, change.high)
+        (change.low, change.high, change.high, 1.0 + tolerance)
     };
     let limit = limit(figure, tolerance);
-    // The words give the change in the figure's own direction (throughput
-    // -12%, p50 +30%), though the decision compares "times worse".
     let percent = |ratio: f64| format!("{:+.1}%", (ratio - 1.0) * 100.0);
-    let allowed = percent(if figure.higher_is_better() {
-        1.0 - tolerance
-    } else {
-        1.0 + tolerance
-    });
+    let allowed = percent(bound);
     let interval = format!("{} to {}", percent(change.low), percent(change.high));
     let (verdict, reason) = if worse_low > limit {
         (
@@ -174,11 +176,6 @@ pub fn judge(figure: Figure, change: &Change, tolerance: f64) -> ChangeVerdict {
             ),
         )
     } else if worse_high <= limit {
-        let worst = if figure.higher_is_better() {
-            change.low
-        } else {
-            change.high
-        };
         (
             Verdict::Pass,
             format!("at worst {} (tolerance {allowed})", percent(worst)),
