@@ -32,7 +32,7 @@ runs_changed=${RUNS_CHANGED:-10}
 proof=$PWD/target/gate-proof
 repo=$proof/repo
 head=$(git rev-parse HEAD)
-ci_pairs=(--pairs 8 --window 2s)   # as in .ci/run
+ci_pairs=(--pairs 10 --window 2s)   # as in .ci/run
 bash scripts/setup.sh
 
 rm -rf "$proof" && mkdir -p "$proof/target/gates"
@@ -119,9 +119,9 @@ echo "== regression (end to end): 1 ms of async sleep in every user read, on use
 make_commit sleep servers/shop/src/store/mod.rs "$user" "$nap"
 e2e sleep "$runs_changed" --scenario users-read
 
-python3 - "$proof" "$(machine_json)" "$(git rev-parse --short HEAD)" > results/gate-proof.json <<'PY'
+python3 - "$proof" "$(machine_json)" "$(git rev-parse --short HEAD)" "${ci_pairs[*]}" > results/gate-proof.json <<'PY'
 import json, re, sys
-proof, machine, commit = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+proof, machine, commit, ci_flags = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
 exit_of = lambda name: int(open(f"{proof}/{name}.exit").read())
 def e2e(case):
     rows = []
@@ -152,7 +152,7 @@ json.dump({
     "machine": machine,
     "instruction_gate": {"neutral": instructions("neutral"), "regression": instructions("regression")},
     "end_to_end_gate": {
-        "ci_flags": "--pairs 8 --window 2s",
+        "ci_flags": ci_flags,
         "neutral": e2e("neutral") | {"change": "a comment in servers/shop/src/money.rs", "required": "at most 1 regression in 20"},
         "cpu": e2e("cpu") | {"change": "about 15% more CPU per request on smoke (a loop in every product listing)",
                              "required": "at least 9 regressions in 10"},

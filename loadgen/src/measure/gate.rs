@@ -13,8 +13,8 @@ use super::figure::{Figure, Figures, Phase};
 use super::paired::Change;
 use super::record::{Header, RunRecord};
 
-/// `stackbench.gate/3`: bump on an incompatible change.
-pub const SCHEMA: &str = "stackbench.gate/3";
+/// `stackbench.gate/4`: bump on an incompatible change.
+pub const SCHEMA: &str = "stackbench.gate/4";
 
 /// The figures the gate decides on (errors are judged apart): throughput
 /// from the closed windows; p50, p99 and server CPU per request from the
@@ -231,75 +231,87 @@ pub fn unmeasured(figure: Figure, tolerance: f64) -> ChangeVerdict {
     }
 }
 
-/// Errors of the two builds, each with the requests it sent.
-#[derive(Debug, Clone, Copy)]
+/// Errors of one build's window (or windows), with the requests it sent.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ErrorCounts {
     pub errors: u64,
     pub requests: u64,
 }
 
 impl ErrorCounts {
-    /// The failed and the sent requests of `windows` together.
-    pub fn of<'a>(windows: impl IntoIterator<Item = &'a Window>) -> ErrorCounts {
-        windows.into_iter().fold(
-            ErrorCounts {
-                errors: 0,
-                requests: 0,
-            },
-            |sum, w| ErrorCounts {
-                errors: sum.errors + w.errors,
-                requests: sum.requests + w.requests,
-            },
-        )
+    pub fn of(window: &Window) -> ErrorCounts {
+        ErrorCounts {
+            errors: window.errors,
+            requests: window.requests,
+        }
+    }
+
+    fn rate(self) -> f64 {
+        self.errors as f64 / self.requests.max(1) as f64
+    }
+
+    fn add(self, other: ErrorCounts) -> ErrorCounts {
+        ErrorCounts {
+            errors: self.errors + other.errors,
+            requests: self.requests + other.requests,
+        }
     }
 }
 
-/// The head fails requests at a higher rate than the base, beyond chance and
-/// beyond a tolerance: a stray reset on a shared machine is not a
-/// regression, a steady excess is.
+/// The head fails requests at a higher rate than the base, beyond a
+/// tolerance, in more pairs of windows than chance gives: one window that
+/// overloaded (a stall of the shared machine) is not a regression, a
+/// steady excess is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorVerdict {
+    /// Errors of each build, all windows together (for reading).
     pub base: u64,
     pub head: u64,
-    /// Errors over requests, of each build.
+    /// Errors over requests, of each build, all windows together.
     pub base_rate: f64,
     pub head_rate: f64,
-    /// How much higher the head's rate may be (0.001 = 0.1 points).
+    /// How much higher the head's rate may be in a pair (0.001 = 0.1 points).
     pub tolerance: f64,
-    /// One-sided exact test that the head's share of the errors is no larger
-    /// than its share of the requests.
+    /// Pairs of windows judged, and those in which the head's rate exceeded
+    /// the base's by more than the tolerance.
+    pub pairs: usize,
+    pub worse_pairs: usize,
+    /// One-sided sign test: the chance of as many worse pairs if a pair is
+    /// worse no more often than not.
     pub p_value: Option<f64>,
     pub verdict: Verdict,
 }
 
-/// If both builds failed requests at one rate, each error would be the
-/// head's with the head's share of the requests: the head's count is then
-/// binomial, and a count that large has probability `p_value`. A regression
-/// needs that below `alpha` and the head's rate above the base's by more
-/// than `tolerance`.
+/// Judges the errors of `pairs` (base, head) of windows by a sign test
+/// against the tolerance: a pair is worse when the head's error rate tops
+/// the base's by more than `tolerance`. If the head's excess were no more
+/// than the tolerance (in the median pair), a pair would be worse with
+/// probability at most 1/2, and the count of worse pairs binomial: a
+/// regression needs a count whose probability `p_value` is below `alpha`.
 pub fn judge_errors(
-    base: ErrorCounts,
-    head: ErrorCounts,
+    pairs: &[(ErrorCounts, ErrorCounts)],
     alpha: f64,
     tolerance: f64,
 ) -> ErrorVerdict {
-    let errors = base.errors + head.errors;
-    let requests = base.requests + head.requests;
-    let p_value = (errors > 0 && requests > 0).then(|| {
-        let share = head.requests as f64 / requests as f64;
-        binomial_at_least(head.errors, errors, share)
-    });
-    let rate = |counts: ErrorCounts| counts.errors as f64 / counts.requests.max(1) as f64;
-    let (base_rate, head_rate) = (rate(base), rate(head));
-    let regression = p_value.is_some_and(|p| p < alpha) && head_rate - base_rate > tolerance;
+    let worse_pairs = (pairs.iter())
+        .filter(|(base, head)| head.rate() - base.rate() > tolerance)
+        .count();
+    let p_value =
+        (!pairs.is_empty()).then(|| binomial_at_least(worse_pairs as u64, pairs.len() as u64, 0.5));
+    let (base, head) = (pairs.iter()).fold(
+        (ErrorCounts::default(), ErrorCounts::default()),
+        |(b, h), (base, head)| (b.add(*base), h.add(*head)),
+    );
     ErrorVerdict {
         base: base.errors,
         head: head.errors,
-        base_rate,
-        head_rate,
+        base_rate: base.rate(),
+        head_rate: head.rate(),
         tolerance,
+        pairs: pairs.len(),
+        worse_pairs,
         p_value,
-        verdict: if regression {
+        verdict: if p_value.is_some_and(|p| p < alpha) {
             Verdict::Regression
         } else {
             Verdict::Pass
@@ -466,52 +478,73 @@ mod tests {
         );
     }
 
-    fn errors(base: u64, head: u64) -> ErrorVerdict {
-        let counts = |errors| ErrorCounts {
+    /// `pairs` pairs of windows of 1,000 requests each; the base fails
+    /// `base` in each, the head `head`.
+    fn steady(pairs: usize, base: u64, head: u64, tolerance: f64) -> ErrorVerdict {
+        let window = |errors| ErrorCounts {
             errors,
-            requests: 10_000,
+            requests: 1_000,
         };
-        judge_errors(counts(base), counts(head), 0.01, 0.0)
+        judge_errors(&vec![(window(base), window(head)); pairs], 0.01, tolerance)
+    }
+
+    fn errors(base: u64, head: u64) -> ErrorVerdict {
+        steady(16, base, head, 0.001)
     }
 
     #[test]
     fn a_stray_error_is_chance_and_a_steady_excess_a_regression() {
         assert_eq!(errors(0, 0).verdict, Verdict::Pass);
-        assert_eq!(errors(2, 1).verdict, Verdict::Pass);
-        // One error, or three, against none: a fair coin does that often
-        // (p = 1/2, 1/8).
-        assert_eq!(errors(0, 1).p_value, Some(0.5));
+        assert_eq!(errors(0, 0).p_value, Some(1.0));
+        // One error more per window of 1,000 is 0.1 points: within the
+        // tolerance, however steady.
+        assert_eq!(errors(0, 1).worse_pairs, 0);
         assert_eq!(errors(0, 1).verdict, Verdict::Pass);
-        assert!((errors(0, 3).p_value.unwrap() - 0.125).abs() < 1e-12);
-        // Seven against none: p = 1/128 < 0.01.
-        assert_eq!(errors(0, 7).verdict, Verdict::Regression);
-        // Thousands of errors: no overflow, and an even split is no regression.
-        assert_eq!(errors(5_000, 5_000).verdict, Verdict::Pass);
-        assert_eq!(errors(5_000, 5_400).verdict, Verdict::Regression);
-        // A head that sent twice the requests may fail twice as many.
-        let twice = judge_errors(
-            ErrorCounts {
-                errors: 10,
-                requests: 1_000,
-            },
-            ErrorCounts {
-                errors: 20,
-                requests: 2_000,
-            },
-            0.01,
-            0.0,
-        );
-        assert_eq!(twice.verdict, Verdict::Pass);
+        // Five more in every window: every pair worse, p = 2^-16.
+        let excess = errors(0, 5);
+        assert_eq!(excess.worse_pairs, 16);
+        assert!((excess.p_value.unwrap() - 0.5f64.powi(16)).abs() < 1e-15);
+        assert_eq!(excess.verdict, Verdict::Regression);
+        assert_eq!((excess.base, excess.head), (0, 80));
+        assert!((excess.head_rate - 0.005).abs() < 1e-12);
+        // Thousands of errors: an even split is no regression.
+        assert_eq!(steady(16, 500, 500, 0.0).verdict, Verdict::Pass);
+        assert_eq!(steady(16, 500, 540, 0.0).verdict, Verdict::Regression);
         // A steady excess within the tolerance on the rate passes.
-        let counts = |errors| ErrorCounts {
-            errors,
-            requests: 10_000,
+        assert_eq!(steady(16, 500, 540, 0.05).verdict, Verdict::Pass);
+        // Too few pairs can show nothing: 6 of 6 worse has p = 1/64, above
+        // 0.01; 7 of 7, p = 1/128, is below it.
+        assert_eq!(steady(6, 0, 900, 0.001).verdict, Verdict::Pass);
+        assert_eq!(steady(7, 0, 900, 0.001).verdict, Verdict::Regression);
+    }
+
+    #[test]
+    fn errors_are_judged_per_pair_so_one_overloaded_window_is_chance() {
+        let window = |errors, requests| ErrorCounts { errors, requests };
+        // A head window that sent twice the requests may fail twice as many.
+        let twice = judge_errors(&[(window(10, 1_000), window(20, 2_000)); 10], 0.01, 0.0);
+        assert_eq!(twice.worse_pairs, 0);
+        assert_eq!(twice.verdict, Verdict::Pass);
+        // One pair in which the head's window overloaded and failed 300 of
+        // its requests, the other 15 clean: pooled, that is 337 errors
+        // against 44 and 0.25 points more; by pairs, one worse pair in 16.
+        let mut pairs = vec![(window(3, 8_000), window(2, 8_000)); 15];
+        pairs.push((window(0, 8_000), window(300, 8_000)));
+        let overload = judge_errors(&pairs, 0.01, 0.001);
+        assert_eq!(overload.worse_pairs, 1);
+        assert_eq!(overload.verdict, Verdict::Pass);
+        assert!(overload.head_rate - overload.base_rate > 0.001);
+        // The same excess in 14 of 16 pairs is a regression; in 13 it is not
+        // yet (p = 0.0106 against 0.01).
+        let worse_in = |worse: usize| {
+            let mut pairs = vec![(window(0, 8_000), window(300, 8_000)); worse];
+            pairs.resize(16, (window(0, 8_000), window(0, 8_000)));
+            judge_errors(&pairs, 0.01, 0.001).verdict
         };
-        let within = judge_errors(counts(5_000), counts(5_400), 0.01, 0.05);
-        assert_eq!(within.verdict, Verdict::Pass);
-        assert!((within.head_rate - within.base_rate - 0.04).abs() < 1e-12);
-        let beyond = judge_errors(counts(5_000), counts(5_400), 0.01, 0.01);
-        assert_eq!(beyond.verdict, Verdict::Regression);
+        assert_eq!(worse_in(14), Verdict::Regression);
+        assert_eq!(worse_in(13), Verdict::Pass);
+        // No pairs at all: nothing to judge.
+        assert_eq!(judge_errors(&[], 0.01, 0.001).p_value, None);
     }
 
     #[test]

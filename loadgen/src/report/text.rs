@@ -543,16 +543,19 @@ pub fn gate(record: &crate::measure::gate::GateRecord) -> String {
     if let Some(errors) = &record.errors {
         let chance = errors
             .p_value
-            .map(|p| format!(" (p = {p:.3} that chance gives the head as many)"))
+            .map(|p| format!(" (p = {p:.3} that chance gives as many)"))
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  errors: base {} ({:.3}%), head {} ({:.3}%){chance}, tolerance +{:.2} points: {}",
+            "  errors: base {} ({:.3}%), head {} ({:.3}%); the head worse by more than +{:.2} \
+             points in {} of {} pairs{chance}: {}",
             errors.base,
             100.0 * errors.base_rate,
             errors.head,
             100.0 * errors.head_rate,
             100.0 * errors.tolerance,
+            errors.worse_pairs,
+            errors.pairs,
             errors.verdict.name()
         );
     }
