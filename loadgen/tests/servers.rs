@@ -59,6 +59,9 @@ fn smoke_runs_cleanly_against_every_stack_and_driver() {
                 "{server}/{driver}: {stdout}"
             );
             assert!(record["server_usage"]["cpu_seconds"].as_f64().unwrap() > 0.0);
+            // The machine's steal over the window is measured (a share).
+            let steal = record["steal_percent"].as_f64().unwrap();
+            assert!((0.0..=100.0).contains(&steal), "{steal}");
             // Every step of every flow ran, captures feeding the next step.
             for endpoint in record["endpoints"].as_array().unwrap() {
                 assert!(

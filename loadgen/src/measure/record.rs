@@ -119,6 +119,11 @@ pub struct RunRecord {
     pub warmup_requests: u64,
     /// A server loadgen started: its CPU over the measured window, and its peak RSS.
     pub server_usage: Option<ProcessUsage>,
+    /// The share of the machine's CPU time, percent, that the hypervisor
+    /// gave to others over the measured window (steal in `/proc/stat`);
+    /// absent in records from before it was measured.
+    #[serde(default)]
+    pub steal_percent: Option<f64>,
     pub thresholds: Vec<ThresholdResult>,
 }
 

@@ -203,6 +203,12 @@ fn run_notes(record: &RunRecord) -> String {
             usage.peak_rss_bytes as f64 / 1048576.0
         );
     }
+    if let Some(steal) = record.steal_percent {
+        let _ = writeln!(
+            out,
+            "machine: the hypervisor took {steal:.1}% of its CPU time over the measured window (steal)"
+        );
+    }
     for warning in &record.generator.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }

@@ -104,13 +104,13 @@ pub fn measure(
         config.seed,
     ));
     let header = record::Header::now(record::SCHEMA, &scenario.name);
-    let usage = server_pid.map(|pid| read_usage_over_window(pid, &spec));
+    let usage = read_usage_over_window(server_pid, &spec);
     let (sender, receiver) = mpsc::channel();
     let engine_spec = Arc::clone(&spec);
     let engine = std::thread::spawn(move || engine::run(engine_spec, sender));
     let timeline = follow(receiver, &spec, progress);
     let outcome = engine.join().expect("the engine panicked");
-    let server_usage = usage.map(|thread| thread.join().expect("the usage reader panicked"));
+    let usage = usage.join().expect("the usage reader panicked");
 
     let seconds = load.measured().as_secs_f64();
     let stats = &outcome.stats;
@@ -129,7 +129,7 @@ pub fn measure(
                 tolerance,
                 &mut warnings,
             );
-            invalid.extend(fell_behind(&open, stats, tolerance));
+            invalid.extend(fell_behind(&open, stats, tolerance, usage.steal_percent));
             Some(open)
         }
         Model::Closed { .. } => None,
@@ -167,26 +167,63 @@ pub fn measure(
         grace_seconds: spec.grace().as_secs_f64(),
         reconnects: stats.reconnects,
         warmup_requests: stats.warmup_requests,
-        server_usage,
+        server_usage: usage.server,
+        steal_percent: usage.steal_percent,
         thresholds: Vec::new(),
     }
 }
 
-/// Reads the server's CPU time at the start and at the end of the measured
-/// window, on a thread of its own, and its peak memory at the end.
-fn read_usage_over_window(pid: u32, spec: &RunSpec) -> std::thread::JoinHandle<ProcessUsage> {
+/// What the server and the machine used over the measured window.
+struct WindowUsage {
+    server: Option<ProcessUsage>,
+    steal_percent: Option<f64>,
+}
+
+/// Reads, at the start and at the end of the measured window, on a thread
+/// of its own: the server's CPU time (with `pid`) and its peak memory at
+/// the end, and the machine's CPU time with the share the hypervisor took.
+fn read_usage_over_window(
+    pid: Option<u32>,
+    spec: &RunSpec,
+) -> std::thread::JoinHandle<WindowUsage> {
     let (from, to) = (spec.warmup_end(), spec.end());
     std::thread::spawn(move || {
         std::thread::sleep(from.saturating_duration_since(Instant::now()));
-        let before = server::process_usage(pid).unwrap_or_default();
+        let before = pid.map(|pid| server::process_usage(pid).unwrap_or_default());
+        let machine_before = machine_cpu_ticks();
         std::thread::sleep(to.saturating_duration_since(Instant::now()));
-        let after = server::process_usage(pid).unwrap_or_default();
-        ProcessUsage {
-            cpu_seconds: after.cpu_seconds - before.cpu_seconds,
-            peak_rss_bytes: after.peak_rss_bytes,
+        let after = pid.map(|pid| server::process_usage(pid).unwrap_or_default());
+        let machine_after = machine_cpu_ticks();
+        WindowUsage {
+            server: before.zip(after).map(|(before, after)| ProcessUsage {
+                cpu_seconds: after.cpu_seconds - before.cpu_seconds,
+                peak_rss_bytes: after.peak_rss_bytes,
+            }),
+            steal_percent: machine_before.zip(machine_after).and_then(
+                |((total_0, steal_0), (total_1, steal_1))| {
+                    let total = total_1.checked_sub(total_0).filter(|&t| t > 0)?;
+                    Some(100.0 * steal_1.saturating_sub(steal_0) as f64 / total as f64)
+                },
+            ),
         }
     })
 }
+
+/// All CPUs' time so far and the part of it the hypervisor gave to others
+/// while this machine's CPUs wanted to run ("steal"), in clock ticks, from
+/// the first line of `/proc/stat`. On a shared VM a steal of tens of
+/// percent makes every thread, loadgen's too, wait for a core at times.
+fn machine_cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = (stat.lines().next()?.split_whitespace().skip(1).take(8))
+        .map(|ticks| ticks.parse().ok())
+        .collect::<Option<_>>()?;
+    Some((ticks.iter().sum(), *ticks.get(7)?))
+}
+
+/// Steal above this share of the machine's CPU time is named as a likely
+/// cause when the generator fell behind.
+const STEAL_NOTED_PERCENT: f64 = 5.0;
 
 /// The total and each endpoint's tally; open-model requests that never
 /// went out get a row of their own.
@@ -245,6 +282,7 @@ fn fell_behind(
     open: &OpenModel,
     stats: &ThreadStats,
     tolerance: GeneratorTolerance,
+    steal_percent: Option<f64>,
 ) -> Option<String> {
     let sent = stats.own_lateness.len();
     let share = open.own_late_sends as f64 / sent.max(1) as f64;
@@ -258,7 +296,16 @@ fn fell_behind(
             100.0 * tolerance.share,
             format_us(tolerance.late_by_us as f64),
             format_us(open.own_lateness_max_us as f64)
-        )
+        ) + &steal_percent
+            .filter(|&steal| steal >= STEAL_NOTED_PERCENT)
+            .map(|steal| {
+                format!(
+                    "; meanwhile the hypervisor took {steal:.0}% of this machine's CPU time (steal), \
+                     so loadgen's thread, real-time or not, waited for a core: a quieter machine, or \
+                     a lower rate, would tell"
+                )
+            })
+            .unwrap_or_default()
     })
 }
 
