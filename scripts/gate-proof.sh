@@ -136,6 +136,8 @@ def e2e(case):
                                      | {"verdict": m["verdict"]}
                         for m in record["changes"]},
             "errors": record["errors"],
+            "invalid_windows": sum(not w["valid"] for w in record["windows"]),
+            "steal_percent_median": sorted(w["steal_percent"] for w in record["windows"])[len(record["windows"]) // 2],
         })
     regressions = sum(row["verdict"] == "regression" for row in rows)
     return {"runs": len(rows), "regressions": regressions, "exits": [row["exit"] for row in rows], "each": rows}

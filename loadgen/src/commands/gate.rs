@@ -328,14 +328,17 @@ impl Windows<'_> {
                     window.figure(figure).map_or("-".into(), show)
                 };
                 eprintln!(
-                    "   {:<10} pair {:>2} {:<4} {:>9} ok/s  p99 {:>9}  cpu/req {:>8}  errors {}",
+                    "   {:<10} pair {:>2} {:<4} {:>9} ok/s  p50 {:>9}  p99 {:>9}  cpu/req {:>8}  errors {}  \
+                     steal {}",
                     phase.name(),
                     pair + 1,
                     side.name(),
                     shown(Figure::Throughput, |rps| format!("{rps:.1}")),
+                    shown(Figure::P50, crate::units::format_us),
                     shown(Figure::P99, crate::units::format_us),
                     shown(Figure::CpuPerRequest, |us| format!("{us:.1} us")),
-                    window.errors
+                    window.errors,
+                    window.steal_percent.map_or("-".into(), |s| format!("{s:.0}%"))
                 );
                 windows.push(window);
             }

@@ -70,6 +70,8 @@ pub struct Window {
     pub figures: Figures,
     /// Whether its generator kept up; an invalid window is left out.
     pub valid: bool,
+    /// The machine's steal over the window, percent (see `RunRecord`).
+    pub steal_percent: Option<f64>,
 }
 
 impl Window {
@@ -86,6 +88,7 @@ impl Window {
             errors: record.total.error_count(),
             figures,
             valid: record.validity.valid,
+            steal_percent: record.steal_percent,
         }
     }
 
