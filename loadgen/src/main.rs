@@ -42,6 +42,11 @@ enum Command {
     /// (exit 99) or inconclusive; or compare the head with a saved run
     /// (--baseline). `scripts/perf-gate.sh` builds both and runs it.
     Gate(Box<commands::gate::GateArgs>),
+    /// Latency against offered load: open-model steps at a list of rates
+    /// (or fractions of a maximum), each on fresh data after a drain; per
+    /// step its percentiles, whether the generator kept up and whether the
+    /// server did (stationary); prints a table, saves JSON and an HTML chart.
+    Sweep(Box<commands::sweep::SweepArgs>),
     /// Start one stack in the foreground against the managed database, to
     /// try it by hand (e.g. `loadgen serve go-nethttp --reset`, then curl).
     Serve(Box<commands::serve::ServeArgs>),
@@ -97,6 +102,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(&runtime, *args).map(ExitCode::from),
         Command::Compare(args) => commands::compare::compare(&runtime, *args).map(ExitCode::from),
         Command::Gate(args) => commands::gate::gate(&runtime, *args).map(ExitCode::from),
+        Command::Sweep(args) => commands::sweep::sweep(&runtime, *args).map(ExitCode::from),
         Command::Serve(args) => runtime.block_on(commands::serve::run(*args)),
         Command::Stacks(args) => commands::stacks::run(args),
         Command::Report { file } => commands::saved::rebuild_report(&file),

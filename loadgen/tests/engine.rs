@@ -19,7 +19,9 @@ use tokio::net::{TcpListener, TcpStream};
 /// the last 200 ms of each second since it started), `/fail` (500),
 /// `/json` (`{"status":"bad"}`), `/slow` (2 s), `/reset` (closes without an
 /// answer), `/garbage` (not HTTP), `/hangable` (never answered once `hang`
-/// is set), `/echo` (keeps the request head in `heads`).
+/// is set), `/echo` (keeps the request head in `heads`), `/queue` (served
+/// [`QUEUE_SLOTS`] at a time, [`QUEUE_SERVICE`] each: a server of known
+/// capacity, the rest wait their turn).
 struct TestServer {
     address: std::net::SocketAddr,
     received: Arc<AtomicU64>,
@@ -27,11 +29,26 @@ struct TestServer {
     runtime: tokio::runtime::Runtime,
 }
 
-#[derive(Default)]
 struct State {
     hang: std::sync::atomic::AtomicBool,
     heads: std::sync::Mutex<Vec<String>>,
+    queue: tokio::sync::Semaphore,
 }
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            hang: Default::default(),
+            heads: Default::default(),
+            queue: tokio::sync::Semaphore::new(QUEUE_SLOTS),
+        }
+    }
+}
+
+/// `/queue` serves this many requests at once, each for `QUEUE_SERVICE`:
+/// at most 8 / 20 ms = 400 req/s, a little less as timers round up.
+const QUEUE_SLOTS: usize = 8;
+const QUEUE_SERVICE: Duration = Duration::from_millis(20);
 
 impl TestServer {
     /// Stops accepting connections after `accept_for`, when given.
@@ -130,6 +147,11 @@ async fn serve_connection(
                 if into_second >= 800 {
                     tokio::time::sleep(Duration::from_millis((1000 - into_second) as u64)).await;
                 }
+                (200, r#"{"status":"ok"}"#)
+            }
+            "/queue" => {
+                let _slot = state.queue.acquire().await.unwrap();
+                tokio::time::sleep(QUEUE_SERVICE).await;
                 (200, r#"{"status":"ok"}"#)
             }
             "/fail" => (500, r#"{"error":"boom"}"#),
@@ -864,4 +886,72 @@ expect = 200
         "{own}"
     );
     assert!(lower.contains("content-length: 3\r\n"), "{own}");
+}
+
+/// A sweep against `/queue`, whose capacity is known (about 400 req/s):
+/// the steps below 80% of it are steady, at about the service time; those
+/// above 115% queue within the step and are marked unsustainable; the
+/// record keeps every step's run, and the report draws them.
+#[test]
+fn a_sweep_marks_the_steps_a_server_cannot_carry() {
+    let _timing = timing_lock();
+    let server = TestServer::start(None);
+    let scenario = scenario(&[("/queue", "")]);
+    let out = temp_path("sweep.json");
+    let url = server.url();
+    let output = loadgen(&[
+        "sweep",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--target",
+        &url,
+        "--rates",
+        "150,300,480",
+        "--step",
+        "6s",
+        "--warmup",
+        "500ms",
+        "--threads",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::explain(&output)
+    );
+    let record: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(record["schema"], "stackbench.sweep/1");
+    let steps = record["steps"].as_array().unwrap();
+    let offered: Vec<f64> = steps.iter().map(|s| us(&s["offered_rps"])).collect();
+    assert_eq!(offered, [150.0, 300.0, 480.0]);
+    let service = QUEUE_SERVICE.as_micros() as f64;
+    for step in &steps[..2] {
+        assert_eq!(
+            step["stationary"], true,
+            "{}\n{stdout}",
+            step["stationarity"]
+        );
+        let p50 = us(&step["latency"]["p50_us"]);
+        assert!(
+            (service..1.5 * service).contains(&p50),
+            "p50 {p50} µs\n{stdout}"
+        );
+        assert!(step["run"]["timeline"].as_array().unwrap().len() >= 4);
+    }
+    for step in &steps[2..] {
+        assert_eq!(
+            step["stationary"], false,
+            "{}\n{stdout}",
+            step["stationarity"]
+        );
+        let reasons = step["stationarity"]["reasons"].to_string();
+        assert!(reasons.contains("the queue grew"), "{reasons}");
+    }
+    assert!(stdout.contains("UNSUSTAINABLE"), "{stdout}");
+    let report = std::fs::read_to_string(out.with_extension("html")).unwrap();
+    assert!(report.contains("<svg") && report.contains("latency against offered load"));
 }

@@ -145,7 +145,7 @@ pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result
         let server = ServerProcess::start(binary, &args.driver, &database_url, None, None);
         servers.push((side, runtime.block_on(server)?));
     }
-    let closed = closed_load(&scenario, &args);
+    let closed = load::closed_load(&scenario, args.window, args.warmup);
     eprintln!(
         "gate: {} windows of {:.1} s (+{:.1} s warm-up), {} pairs per phase, scenario {}",
         2 * args.pairs as usize * servers.len(),
@@ -228,23 +228,6 @@ fn binary(side: Side, path: &std::path::Path) -> anyhow::Result<ServerBinary> {
         );
     }
     crate::server::parse_stack(&format!("{}={}", side.name(), path.display()))
-}
-
-/// The closed windows' load: the scenario's, as a closed model of as many
-/// connections as it has (or allows in flight, at most 64).
-fn closed_load(scenario: &Scenario, args: &GateArgs) -> Load {
-    Load {
-        model: Model::Closed {
-            connections: match scenario.load.model {
-                Model::Closed { connections } => connections,
-                Model::Open { max_inflight, .. } => max_inflight.min(64),
-            },
-        },
-        duration: args.window,
-        warmup: args.warmup,
-        stages: None,
-        ..scenario.load.clone()
-    }
 }
 
 /// The share of the base's throughput the latency windows run at. Low, so

@@ -107,7 +107,7 @@ fn percent(text: &str) -> Result<f64, String> {
 }
 
 /// The open model's cap on requests in flight when nothing else says it.
-const DEFAULT_MAX_INFLIGHT: u32 = 1024;
+pub const DEFAULT_MAX_INFLIGHT: u32 = 1024;
 /// The closed model's connections when `--model closed` overrides an open scenario.
 const DEFAULT_CONNECTIONS: u32 = 32;
 
@@ -185,6 +185,24 @@ impl LoadArgs {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         engine::threads_for(load, requested)
+    }
+}
+
+/// A closed-model load of `scenario` for `duration` after `warmup`: as many
+/// connections as it has, or as it allows in flight (at most 64), so that
+/// the server is kept busy: its throughput. `gate` and `sweep` measure it.
+pub fn closed_load(scenario: &Scenario, duration: Duration, warmup: Duration) -> Load {
+    Load {
+        model: Model::Closed {
+            connections: match scenario.load.model {
+                Model::Closed { connections } => connections,
+                Model::Open { max_inflight, .. } => max_inflight.min(64),
+            },
+        },
+        duration,
+        warmup,
+        stages: None,
+        ..scenario.load.clone()
     }
 }
 

@@ -10,3 +10,4 @@ pub mod run;
 pub mod saved;
 pub mod serve;
 pub mod stacks;
+pub mod sweep;

@@ -12,6 +12,7 @@ use crate::measure::record::{self, Identity, RunRecord, ThresholdResult};
 use crate::measure::steps::new_histogram;
 use crate::runner;
 use crate::scenario::threshold::{LatencyStat, Observed, Threshold};
+use crate::scenario::Scenario;
 use crate::server::{self, ServerBinary, ServerProcess, TargetSpec};
 
 #[derive(Args, Debug)]
@@ -113,35 +114,16 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
         TargetSpec::Server(_) => !args.load.no_reset,
         TargetSpec::Url { .. } => args.reset_db,
     };
-    let data = &args.places.data;
-    let (server, destination, identity) = runtime.block_on(async {
-        match target {
-            TargetSpec::Server(name) => {
-                // A missing binary fails before the reset.
-                let spec = ServerBinary::builtin(&name, args.places.bin_dir.as_deref())?;
-                let driver = spec.driver(args.driver.as_deref())?;
-                let url = data.database_url().await?;
-                if config.reset {
-                    load::reset_database(&url, &scenario).await?;
-                }
-                let server = ServerProcess::start(&spec, driver, &url, None, args.pin_server.as_ref().map(|cpus| cpus.0.as_slice())).await?;
-                let (destination, identity) = (server.destination(), server.identity.clone());
-                Ok::<_, anyhow::Error>((Some(server), destination, identity))
-            }
-            TargetSpec::Url { addresses, authority, url } => {
-                if config.reset {
-                    eprintln!("--reset-db: resetting DATABASE_URL's database, or the managed cluster's; the server at {url} must use the same one");
-                    load::reset_database(&data.database_url().await?, &scenario).await?;
-                }
-                // Any HTTP server will do: only that it accepts connections is checked.
-                if server::reachable(&addresses).await.is_none() {
-                    bail!("cannot connect to {url}: is the server running?");
-                }
-                let destination = Destination { addresses, host: authority };
-                Ok((None, destination, Identity { server: "external".into(), driver: None, version: None, url }))
-            }
-        }
-    })?;
+    let (server, destination, identity) = start_target(
+        runtime,
+        target,
+        &TargetArgs {
+            places: &args.places,
+            driver: args.driver.as_deref(),
+            pin_server: args.pin_server.as_ref(),
+        },
+        config.reset.then_some(&scenario),
+    )?;
     eprintln!(
         "running {} against {} for {:.1} s ({:.1} s warm-up)...",
         scenario.name,
@@ -183,5 +165,70 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
         (false, _) => INVALID_EXIT,
         (true, true) => 0,
         (true, false) => THRESHOLD_EXIT,
+    })
+}
+
+/// How a stack that loadgen starts is started: `run` and `sweep` share it.
+pub struct TargetArgs<'a> {
+    pub places: &'a Places,
+    pub driver: Option<&'a str>,
+    pub pin_server: Option<&'a crate::server::affinity::Cpus>,
+}
+
+/// Starts the target: a stack by name (its database reset to `reset`'s
+/// dataset first, when given), or a running server's URL (its database
+/// reset only when given, which the caller decides). Returns the server
+/// loadgen started, if any, where to send requests, and what the target is.
+pub fn start_target(
+    runtime: &tokio::runtime::Runtime,
+    target: TargetSpec,
+    how: &TargetArgs,
+    reset: Option<&Scenario>,
+) -> anyhow::Result<(Option<ServerProcess>, Destination, Identity)> {
+    let data = &how.places.data;
+    runtime.block_on(async {
+        match target {
+            TargetSpec::Server(name) => {
+                // A missing binary fails before the reset.
+                let spec = ServerBinary::builtin(&name, how.places.bin_dir.as_deref())?;
+                let driver = spec.driver(how.driver)?;
+                let url = data.database_url().await?;
+                if let Some(scenario) = reset {
+                    load::reset_database(&url, scenario).await?;
+                }
+                let pin = how.pin_server.map(|cpus| cpus.0.as_slice());
+                let server = ServerProcess::start(&spec, driver, &url, None, pin).await?;
+                let (destination, identity) = (server.destination(), server.identity.clone());
+                Ok((Some(server), destination, identity))
+            }
+            TargetSpec::Url {
+                addresses,
+                authority,
+                url,
+            } => {
+                if let Some(scenario) = reset {
+                    eprintln!(
+                        "--reset-db: resetting DATABASE_URL's database, or the managed cluster's; \
+                         the server at {url} must use the same one"
+                    );
+                    load::reset_database(&data.database_url().await?, scenario).await?;
+                }
+                // Any HTTP server will do: only that it accepts connections is checked.
+                if server::reachable(&addresses).await.is_none() {
+                    bail!("cannot connect to {url}: is the server running?");
+                }
+                let destination = Destination {
+                    addresses,
+                    host: authority,
+                };
+                let identity = Identity {
+                    server: "external".into(),
+                    driver: None,
+                    version: None,
+                    url,
+                };
+                Ok((None, destination, identity))
+            }
+        }
     })
 }

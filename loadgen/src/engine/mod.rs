@@ -45,6 +45,7 @@ const MAX_GRACE: Duration = Duration::from_secs(2);
 
 /// Where load goes: every address the target resolves to, and its authority
 /// for the `Host` header.
+#[derive(Clone)]
 pub struct Destination {
     pub addresses: Vec<SocketAddr>,
     pub host: String,

@@ -9,3 +9,4 @@ pub mod paired;
 pub mod record;
 pub mod statistics;
 pub mod steps;
+pub mod sweep;

@@ -14,8 +14,9 @@ use plotters::prelude::*;
 
 use crate::measure::comparison::{CompareRun, Comparison, ContenderSummary, Spread, CEILING_LABEL};
 use crate::measure::figure::{Figure, Figures, Phase};
-use crate::measure::record::{RunRecord, Second};
+use crate::measure::record::{Header, Latency, RunRecord, Second};
 use crate::measure::steps::new_histogram;
+use crate::measure::sweep::{SweepRecord, SweepStep};
 use crate::report::text;
 use crate::units::format_us;
 
@@ -830,7 +831,6 @@ const STYLE: &str = "body{font-family:sans-serif;max-width:1020px;margin:1.5em a
 /// The whole page.
 pub fn report(comparison: &Comparison) -> anyhow::Result<String> {
     let chart_error = |e: Box<dyn std::error::Error>| anyhow::anyhow!("drawing a chart: {e}");
-    let machine = &comparison.header.machine;
     let mut html = String::new();
     let _ = write!(
         html,
@@ -847,19 +847,11 @@ pub fn report(comparison: &Comparison) -> anyhow::Result<String> {
     );
     let _ = writeln!(
         html,
-        "<h2>How this was measured</h2><ul><li>command: <code>{command}</code></li>\
-         <li>machine: {cpu}, {cores} cores, kernel {kernel}, {memory:.1} GiB</li>\
-         <li>git commit: {commit}</li><li>started: {started}</li>\
+        "<h2>How this was measured</h2><ul>{how}\
          <li>{rounds} round(s), interleaved: {order}</li>\
          <li>throughput: closed model; latency: {latency}</li>\
          <li>verdicts: {method}</li></ul></body></html>",
-        command = escape(&comparison.header.command),
-        cpu = escape(&machine.cpu_model),
-        cores = machine.cores,
-        kernel = escape(&machine.kernel),
-        memory = machine.memory_bytes as f64 / 1073741824.0,
-        commit = escape(comparison.header.git_commit.as_deref().unwrap_or("unknown")),
-        started = escape(&comparison.header.started_at),
+        how = measured_by(&comparison.header),
         rounds = comparison.rounds,
         order = escape(&comparison.order.join(", ")),
         latency = match comparison.latency_rate {
@@ -870,6 +862,139 @@ pub fn report(comparison: &Comparison) -> anyhow::Result<String> {
         method = escape(&comparison.verdicts.method),
     );
     Ok(html)
+}
+
+/// The list items every report has: the command, the machine, the commit
+/// and the start.
+fn measured_by(header: &Header) -> String {
+    let machine = &header.machine;
+    format!(
+        "<li>command: <code>{command}</code></li>\
+         <li>machine: {cpu}, {cores} cores, kernel {kernel}, {memory:.1} GiB</li>\
+         <li>git commit: {commit}</li><li>started: {started}</li>",
+        command = escape(&header.command),
+        cpu = escape(&machine.cpu_model),
+        cores = machine.cores,
+        kernel = escape(&machine.kernel),
+        memory = machine.memory_bytes as f64 / 1073741824.0,
+        commit = escape(header.git_commit.as_deref().unwrap_or("unknown")),
+        started = escape(&header.started_at),
+    )
+}
+
+/// A sweep as a page: latency against offered load, its table, and how it
+/// was measured.
+pub fn sweep(record: &SweepRecord) -> anyhow::Result<String> {
+    let chart = sweep_chart(record).map_err(|e| anyhow::anyhow!("drawing a chart: {e}"))?;
+    Ok(format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>stackbench sweep: {scenario}</title><style>{STYLE}</style></head><body>\
+         <h1>stackbench sweep: {scenario} against {target}</h1><figure>{chart}</figure>\
+         <p>Latency from the planned send time of every request of each step. A hollow mark is \
+         a step the server did not keep up with (its queue grew within the step, so its \
+         latency is the step's length more than the server's); a grey one a step whose \
+         generator fell behind.</p><pre>{table}</pre>\
+         <h2>How this was measured</h2><ul>{how}<li>each step: {step:.1} s measured after \
+         {warmup:.1} s of warm-up, {drain:.1} s of drain before it; rates from {from}</li>\
+         </ul></body></html>\n",
+        scenario = escape(&record.header.scenario),
+        target = escape(&record.target.url),
+        table = escape(&text::sweep(record)),
+        how = measured_by(&record.header),
+        step = record.step_seconds,
+        warmup = record.warmup_seconds,
+        drain = record.drain_seconds,
+        from = escape(&record.rates_from),
+    ))
+}
+
+/// A percentile's name and where a step's latency holds it.
+type Percentile = (&'static str, fn(&Latency) -> u64);
+
+/// The percentiles a sweep's chart draws, each a line across the steps.
+const SWEEP_PERCENTILES: [Percentile; 4] = [
+    ("p50", |l| l.p50_us),
+    ("p90", |l| l.p90_us),
+    ("p99", |l| l.p99_us),
+    ("p99.9", |l| l.p99_9_us),
+];
+
+/// Latency (log axis) against offered load, a line per percentile; a step
+/// the server did not keep up with is a hollow mark, one whose generator
+/// fell behind a grey one.
+fn sweep_chart(record: &SweepRecord) -> Drawn {
+    let steps = &record.steps;
+    let ms = |us: u64| (us as f64 / 1000.0).max(0.001);
+    let values = || {
+        steps.iter().flat_map(|step| {
+            SWEEP_PERCENTILES
+                .iter()
+                .map(|(_, of)| ms(of(&step.latency)))
+        })
+    };
+    let (low, high) = decades(
+        values().fold(f64::INFINITY, f64::min),
+        values().fold(0.0, f64::max),
+    );
+    let right = 1.05 * steps.iter().map(|s| s.offered_rps).fold(1.0, f64::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (FULL, 450)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("latency against offered load", (FONT, 18))
+            .margin(10)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..right, (low..high).log_scale())?;
+        chart
+            .configure_mesh()
+            .y_labels(6)
+            .y_label_formatter(&|ms| tick(*ms))
+            .x_desc("offered load (req/s)")
+            .y_desc("latency (ms, log scale)")
+            .label_style((FONT, 14))
+            .light_line_style(BLACK.mix(0.04))
+            .axis_desc_style((FONT, 14))
+            .draw()?;
+        for (i, (name, of)) in SWEEP_PERCENTILES.iter().enumerate() {
+            let color = color(i);
+            let points: Vec<(f64, f64, &SweepStep)> = (steps.iter())
+                .map(|step| (step.offered_rps, ms(of(&step.latency)), step))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().map(|&(x, y, _)| (x, y)),
+                    color.stroke_width(2),
+                ))?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            chart.draw_series(points.iter().map(|&(x, y, step)| {
+                let mark = if step.valid {
+                    color
+                } else {
+                    RGBColor(150, 150, 150)
+                };
+                let style = if step.stationary {
+                    mark.filled()
+                } else {
+                    mark.stroke_width(2)
+                };
+                Circle::new((x, y), 5, style)
+            }))?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+        root.present()?;
+    }
+    Ok(svg)
 }
 
 #[cfg(test)]

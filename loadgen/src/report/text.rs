@@ -9,6 +9,7 @@ use hdrhistogram::Histogram;
 use crate::measure::comparison::{Ceiling, Comparison, Spread, CEILING_LABEL};
 use crate::measure::figure::{Figure, Figures};
 use crate::measure::record::{Latency, RunRecord, Tally};
+use crate::measure::sweep::{SweepRecord, SweepStep};
 use crate::units::format_us;
 
 fn table(header: &[&str]) -> Table {
@@ -576,5 +577,93 @@ pub fn gate(record: &crate::measure::gate::GateRecord) -> String {
         None => "no verdict",
     };
     let _ = writeln!(out, "gate: {verdict}");
+    out
+}
+
+/// A step's line while a sweep runs.
+pub fn sweep_step_line(number: usize, steps: usize, step: &SweepStep) -> String {
+    format!(
+        "   step {number:>2}/{steps}: {:>9.1} req/s offered, {:>9.1} ok/s, p50 {:>9}, p99 {:>9}, \
+         errors {:.2}%{}{}",
+        step.offered_rps,
+        step.successes_rps,
+        format_us(step.latency.p50_us as f64),
+        format_us(step.latency.p99_us as f64),
+        100.0 * step.error_rate,
+        if step.stationary {
+            ""
+        } else {
+            ", UNSUSTAINABLE"
+        },
+        if step.valid { "" } else { ", INVALID" },
+    )
+}
+
+/// A sweep's table: a row per step, then why a step is unsustainable or
+/// invalid.
+pub fn sweep(record: &SweepRecord) -> String {
+    let mut t = table(&[
+        "offered req/s",
+        "sent req/s",
+        "ok req/s",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "errors",
+        "cpu/req",
+        "steal",
+        "server",
+        "generator",
+    ]);
+    for step in &record.steps {
+        let latency = &step.latency;
+        let mut row = vec![
+            Cell::new(format!("{:.1}", step.offered_rps)),
+            Cell::new(format!("{:.1}", step.achieved_rps)),
+            Cell::new(format!("{:.1}", step.successes_rps)),
+        ];
+        for value in [
+            latency.p50_us,
+            latency.p90_us,
+            latency.p99_us,
+            latency.p99_9_us,
+        ] {
+            row.push(Cell::new(format_us(value as f64)));
+        }
+        row.push(Cell::new(format!("{:.2}%", 100.0 * step.error_rate)));
+        row.push(Cell::new(
+            step.cpu_us_per_request
+                .map_or("-".into(), |us| format!("{us:.1} µs")),
+        ));
+        row.push(Cell::new(
+            step.run
+                .steal_percent
+                .map_or("-".into(), |s| format!("{s:.0}%")),
+        ));
+        row.push(Cell::new(if step.stationary {
+            "steady"
+        } else {
+            "UNSUSTAINABLE"
+        }));
+        row.push(Cell::new(if step.valid { "kept up" } else { "INVALID" }));
+        t.add_row(row);
+    }
+    let mut out = format!(
+        "{} against {}: {} steps of {:.1} s (+{:.1} s warm-up), rates from {}; latency from the \
+         planned send time\n{t}\n",
+        record.header.scenario,
+        record.target.url,
+        record.steps.len(),
+        record.step_seconds,
+        record.warmup_seconds,
+        record.rates_from
+    );
+    for step in &record.steps {
+        let reasons = (step.stationarity.reasons.iter()).chain(&step.run.validity.reasons);
+        for reason in reasons {
+            let _ = writeln!(out, "  at {:.1} req/s: {reason}", step.offered_rps);
+        }
+    }
     out
 }
