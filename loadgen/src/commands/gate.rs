@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::Args;
 
-use crate::commands::load::{self, ToleranceArgs};
+use crate::commands::load::{self, positive, ToleranceArgs};
 use crate::commands::places::Places;
 use crate::measure::figure::{Figure, Phase};
 use crate::measure::gate::{
@@ -92,13 +92,6 @@ pub struct GateArgs {
     pub tolerance: ToleranceArgs,
     #[command(flatten)]
     pub places: Places,
-}
-
-fn positive(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(value) if value > 0.0 && value.is_finite() => Ok(value),
-        _ => Err(format!("expected a positive number, not {text:?}")),
-    }
 }
 
 fn confidence(text: &str) -> Result<f64, String> {

@@ -10,4 +10,5 @@ pub mod run;
 pub mod saved;
 pub mod serve;
 pub mod stacks;
+pub mod steps;
 pub mod sweep;

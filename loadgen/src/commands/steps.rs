@@ -1,0 +1,215 @@
+//! Open-model steps against one target, as `sweep` and `capacity` run them:
+//! each at its own rate, after a pause in which the server drains what the
+//! step before left, on fresh data, with its own warm-up; each judged for
+//! the generator keeping up (validity) and the server keeping up
+//! (stationarity, `measure::sweep`).
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::commands::load::{self, ToleranceArgs};
+use crate::commands::places::Places;
+use crate::commands::run::{start_target, TargetArgs};
+use crate::engine::Destination;
+use crate::measure::figure::Figure;
+use crate::measure::record::{Identity, RunRecord};
+use crate::measure::sweep::{stationarity, SweepStep};
+use crate::runner;
+use crate::scenario::{self, Arrivals, Load, Model, Scenario};
+use crate::server::{self, ServerProcess, TargetSpec};
+
+/// What the steps run against.
+#[derive(Args, Debug)]
+pub struct TargetChoice {
+    /// Scenario: a path to a TOML file, or a shipped name (e.g. orders).
+    #[arg(long)]
+    pub scenario: String,
+    /// A stack by name (loadgen starts it) or the http://host:port of a
+    /// running server, as for `run`.
+    #[arg(long, default_value = "axum")]
+    pub target: String,
+    /// Do not reset the database to the scenario's dataset before each
+    /// step (a stack loadgen starts; a URL target's only with --reset-db).
+    #[arg(long)]
+    pub no_reset: bool,
+    /// For a URL target: reset the database before each step, as `run
+    /// --reset-db` does.
+    #[arg(long, conflicts_with = "no_reset")]
+    pub reset_db: bool,
+    /// Database driver of a stack that loadgen starts.
+    #[arg(long, value_parser = server::driver_names())]
+    pub driver: Option<String>,
+    #[command(flatten)]
+    pub places: Places,
+}
+
+/// How each step runs.
+#[derive(Args, Debug)]
+pub struct StepArgs {
+    /// Measured time of each step, at least 3 s: stationarity compares its
+    /// first and last thirds second by second, and with 6 s or more each
+    /// third holds two seconds, so that one stalled second is not a queue.
+    #[arg(long, default_value = "6s", value_parser = step_length)]
+    pub step: Duration,
+    /// Unmeasured start of each step.
+    #[arg(long, default_value = "1s", value_parser = scenario::parse_duration)]
+    pub warmup: Duration,
+    /// Pause before each step, for the server to drain the step before.
+    #[arg(long, default_value = "1s", value_parser = scenario::parse_duration)]
+    pub drain: Duration,
+    /// Most requests in flight at once [default: the scenario's, else 1024].
+    #[arg(long)]
+    pub max_inflight: Option<u32>,
+    /// How requests are spaced: uniform or poisson [default: the scenario's].
+    #[arg(long, value_enum)]
+    pub arrivals: Option<Arrivals>,
+    /// Worker threads [default: all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Seed of the request sequence.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub tolerance: ToleranceArgs,
+}
+
+fn step_length(text: &str) -> Result<Duration, String> {
+    let step = scenario::parse_duration(text)?;
+    if step < Duration::from_secs(3) {
+        return Err(format!(
+            "{text}: a step needs at least 3 s, a whole second in each third (6s or more is better)"
+        ));
+    }
+    Ok(step)
+}
+
+/// A target started for steps, and what every step shares.
+pub struct Steps<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    args: &'a StepArgs,
+    pub scenario: Scenario,
+    destination: Destination,
+    pub identity: Identity,
+    server: Option<ServerProcess>,
+    /// The database reset before each step, if any.
+    database_url: Option<String>,
+}
+
+impl<'a> Steps<'a> {
+    /// Starts the target (a stack loadgen starts, or a running server).
+    pub fn start(
+        runtime: &'a tokio::runtime::Runtime,
+        target: &TargetChoice,
+        args: &'a StepArgs,
+    ) -> anyhow::Result<Steps<'a>> {
+        let scenario = scenario::find(&target.scenario)?;
+        let spec = server::parse_target(&target.target)?;
+        let reset = match spec {
+            TargetSpec::Server(_) => !target.no_reset,
+            TargetSpec::Url { .. } => target.reset_db,
+        };
+        let how = TargetArgs {
+            places: &target.places,
+            driver: target.driver.as_deref(),
+            pin_server: None,
+        };
+        let (server, destination, identity) =
+            start_target(runtime, spec, &how, reset.then_some(&scenario))?;
+        let database_url = match reset {
+            true => Some(runtime.block_on(target.places.data.database_url())?),
+            false => None,
+        };
+        Ok(Steps {
+            runtime,
+            args,
+            scenario,
+            destination,
+            identity,
+            server,
+            database_url,
+        })
+    }
+
+    /// Stops a server loadgen started.
+    pub fn finish(self) -> anyhow::Result<()> {
+        match self.server {
+            Some(server) => server.stop(),
+            None => Ok(()),
+        }
+    }
+
+    /// The throughput of a closed run of the scenario's connections (one
+    /// step's length): the maximum that fractions of it are taken of.
+    pub fn closed_throughput(&self) -> anyhow::Result<RunRecord> {
+        let closed = load::closed_load(&self.scenario, self.args.step, self.args.warmup);
+        self.measure(&closed)
+    }
+
+    /// One open-model step at `rate` measured for `length`, after the drain
+    /// and on fresh data.
+    pub fn step(&self, rate: f64, length: Duration) -> anyhow::Result<SweepStep> {
+        std::thread::sleep(self.args.drain);
+        let (max_inflight, arrivals) = match self.scenario.load.model {
+            Model::Open {
+                max_inflight,
+                arrivals,
+                ..
+            } => (max_inflight, arrivals),
+            Model::Closed { .. } => (load::DEFAULT_MAX_INFLIGHT, Arrivals::default()),
+        };
+        let open = Load {
+            model: Model::Open {
+                rate,
+                max_inflight: self.args.max_inflight.unwrap_or(max_inflight),
+                arrivals: self.args.arrivals.unwrap_or(arrivals),
+            },
+            duration: length,
+            warmup: self.args.warmup,
+            stages: None,
+            ..self.scenario.load.clone()
+        };
+        let run = self.measure(&open)?;
+        let achieved_rps = run.open_model.as_ref().map_or(0.0, |o| o.achieved_rate);
+        let run_seconds = run.config.duration_seconds + run.config.warmup_seconds;
+        let stationarity = stationarity(&run.timeline, run_seconds, rate, achieved_rps);
+        Ok(SweepStep {
+            offered_rps: rate,
+            achieved_rps,
+            successes_rps: run.total.rps,
+            latency: run.total.latency,
+            error_rate: run.total.error_rate,
+            cpu_us_per_request: Figure::CpuPerRequest.of(&run),
+            stationary: stationarity.reasons.is_empty(),
+            stationarity,
+            valid: run.validity.valid,
+            run,
+        })
+    }
+
+    /// One run of `load`, on fresh data when the steps reset.
+    fn measure(&self, load: &Load) -> anyhow::Result<RunRecord> {
+        if let Some(url) = &self.database_url {
+            (self.runtime).block_on(load::reset_database(url, &self.scenario))?;
+        }
+        let requested = (self.args.threads)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let threads = crate::engine::threads_for(load, requested);
+        let config = runner::config_of(
+            load,
+            threads,
+            self.args.seed,
+            self.database_url.is_some(),
+            self.args.tolerance.tolerance(),
+        );
+        Ok(runner::measure(
+            &self.scenario,
+            load,
+            config,
+            self.destination.clone(),
+            self.identity.clone(),
+            self.server.as_ref().map(ServerProcess::pid),
+            runner::Progress::Quiet,
+        ))
+    }
+}
