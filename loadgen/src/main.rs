@@ -47,6 +47,11 @@ enum Command {
     /// step its percentiles, whether the generator kept up and whether the
     /// server did (stationary); prints a table, saves JSON and an HTML chart.
     Sweep(Box<commands::sweep::SweepArgs>),
+    /// The highest rate at which a latency SLO holds ("p99 < 20ms"): open-model
+    /// steps doubled until one fails, then bisected to a resolution, near
+    /// the boundary by majority, confirmed by a longer step; exit 0 with the
+    /// bracket, else a status that says why there is none.
+    Capacity(Box<commands::capacity::CapacityArgs>),
     /// Start one stack in the foreground against the managed database, to
     /// try it by hand (e.g. `loadgen serve go-nethttp --reset`, then curl).
     Serve(Box<commands::serve::ServeArgs>),
@@ -103,6 +108,9 @@ fn main() -> ExitCode {
         Command::Compare(args) => commands::compare::compare(&runtime, *args).map(ExitCode::from),
         Command::Gate(args) => commands::gate::gate(&runtime, *args).map(ExitCode::from),
         Command::Sweep(args) => commands::sweep::sweep(&runtime, *args).map(ExitCode::from),
+        Command::Capacity(args) => {
+            commands::capacity::capacity(&runtime, *args).map(ExitCode::from)
+        }
         Command::Serve(args) => runtime.block_on(commands::serve::run(*args)),
         Command::Stacks(args) => commands::stacks::run(args),
         Command::Report { file } => commands::saved::rebuild_report(&file),

@@ -889,8 +889,8 @@ expect = 200
 }
 
 /// A sweep against `/queue`, whose capacity is known (about 400 req/s):
-/// the steps below 80% of it are steady, at about the service time; those
-/// above 115% queue within the step and are marked unsustainable; the
+/// a step below 80% of it is steady, at about the service time; one above
+/// 115% queues within the step and is marked unsustainable; the
 /// record keeps every step's run, and the report draws them.
 #[test]
 fn a_sweep_marks_the_steps_a_server_cannot_carry() {
@@ -906,7 +906,7 @@ fn a_sweep_marks_the_steps_a_server_cannot_carry() {
         "--target",
         &url,
         "--rates",
-        "150,300,480",
+        "150,480",
         "--step",
         "6s",
         "--warmup",
@@ -927,9 +927,9 @@ fn a_sweep_marks_the_steps_a_server_cannot_carry() {
     assert_eq!(record["schema"], "stackbench.sweep/1");
     let steps = record["steps"].as_array().unwrap();
     let offered: Vec<f64> = steps.iter().map(|s| us(&s["offered_rps"])).collect();
-    assert_eq!(offered, [150.0, 300.0, 480.0]);
+    assert_eq!(offered, [150.0, 480.0]);
     let service = QUEUE_SERVICE.as_micros() as f64;
-    for step in &steps[..2] {
+    for step in &steps[..1] {
         assert_eq!(
             step["stationary"], true,
             "{}\n{stdout}",
@@ -942,7 +942,7 @@ fn a_sweep_marks_the_steps_a_server_cannot_carry() {
         );
         assert!(step["run"]["timeline"].as_array().unwrap().len() >= 4);
     }
-    for step in &steps[2..] {
+    for step in &steps[1..] {
         assert_eq!(
             step["stationary"], false,
             "{}\n{stdout}",
@@ -954,4 +954,104 @@ fn a_sweep_marks_the_steps_a_server_cannot_carry() {
     assert!(stdout.contains("UNSUSTAINABLE"), "{stdout}");
     let report = std::fs::read_to_string(out.with_extension("html")).unwrap();
     assert!(report.contains("<svg") && report.contains("latency against offered load"));
+}
+
+/// Runs `loadgen capacity` against `/queue` with `extra` flags; returns its
+/// output and record.
+fn capacity(extra: &[&str]) -> (Output, Value) {
+    let server = TestServer::start(None);
+    let scenario = scenario(&[("/queue", "")]);
+    let out = temp_path("capacity.json");
+    let url = server.url();
+    let mut args = vec![
+        "capacity",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--target",
+        &url,
+    ];
+    args.extend([
+        "--step",
+        "3s",
+        "--warmup",
+        "300ms",
+        "--drain",
+        "300ms",
+        "--threads",
+        "2",
+    ]);
+    args.extend(["--confirm-steps", "1", "--out", out.to_str().unwrap()]);
+    args.extend(extra);
+    let output = loadgen(&args);
+    let text = std::fs::read_to_string(&out)
+        .unwrap_or_else(|_| panic!("no record: {}", support::explain(&output)));
+    (output, serde_json::from_str(&text).unwrap())
+}
+
+/// The capacity search brackets `/queue`'s capacity at an SLO its service
+/// time meets: the rate that held is not above the capacity, nor the rate
+/// that failed below it, beyond the resolution. The capacity is 8 slots
+/// over the service time the lowest step measured.
+#[test]
+fn capacity_brackets_a_known_capacity_within_the_resolution() {
+    let _timing = timing_lock();
+    let (output, record) = capacity(&[
+        "--slo",
+        "p99 < 100ms",
+        "--start-rps",
+        "200",
+        "--resolution",
+        "20%",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::explain(&output)
+    );
+    assert_eq!(record["schema"], "stackbench.capacity/1");
+    assert_eq!(record["outcome"], "found");
+    let probes = record["probes"].as_array().unwrap();
+    let first = &probes[0]["steps"][0]["step"];
+    let capacity = QUEUE_SLOTS as f64 * 1e6 / us(&first["latency"]["p50_us"]);
+    let (low, high) = (
+        us(&record["capacity"]["low_rps"]),
+        us(&record["capacity"]["high_rps"]),
+    );
+    assert!(high / low <= 1.2 + 1e-9, "{low} {high}\n{stdout}");
+    assert!(
+        low <= 1.2 * capacity && high >= capacity / 1.2,
+        "{low} {capacity} {high}\n{stdout}"
+    );
+    // The last probe confirms the rate that held; every probe is recorded
+    // with its steps.
+    let last = probes.last().unwrap();
+    assert_eq!(
+        (last["purpose"].as_str(), us(&last["rate_rps"])),
+        (Some("confirm"), low)
+    );
+    assert!(stdout.contains("capacity at p99 < 100ms:"), "{stdout}");
+}
+
+/// Against an SLO the server's service time cannot meet, the search says
+/// there is no capacity and exits 99.
+#[test]
+fn capacity_says_so_when_the_slo_never_holds() {
+    let _timing = timing_lock();
+    let (output, record) =
+        capacity(&["--slo", "p50 < 5ms", "--start-rps", "80", "--min-rps", "40"]);
+    assert_eq!(
+        output.status.code(),
+        Some(99),
+        "{}",
+        support::explain(&output)
+    );
+    assert_eq!(record["outcome"], "never_held");
+    assert!(record["capacity"]["low_rps"].is_null());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("no capacity: p50 < 5ms failed down to 40.0 req/s"),
+        "{stdout}"
+    );
 }

@@ -107,7 +107,8 @@ pub fn positive(text: &str) -> Result<f64, String> {
     }
 }
 
-fn percent(text: &str) -> Result<f64, String> {
+/// A flag's percentage, 0 to 100, with or without its `%`.
+pub fn percent(text: &str) -> Result<f64, String> {
     match text.trim_end_matches('%').parse::<f64>() {
         Ok(value) if (0.0..=100.0).contains(&value) => Ok(value),
         _ => Err(format!("expected a percentage from 0 to 100, not {text:?}")),

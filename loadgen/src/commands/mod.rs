@@ -1,6 +1,7 @@
 //! The subcommands: thin layers that put a scenario, the engine, the stacks
 //! and the reports together.
 
+pub mod capacity;
 pub mod compare;
 pub mod db;
 pub mod gate;

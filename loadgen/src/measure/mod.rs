@@ -2,6 +2,7 @@
 //! the end, the saved records of runs and comparisons, and the statistics
 //! that verdicts rest on. Nothing here sends a request or prints.
 
+pub mod capacity;
 pub mod comparison;
 pub mod figure;
 pub mod gate;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use comfy_table::{presets, Cell, CellAlignment, Table};
 use hdrhistogram::Histogram;
 
+use crate::measure::capacity::{CapacityRecord, Outcome, Verdict};
 use crate::measure::comparison::{Ceiling, Comparison, Spread, CEILING_LABEL};
 use crate::measure::figure::{Figure, Figures};
 use crate::measure::record::{Latency, RunRecord, Tally};
@@ -666,4 +667,52 @@ pub fn sweep(record: &SweepRecord) -> String {
         }
     }
     out
+}
+
+/// A capacity search: every probe, then the bracket or why there is none.
+pub fn capacity(record: &CapacityRecord) -> String {
+    let mut t = table(&["rate req/s", "purpose", "steps", "decided"]);
+    for probe in &record.probes {
+        let steps: Vec<&str> = (probe.steps.iter())
+            .map(|s| match s.verdict {
+                Verdict::Pass => "pass",
+                Verdict::Fail => "fail",
+                Verdict::Invalid => "invalid",
+            })
+            .collect();
+        t.add_row(vec![
+            Cell::new(format!("{:.1}", probe.rate_rps)),
+            Cell::new(format!("{:?}", probe.purpose).to_lowercase()),
+            Cell::new(steps.join(" ")),
+            Cell::new(format!("{:?}", probe.verdict).to_lowercase()),
+        ]);
+    }
+    let rps = |rate: Option<f64>| rate.map_or("-".into(), |r| format!("{r:.1} req/s"));
+    let (low, high) = (rps(record.capacity.low_rps), rps(record.capacity.high_rps));
+    let slo = &record.slo;
+    let answer = match record.outcome {
+        Outcome::Found => format!(
+            "capacity at {slo}: {low} (held; {high} failed; resolution {:.0}%)",
+            100.0 * record.resolution
+        ),
+        Outcome::NeverHeld => {
+            format!("no capacity: {slo} failed down to {high}, the lowest rate tried (--min-rps)")
+        }
+        Outcome::AboveMax => {
+            format!("capacity above {low}, the highest rate tried (--max-rps): {slo} held there")
+        }
+        Outcome::GeneratorFellBehind => format!(
+            "no capacity: the generator fell behind above {low} (see the INVALID steps), so the \
+             steps there say nothing of the server: a quieter machine, more --threads, or a \
+             generator on its own machine would tell"
+        ),
+        Outcome::Unsettled => format!(
+            "no capacity: the longer confirmation step failed three times (last bracket {low} to \
+             {high}): the server's latency at this load does not settle"
+        ),
+    };
+    format!(
+        "{} against {}: {}\n{t}\n{answer}\n",
+        record.header.scenario, record.target.url, record.method
+    )
 }

@@ -64,6 +64,11 @@ impl Threshold {
         (value, pass)
     }
 
+    /// Whether it caps its statistic from above (`<` or `<=`).
+    pub fn is_upper_bound(&self) -> bool {
+        matches!(self.op, Op::Lt | Op::Le)
+    }
+
     /// A value of this threshold's statistic, in its units.
     pub fn format_value(&self, value: f64) -> String {
         match self.statistic {
