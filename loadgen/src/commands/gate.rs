@@ -359,12 +359,26 @@ fn judge_windows(
             if base.len() < 2 || head.len() < 2 {
                 return gate::unmeasured(figure, tolerance);
             }
-            let change = if paired {
-                paired_change(&base, &head, 1.0 - alpha)
-            } else {
-                unpaired_change(&base, &head, 1.0 - alpha)
-            };
-            judge(figure, &change, tolerance)
+            if paired {
+                return judge(figure, &paired_change(&base, &head, 1.0 - alpha), tolerance);
+            }
+            let verdict = judge(
+                figure,
+                &unpaired_change(&base, &head, 1.0 - alpha),
+                tolerance,
+            );
+            let phase = figure.phase(true);
+            let then = median_steal(base_windows.iter().filter(|w| Some(w.phase) == phase));
+            let now = median_steal(
+                head_windows
+                    .iter()
+                    .copied()
+                    .filter(|w| Some(w.phase) == phase),
+            );
+            match (then, now) {
+                (Some(then), Some(now)) => gate::unless_the_machine_changed(verdict, then, now),
+                _ => verdict,
+            }
         })
         .collect();
     let error_pairs: Vec<(ErrorCounts, ErrorCounts)> = (head_windows.iter())
@@ -375,6 +389,12 @@ fn judge_windows(
         .collect();
     let errors = judge_errors(&error_pairs, alpha, args.error_tolerance / 100.0);
     (changes, Some(errors))
+}
+
+/// The median steal of `windows`, where they measured it.
+fn median_steal<'a>(windows: impl Iterator<Item = &'a Window>) -> Option<f64> {
+    let mut steal: Vec<f64> = windows.filter_map(|w| w.steal_percent).collect();
+    (!steal.is_empty()).then(|| median(&mut steal))
 }
 
 fn warn_if_another_machine(saved: &Machine, here: &Machine) {

@@ -211,6 +211,32 @@ pub fn judge(figure: Figure, change: &Change, tolerance: f64) -> ChangeVerdict {
     }
 }
 
+/// Steal (percentage points of the machine's CPU time) by which a
+/// baseline's windows and the head's may differ before an unpaired
+/// comparison stops telling the build from the machine.
+pub const STEAL_DRIFT: f64 = 10.0;
+
+/// Against a saved baseline, windows of another time are compared: if the
+/// hypervisor took a different share of the machine then and now (median
+/// steal `then` and `now`), a figure that got worse may be the machine's
+/// doing, and a regression becomes inconclusive, saying why. (Paired
+/// windows run side by side, so drift hits both alike.)
+pub fn unless_the_machine_changed(verdict: ChangeVerdict, then: f64, now: f64) -> ChangeVerdict {
+    if verdict.verdict != Verdict::Regression || (now - then).abs() <= STEAL_DRIFT {
+        return verdict;
+    }
+    ChangeVerdict {
+        verdict: Verdict::Inconclusive,
+        reason: format!(
+            "{}; but the machine changed since the baseline (the hypervisor's steal: {then:.0}% \
+             then, {now:.0}% now), and unpaired windows cannot tell the build from the machine: \
+             run base and head side by side (--base)",
+            verdict.reason
+        ),
+        ..verdict
+    }
+}
+
 /// JSON has no NaN: serde_json writes it as `null`, read back here as NaN.
 fn nan_if_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
@@ -548,6 +574,41 @@ mod tests {
         assert_eq!(worse_in(13), Verdict::Pass);
         // No pairs at all: nothing to judge.
         assert_eq!(judge_errors(&[], 0.01, 0.001).p_value, None);
+    }
+
+    #[test]
+    fn a_baseline_from_another_state_of_the_machine_cannot_show_a_regression() {
+        let lost = || {
+            judge(
+                Figure::Throughput,
+                &change(0.5, 0.4, 0.63, 0.002, 0.2),
+                0.10,
+            )
+        };
+        assert_eq!(lost().verdict, Verdict::Regression);
+        // Steal from 12% to 40%: the machine, not necessarily the build.
+        let drifted = unless_the_machine_changed(lost(), 12.0, 40.0);
+        assert_eq!(drifted.verdict, Verdict::Inconclusive);
+        assert!(
+            drifted.reason.contains("12% then, 40% now"),
+            "{}",
+            drifted.reason
+        );
+        // Within the drift allowed, the regression stands.
+        assert_eq!(
+            unless_the_machine_changed(lost(), 12.0, 20.0).verdict,
+            Verdict::Regression
+        );
+        // A pass is a pass whatever the machine did.
+        let kept = judge(
+            Figure::Throughput,
+            &change(1.0, 0.98, 1.02, 0.9, 0.03),
+            0.10,
+        );
+        assert_eq!(
+            unless_the_machine_changed(kept, 0.0, 50.0).verdict,
+            Verdict::Pass
+        );
     }
 
     #[test]
