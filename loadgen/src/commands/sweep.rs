@@ -136,3 +136,25 @@ pub fn save(sweep: &SweepRecord, path: &std::path::Path) -> anyhow::Result<()> {
     std::fs::write(&html_path, html::sweep(sweep)?)
         .with_context(|| format!("writing {}", html_path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_fractions;
+
+    #[test]
+    fn fractions_run_from_their_start_to_their_end_by_their_step() {
+        let fractions = parse_fractions("0.1:1.2:0.1").unwrap();
+        assert_eq!(fractions.len(), 12);
+        assert!((fractions[0] - 0.1).abs() < 1e-12 && (fractions[11] - 1.2).abs() < 1e-9);
+        assert_eq!(parse_fractions("0.5:0.5:0.1").unwrap(), vec![0.5]);
+        assert!(parse_fractions("1.2:0.1:0.1")
+            .unwrap_err()
+            .contains("TO is below FROM"));
+        assert!(parse_fractions("0.1:1.2")
+            .unwrap_err()
+            .contains("FROM:TO:BY"));
+        assert!(parse_fractions("0.1:1000:0.1")
+            .unwrap_err()
+            .contains("at most 100"));
+    }
+}
