@@ -990,8 +990,9 @@ fn capacity(extra: &[&str]) -> (Output, Value) {
 
 /// The capacity search brackets `/queue`'s capacity at an SLO its service
 /// time meets: the rate that held is not above the capacity, nor the rate
-/// that failed below it, beyond the resolution. The capacity is 8 slots
-/// over the service time the lowest step measured.
+/// that failed below it, beyond the resolution (50% here, so that the test
+/// takes few steps; the search's precision is unit-tested). The capacity
+/// is 8 slots over the service time the first step measured.
 #[test]
 fn capacity_brackets_a_known_capacity_within_the_resolution() {
     let _timing = timing_lock();
@@ -999,9 +1000,9 @@ fn capacity_brackets_a_known_capacity_within_the_resolution() {
         "--slo",
         "p99 < 100ms",
         "--start-rps",
-        "200",
+        "300",
         "--resolution",
-        "20%",
+        "50%",
     ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
@@ -1019,9 +1020,9 @@ fn capacity_brackets_a_known_capacity_within_the_resolution() {
         us(&record["capacity"]["low_rps"]),
         us(&record["capacity"]["high_rps"]),
     );
-    assert!(high / low <= 1.2 + 1e-9, "{low} {high}\n{stdout}");
+    assert!(high / low <= 1.5 + 1e-9, "{low} {high}\n{stdout}");
     assert!(
-        low <= 1.2 * capacity && high >= capacity / 1.2,
+        low <= 1.5 * capacity && high >= capacity / 1.5,
         "{low} {capacity} {high}\n{stdout}"
     );
     // The last probe confirms the rate that held; every probe is recorded
@@ -1040,7 +1041,7 @@ fn capacity_brackets_a_known_capacity_within_the_resolution() {
 fn capacity_says_so_when_the_slo_never_holds() {
     let _timing = timing_lock();
     let (output, record) =
-        capacity(&["--slo", "p50 < 5ms", "--start-rps", "80", "--min-rps", "40"]);
+        capacity(&["--slo", "p50 < 5ms", "--start-rps", "80", "--min-rps", "80"]);
     assert_eq!(
         output.status.code(),
         Some(99),
@@ -1051,7 +1052,7 @@ fn capacity_says_so_when_the_slo_never_holds() {
     assert!(record["capacity"]["low_rps"].is_null());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains("no capacity: p50 < 5ms failed down to 40.0 req/s"),
+        stdout.contains("no capacity: p50 < 5ms failed down to 80.0 req/s"),
         "{stdout}"
     );
 }
