@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::measure::comparison::{CompareRun, Comparison, ContenderSummary, Spread, CEILING_LABEL};
@@ -302,13 +303,7 @@ fn latency_chart(comparison: &Comparison) -> Drawn {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
+        upper_left_legend(&mut chart)?;
         root.present()?;
     }
     Ok(svg)
@@ -864,6 +859,21 @@ pub fn report(comparison: &Comparison) -> anyhow::Result<String> {
     Ok(html)
 }
 
+/// The series' names in a box at the upper left, as the latency charts have it.
+/// (Its error is a string: the drawing error borrows the chart's SVG.)
+fn upper_left_legend<'a>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, LogCoord<f64>>>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 /// The list items every report has: the command, the machine, the commit
 /// and the start.
 fn measured_by(header: &Header) -> String {
@@ -985,13 +995,7 @@ fn sweep_chart(record: &SweepRecord) -> Drawn {
                 Circle::new((x, y), 5, style)
             }))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
+        upper_left_legend(&mut chart)?;
         root.present()?;
     }
     Ok(svg)
