@@ -114,7 +114,12 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: RunArgs) -> anyhow::Result<u
         TargetSpec::Server(_) => !args.load.no_reset,
         TargetSpec::Url { .. } => args.reset_db,
     };
-    let (server, destination, identity) = start_target(
+    let Started {
+        server,
+        destination,
+        identity,
+        ..
+    } = start_target(
         runtime,
         target,
         &TargetArgs {
@@ -175,16 +180,25 @@ pub struct TargetArgs<'a> {
     pub pin_server: Option<&'a crate::server::affinity::Cpus>,
 }
 
+/// A target that [`start_target`] started.
+pub struct Started {
+    /// The server loadgen started, if any.
+    pub server: Option<ServerProcess>,
+    pub destination: Destination,
+    pub identity: Identity,
+    /// The database it reset, when it reset one: the one to reset again.
+    pub reset_url: Option<String>,
+}
+
 /// Starts the target: a stack by name (its database reset to `reset`'s
 /// dataset first, when given), or a running server's URL (its database
-/// reset only when given, which the caller decides). Returns the server
-/// loadgen started, if any, where to send requests, and what the target is.
+/// reset only when given, which the caller decides).
 pub fn start_target(
     runtime: &tokio::runtime::Runtime,
     target: TargetSpec,
     how: &TargetArgs,
     reset: Option<&Scenario>,
-) -> anyhow::Result<(Option<ServerProcess>, Destination, Identity)> {
+) -> anyhow::Result<Started> {
     let data = &how.places.data;
     runtime.block_on(async {
         match target {
@@ -198,20 +212,27 @@ pub fn start_target(
                 }
                 let pin = how.pin_server.map(|cpus| cpus.0.as_slice());
                 let server = ServerProcess::start(&spec, driver, &url, None, pin).await?;
-                let (destination, identity) = (server.destination(), server.identity.clone());
-                Ok((Some(server), destination, identity))
+                Ok(Started {
+                    destination: server.destination(),
+                    identity: server.identity.clone(),
+                    server: Some(server),
+                    reset_url: reset.map(|_| url),
+                })
             }
             TargetSpec::Url {
                 addresses,
                 authority,
                 url,
             } => {
+                let mut reset_url = None;
                 if let Some(scenario) = reset {
                     eprintln!(
                         "--reset-db: resetting DATABASE_URL's database, or the managed cluster's; \
                          the server at {url} must use the same one"
                     );
-                    load::reset_database(&data.database_url().await?, scenario).await?;
+                    let database = data.database_url().await?;
+                    load::reset_database(&database, scenario).await?;
+                    reset_url = Some(database);
                 }
                 // Any HTTP server will do: only that it accepts connections is checked.
                 if server::reachable(&addresses).await.is_none() {
@@ -227,7 +248,12 @@ pub fn start_target(
                     version: None,
                     url,
                 };
-                Ok((None, destination, identity))
+                Ok(Started {
+                    server: None,
+                    destination,
+                    identity,
+                    reset_url,
+                })
             }
         }
     })

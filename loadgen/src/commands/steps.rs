@@ -114,20 +114,15 @@ impl<'a> Steps<'a> {
             driver: target.driver.as_deref(),
             pin_server: None,
         };
-        let (server, destination, identity) =
-            start_target(runtime, spec, &how, reset.then_some(&scenario))?;
-        let database_url = match reset {
-            true => Some(runtime.block_on(target.places.data.database_url())?),
-            false => None,
-        };
+        let started = start_target(runtime, spec, &how, reset.then_some(&scenario))?;
         Ok(Steps {
             runtime,
             args,
             scenario,
-            destination,
-            identity,
-            server,
-            database_url,
+            destination: started.destination,
+            identity: started.identity,
+            server: started.server,
+            database_url: started.reset_url,
         })
     }
 
