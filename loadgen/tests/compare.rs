@@ -198,6 +198,102 @@ fn assert_read_against_the_database(comparison: &Value, stdout: &str, html: &Pat
     assert!(table.contains(&format!("{fraction:.2} (")), "{table}");
 }
 
+/// `--capacity`: two real stacks and PostgreSQL alone, two rounds; every
+/// search finds a bracket within the resolution, each round's capacity is
+/// the figure of that round, the second round starts where the first
+/// ended, and each stack's capacity reads as a fraction of the database's.
+#[test]
+fn capacity_is_searched_per_stack_and_round_beside_the_database() {
+    let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
+    let out = temp("compare-capacity.json");
+    let (comparison, stdout) = compare(
+        &[
+            "--scenario",
+            "orders",
+            "--servers",
+            "hyper,axum",
+            "--capacity",
+            "p99 < 50ms",
+            "--resolution",
+            "50%",
+            "--rounds",
+            "2",
+            "--duration",
+            "3s",
+            "--warmup",
+            "300ms",
+        ],
+        &out,
+    );
+    let rounds_of = |searches: &Value, who: &str| -> Vec<(u64, f64)> {
+        let mine = (searches.as_array().unwrap().iter()).filter(|s| s["contender"] == who);
+        mine.map(|search| {
+            assert_eq!(search["outcome"], "found", "{who}: {search}");
+            let (low, high) = (
+                search["capacity"]["low_rps"].as_f64().unwrap(),
+                search["capacity"]["high_rps"].as_f64().unwrap(),
+            );
+            assert!(
+                low < high && high <= 1.5 * low + 1e-9,
+                "{who}: {low} {high}"
+            );
+            (search["round"].as_u64().unwrap(), low)
+        })
+        .collect()
+    };
+    let searches = &comparison["capacity"]["searches"];
+    // A step is held back only when its plan was not all sent: Poisson
+    // arrivals plan fewer requests than the rate now and then, and that is
+    // no overload.
+    let steps = (searches.as_array().unwrap().iter())
+        .flat_map(|s| s["probes"].as_array().unwrap())
+        .flat_map(|p| p["steps"].as_array().unwrap());
+    for step in steps.filter(|s| s["why"].as_str().unwrap().contains("waited for a free")) {
+        let unsent = step["step"]["run"]["open_model"]["unsent"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            unsent > 0,
+            "held back with its plan all sent: {}",
+            step["why"]
+        );
+    }
+    for summary in comparison["summary"].as_array().unwrap() {
+        let who = summary["contender"]["label"].as_str().unwrap();
+        let found = rounds_of(searches, who);
+        assert_eq!(
+            found.iter().map(|r| r.0).collect::<Vec<_>>(),
+            [1, 2],
+            "{who}"
+        );
+        // Each round's figure is that round's search.
+        for (round, figures) in found.iter().zip(summary["rounds"].as_array().unwrap()) {
+            assert_eq!(
+                figures["figures"]["capacity"].as_f64(),
+                Some(round.1),
+                "{who}"
+            );
+            assert!(figures["figures"]["cpu_per_request"].as_f64().unwrap() > 0.0);
+        }
+        // The second round starts at the first round's capacity.
+        let second = (searches.as_array().unwrap().iter())
+            .find(|s| s["contender"] == who && s["round"] == 2)
+            .unwrap();
+        assert_eq!(second["probes"][0]["rate_rps"].as_f64(), Some(found[0].1));
+    }
+    let ceiling = &comparison["ceiling"];
+    let database = rounds_of(&ceiling["searches"], "ceiling: PostgreSQL alone");
+    assert_eq!(database.len(), 2, "{ceiling}");
+    for over in ceiling["contenders"].as_array().unwrap() {
+        let ratio = over["ratios"]["capacity"]["median"].as_f64().unwrap();
+        assert!(ratio > 0.0 && ratio.is_finite(), "{over}");
+    }
+    assert!(stdout.contains("req/s at p99 < 50ms"), "{stdout}");
+    assert!(stdout.contains("capacity, of the database's"), "{stdout}");
+    let html = std::fs::read_to_string(out.with_extension("html")).unwrap();
+    assert!(html.contains("against offered load, every step of every round"));
+}
+
 /// The ceiling SQL of the scenarios the tests above leave out runs
 /// under pgbench without a failed transaction and leaves the database
 /// consistent (orders and users-read run above).

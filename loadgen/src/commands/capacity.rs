@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::Context;
 use clap::Args;
 
 use crate::commands::load::{self, positive};
@@ -55,7 +55,7 @@ pub struct CapacityArgs {
     pub out: Option<PathBuf>,
 }
 
-fn parse_slo(text: &str) -> Result<Threshold, String> {
+pub fn parse_slo(text: &str) -> Result<Threshold, String> {
     let slo: Threshold = text.parse()?;
     match slo.statistic {
         Statistic::Latency(_) if slo.is_upper_bound() => Ok(slo),
@@ -76,24 +76,15 @@ pub fn capacity(runtime: &tokio::runtime::Runtime, args: CapacityArgs) -> anyhow
     let steps = Steps::start(runtime, &args.target, &args.steps)?;
     let start_rps = match args.start_rps {
         Some(rate) => rate,
-        None => {
-            let closed = steps.closed_throughput()?;
-            let max = closed.total.rps;
-            if max.is_nan() || max <= 0.0 {
-                bail!(
-                    "the closed run that picks the start rate had no success ({} errors): is the \
-                     server answering? Give --start-rps",
-                    closed.total.error_count()
-                );
-            }
-            eprintln!("capacity: a closed run of the scenario's connections: {max:.1} req/s; starting at half");
-            max / 2.0
-        }
+        None => steps
+            .half_the_closed_throughput()
+            .context("give --start-rps")?,
     };
     let settings = Settings {
         start_rps,
         min_rps: args.min_rps,
         max_rps: args.max_rps.unwrap_or(100.0 * start_rps),
+        factor: 2.0,
         resolution: args.resolution / 100.0,
         majority_of: 3,
         reruns: crate::runner::RERUNS as usize,
@@ -154,7 +145,7 @@ fn step_length(length: Length, step: Duration, confirm: Duration) -> Duration {
 
 /// A step passes when its generator and the server kept up, the SLO held
 /// and its errors stayed within the limit.
-fn judge(mut step: SweepStep, slo: &Threshold, limit: &Threshold) -> CapacityStep {
+pub fn judge(mut step: SweepStep, slo: &Threshold, limit: &Threshold) -> CapacityStep {
     let held = check_thresholds(&mut step.run, &[slo.clone(), limit.clone()]);
     let observed = |i: usize| step.run.thresholds[i].observed.clone();
     let (verdict, why) = if !step.valid {
@@ -188,13 +179,19 @@ fn judge(mut step: SweepStep, slo: &Threshold, limit: &Threshold) -> CapacitySte
 
 /// The method in words, for the record and the output.
 fn method(settings: &Settings) -> String {
+    let confirmed = if settings.confirmations > 0 {
+        "; the rate found is confirmed by a longer step"
+    } else {
+        ""
+    };
     format!(
-        "open-model steps from {:.1} req/s, doubled or halved until one holds the SLO and one \
-         fails (within {:.1}-{:.1} req/s), then bisected in log space to {:.1}%; near the boundary \
-         the majority of {} steps decides; a step passes when valid, stationary, within the SLO \
-         and the error limit; a step whose generator fell behind is run again up to {} times; \
-         the rate found is confirmed by a longer step",
+        "open-model steps from {:.1} req/s, multiplied or divided by {:.2} until one holds the SLO \
+         and one fails (within {:.1}-{:.1} req/s), then bisected in log space to {:.1}%; near the \
+         boundary the majority of {} step(s) decides; a step passes when valid, stationary, within \
+         the SLO and the error limit; a step whose generator fell behind is run again up to {} \
+         times{confirmed}",
         settings.start_rps,
+        settings.factor,
         settings.min_rps,
         settings.max_rps,
         100.0 * settings.resolution,

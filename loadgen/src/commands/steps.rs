@@ -6,11 +6,12 @@
 
 use std::time::Duration;
 
+use anyhow::bail;
 use clap::Args;
 
 use crate::commands::load::{self, ToleranceArgs};
 use crate::commands::places::Places;
-use crate::commands::run::{start_target, TargetArgs};
+use crate::commands::run::{start_target, Started, TargetArgs};
 use crate::engine::Destination;
 use crate::measure::figure::Figure;
 use crate::measure::record::{Identity, RunRecord};
@@ -84,6 +85,31 @@ fn step_length(text: &str) -> Result<Duration, String> {
     Ok(step)
 }
 
+/// The load of an open-model step at `rate` measured for `length`: the
+/// scenario's, with the steps' warm-up, cap on requests in flight and
+/// arrivals.
+pub fn open_load(scenario: &Scenario, args: &StepArgs, rate: f64, length: Duration) -> Load {
+    let (max_inflight, arrivals) = match scenario.load.model {
+        Model::Open {
+            max_inflight,
+            arrivals,
+            ..
+        } => (max_inflight, arrivals),
+        Model::Closed { .. } => (load::DEFAULT_MAX_INFLIGHT, Arrivals::default()),
+    };
+    Load {
+        model: Model::Open {
+            rate,
+            max_inflight: args.max_inflight.unwrap_or(max_inflight),
+            arrivals: args.arrivals.unwrap_or(arrivals),
+        },
+        duration: length,
+        warmup: args.warmup,
+        stages: None,
+        ..scenario.load.clone()
+    }
+}
+
 /// A target started for steps, and what every step shares.
 pub struct Steps<'a> {
     runtime: &'a tokio::runtime::Runtime,
@@ -115,7 +141,17 @@ impl<'a> Steps<'a> {
             pin_server: None,
         };
         let started = start_target(runtime, spec, &how, reset.then_some(&scenario))?;
-        Ok(Steps {
+        Ok(Steps::over(runtime, args, scenario, started))
+    }
+
+    /// Steps against a target already started.
+    pub fn over(
+        runtime: &'a tokio::runtime::Runtime,
+        args: &'a StepArgs,
+        scenario: Scenario,
+        started: Started,
+    ) -> Steps<'a> {
+        Steps {
             runtime,
             args,
             scenario,
@@ -123,7 +159,7 @@ impl<'a> Steps<'a> {
             identity: started.identity,
             server: started.server,
             database_url: started.reset_url,
-        })
+        }
     }
 
     /// Stops a server loadgen started.
@@ -141,33 +177,36 @@ impl<'a> Steps<'a> {
         self.measure(&closed)
     }
 
+    /// Where a capacity search starts without a better guess: half the
+    /// closed throughput, the server's saturated rate, whose latency is
+    /// the queue's.
+    pub fn half_the_closed_throughput(&self) -> anyhow::Result<f64> {
+        let closed = self.closed_throughput()?;
+        let max = closed.total.rps;
+        if max.is_nan() || max <= 0.0 {
+            bail!(
+                "the closed run that picks the start rate had no success ({} errors): is the \
+                 server answering?",
+                closed.total.error_count()
+            );
+        }
+        eprintln!(
+            "   a closed run of the scenario's connections: {max:.1} req/s; starting at half"
+        );
+        Ok(max / 2.0)
+    }
+
     /// One open-model step at `rate` measured for `length`, after the drain
     /// and on fresh data.
     pub fn step(&self, rate: f64, length: Duration) -> anyhow::Result<SweepStep> {
         std::thread::sleep(self.args.drain);
-        let (max_inflight, arrivals) = match self.scenario.load.model {
-            Model::Open {
-                max_inflight,
-                arrivals,
-                ..
-            } => (max_inflight, arrivals),
-            Model::Closed { .. } => (load::DEFAULT_MAX_INFLIGHT, Arrivals::default()),
-        };
-        let open = Load {
-            model: Model::Open {
-                rate,
-                max_inflight: self.args.max_inflight.unwrap_or(max_inflight),
-                arrivals: self.args.arrivals.unwrap_or(arrivals),
-            },
-            duration: length,
-            warmup: self.args.warmup,
-            stages: None,
-            ..self.scenario.load.clone()
-        };
-        let run = self.measure(&open)?;
-        let achieved_rps = run.open_model.as_ref().map_or(0.0, |o| o.achieved_rate);
+        let run = self.measure(&open_load(&self.scenario, self.args, rate, length))?;
+        // Poisson arrivals plan a random number of requests around the
+        // offered rate: what was sent is set against what was planned.
+        let (planned_rps, achieved_rps) =
+            (run.open_model.as_ref()).map_or((rate, 0.0), |o| (o.target_rate, o.achieved_rate));
         let run_seconds = run.config.duration_seconds + run.config.warmup_seconds;
-        let stationarity = stationarity(&run.timeline, run_seconds, rate, achieved_rps);
+        let stationarity = stationarity(&run.timeline, run_seconds, planned_rps, achieved_rps);
         Ok(SweepStep {
             offered_rps: rate,
             achieved_rps,

@@ -1,8 +1,9 @@
 //! The capacity search: the highest rate at which a latency target (an SLO
 //! such as `p99 < 20ms`) holds, found by trying rates.
 //!
-//! From a start rate it doubles (or halves) until one rate holds the SLO
-//! and a higher one does not, then bisects between them in log space until
+//! From a start rate it multiplies (or divides) by a factor, 2 unless the
+//! start is known to be near, until one rate holds the SLO and a higher one
+//! does not, then bisects between them in log space until
 //! they are within the resolution: each probe halves the ratio between the
 //! two. A rate near the boundary is decided by the majority of several
 //! steps, so one noisy step does not move the answer; and the search ends
@@ -29,7 +30,7 @@ pub const SCHEMA: &str = "stackbench.capacity/1";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
-    /// Doubling or halving, to find a rate that holds and one that fails.
+    /// Multiplying or dividing, to find a rate that holds and one that fails.
     Bracket,
     /// Between the two, to narrow them to the resolution.
     Bisect,
@@ -72,6 +73,19 @@ pub enum Outcome {
     Unsettled,
 }
 
+impl Outcome {
+    /// Why a search ended, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Outcome::Found => "found",
+            Outcome::NeverHeld => "the SLO failed down to the lowest rate",
+            Outcome::AboveMax => "the SLO held up to the highest rate tried",
+            Outcome::GeneratorFellBehind => "the generator fell behind",
+            Outcome::Unsettled => "the confirmations failed",
+        }
+    }
+}
+
 /// The bracket: `low_rps` held the SLO, `high_rps` failed it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Capacity {
@@ -85,13 +99,19 @@ pub struct Settings {
     pub start_rps: f64,
     pub min_rps: f64,
     pub max_rps: f64,
+    /// Each bracketing probe multiplies or divides the rate by this (> 1):
+    /// 2 from a rough start; less from one known to be near, such as the
+    /// capacity an earlier round found.
+    pub factor: f64,
     /// The bracket is narrowed until high / low is at most 1 + this.
     pub resolution: f64,
     /// Steps whose majority decides a rate near the boundary (odd).
     pub majority_of: usize,
     /// Times a step whose generator fell behind is run again.
     pub reruns: usize,
-    /// Confirmations that may fail before the search gives up.
+    /// Confirmations that may fail before the search gives up; 0: the
+    /// search ends at the bracket, unconfirmed (`compare` repeats it in
+    /// every round instead).
     pub confirmations: usize,
 }
 
@@ -127,6 +147,9 @@ pub fn search<S, E>(
             _ => Purpose::Bracket,
         };
         if purpose == Purpose::Confirm {
+            if settings.confirmations == 0 {
+                break Outcome::Found;
+            }
             rate = low.expect("a bracket");
         }
         let probe_length = match purpose {
@@ -158,9 +181,9 @@ pub fn search<S, E>(
         rate = match (low, high) {
             (Some(l), Some(h)) => (l * h).sqrt(),
             (Some(l), None) if l >= settings.max_rps => break Outcome::AboveMax,
-            (Some(l), None) => (2.0 * l).min(settings.max_rps),
+            (Some(l), None) => (settings.factor * l).min(settings.max_rps),
             (None, Some(h)) if h <= settings.min_rps => break Outcome::NeverHeld,
-            (None, Some(h)) => (h / 2.0).max(settings.min_rps),
+            (None, Some(h)) => (h / settings.factor).max(settings.min_rps),
             (None, None) => unreachable!("every probe sets an end"),
         };
     };
@@ -277,6 +300,7 @@ mod tests {
             start_rps: 100.0,
             min_rps: 1.0,
             max_rps: 1e6,
+            factor: 2.0,
             resolution: 0.05,
             majority_of: 3,
             reruns: 2,
@@ -397,5 +421,34 @@ mod tests {
             found.capacity.high_rps.unwrap(),
         );
         assert!(low <= 900.0 && high / low <= 1.05, "{low} {high}");
+    }
+
+    #[test]
+    fn a_search_from_a_near_start_takes_few_steps_and_may_end_unconfirmed() {
+        // compare's later rounds: start at the capacity found before, with a
+        // small factor and no confirmation.
+        let near = Settings {
+            start_rps: 1_000.0,
+            factor: 1.21,
+            resolution: 0.1,
+            majority_of: 1,
+            confirmations: 0,
+            ..settings()
+        };
+        for capacity in [800.0, 1_050.0, 1_400.0] {
+            let found = search(&near, holds_up_to(capacity)).unwrap();
+            assert_eq!(found.outcome, Outcome::Found, "{capacity}");
+            let (low, high) = (
+                found.capacity.low_rps.unwrap(),
+                found.capacity.high_rps.unwrap(),
+            );
+            assert!(low <= capacity && capacity < high && high / low <= 1.1);
+            assert!(
+                found.probes.len() <= 4,
+                "{capacity}: {}",
+                found.probes.len()
+            );
+            assert!(found.probes.iter().all(|p| p.purpose != Purpose::Confirm));
+        }
     }
 }

@@ -1,14 +1,15 @@
-//! A comparison's record: which stacks ran, every run of every round, each
-//! stack's figures per round and their medians with min-max, and a verdict
+//! A comparison's record: which stacks ran, every run (or capacity search)
+//! of every round, each stack's figures per round and their medians with min-max, and a verdict
 //! per figure that names a winner only when the rounds support it.
 
 use serde::{Deserialize, Serialize};
 
+use crate::measure::capacity::{CapacityStep, Outcome, Search, Verdict};
 use crate::measure::figure::{self, Figure, Figures, Phase};
 use crate::measure::record::{Header, RunRecord};
 use crate::measure::statistics::{median, ratio_interval, rounds_needed, RatioInterval};
 
-pub const SCHEMA: &str = "stackbench.compare/4";
+pub const SCHEMA: &str = "stackbench.compare/5";
 
 /// Family-wise confidence of a comparison's verdicts: every interval is at
 /// `1 - (1 - FAMILY_CONFIDENCE) / comparisons` (Bonferroni), the
@@ -170,6 +171,88 @@ pub struct Comparison {
     /// PostgreSQL alone on the same SQL, when the scenario has it.
     #[serde(default)]
     pub ceiling: Option<Ceiling>,
+    /// The capacity search of every stack in every round (`--capacity`),
+    /// which replaces the throughput and latency phases.
+    #[serde(default)]
+    pub capacity: Option<CapacityPhase>,
+}
+
+/// How the capacity phase searched, and every search.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CapacityPhase {
+    /// The latency target, e.g. `p99 < 20ms`, and the error limit (a fraction).
+    pub slo: String,
+    pub max_error_rate: f64,
+    pub resolution: f64,
+    pub step_seconds: f64,
+    pub warmup_seconds: f64,
+    pub drain_seconds: f64,
+    /// The method in words, for whoever reads the record.
+    pub method: String,
+    pub searches: Vec<RoundSearch<CapacityStep>>,
+}
+
+/// One capacity search: a contender's (or the ceiling's) in one round.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoundSearch<S> {
+    pub round: u32,
+    /// The contender's label, or the ceiling's.
+    pub contender: String,
+    #[serde(flatten)]
+    pub search: Search<S>,
+}
+
+impl<S> RoundSearch<S> {
+    /// The rate that held the SLO, when the search bracketed it; a search
+    /// that ended otherwise gives no capacity (it is listed instead).
+    pub fn capacity(&self) -> Option<f64> {
+        match self.search.outcome {
+            Outcome::Found => self.search.capacity.low_rps,
+            _ => None,
+        }
+    }
+
+    /// The steps of the search, in the order they ran.
+    pub fn steps(&self) -> impl Iterator<Item = &S> {
+        self.search.probes.iter().flat_map(|probe| &probe.steps)
+    }
+}
+
+impl RoundSearch<CapacityStep> {
+    /// Capacity, the server's CPU per request in the step that passed at
+    /// it, and its peak RSS over every step.
+    fn figures(&self) -> Figures {
+        let mut figures = Figures::new();
+        let Some(capacity) = self.capacity() else {
+            return figures;
+        };
+        figures.insert(Figure::Capacity, capacity);
+        let at_capacity = (self.steps())
+            .filter(|s| s.verdict == Verdict::Pass && s.step.offered_rps == capacity)
+            .last();
+        if let Some(cpu) = at_capacity.and_then(|s| s.step.cpu_us_per_request) {
+            figures.insert(Figure::CpuPerRequest, cpu);
+        }
+        let rss = (self.steps())
+            .filter_map(|s| Figure::PeakRss.of(&s.step.run))
+            .reduce(f64::max);
+        if let Some(rss) = rss {
+            figures.insert(Figure::PeakRss, rss);
+        }
+        figures
+    }
+
+    fn errors(&self) -> u64 {
+        self.steps().map(|s| s.step.run.total.error_count()).sum()
+    }
+}
+
+/// One step of the ceiling's capacity search: pgbench at one rate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CeilingStep {
+    pub verdict: Verdict,
+    pub why: String,
+    pub record: CeilingRecord,
 }
 
 /// One run of the ceiling: pgbench on the scenario's `ceiling` scripts,
@@ -204,7 +287,7 @@ impl CeilingRecord {
             Figure::P50 => Some(self.latency.p50_us as f64),
             Figure::P99 => Some(self.latency.p99_us as f64),
             Figure::P99_9 => Some(self.latency.p99_9_us as f64),
-            Figure::CpuPerRequest | Figure::PeakRss => None,
+            Figure::Capacity | Figure::CpuPerRequest | Figure::PeakRss => None,
         }
     }
 }
@@ -222,6 +305,9 @@ pub struct CeilingRun {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ceiling {
     pub runs: Vec<CeilingRun>,
+    /// Its capacity searches, with `--capacity`.
+    #[serde(default)]
+    pub searches: Vec<RoundSearch<CeilingStep>>,
     pub rounds: Vec<RoundFigures>,
     pub spreads: Figures<Spread>,
     pub contenders: Vec<OverCeiling>,
@@ -240,19 +326,32 @@ impl Ceiling {
     /// in the rounds both ran.
     pub fn new(
         runs: Vec<CeilingRun>,
+        searches: Vec<RoundSearch<CeilingStep>>,
         summary: &[ContenderSummary],
         latency_phase: bool,
     ) -> Ceiling {
-        let rounds: Vec<RoundFigures> = round_numbers(runs.iter().map(|run| run.round))
+        let numbers = (runs.iter().map(|run| run.round)).chain(searches.iter().map(|s| s.round));
+        let rounds: Vec<RoundFigures> = round_numbers(numbers)
             .map(|round| {
                 let mine: Vec<(Phase, &CeilingRecord)> = (runs.iter())
                     .filter(|run| run.round == round)
                     .map(|run| (run.phase, &run.record))
                     .collect();
+                let search = searches.iter().find(|s| s.round == round);
+                let mut figures = figure::of_runs(&mine, latency_phase, |f, r| r.figure(f));
+                figures.extend(search.and_then(|s| Some((Figure::Capacity, s.capacity()?))));
+                let failed = search
+                    .into_iter()
+                    .flat_map(|s| s.steps())
+                    .map(|s| s.record.failed);
                 RoundFigures {
                     round,
-                    figures: figure::of_runs(&mine, latency_phase, |f, r| r.figure(f)),
-                    errors: mine.iter().map(|(_, record)| record.failed).sum(),
+                    figures,
+                    errors: mine
+                        .iter()
+                        .map(|(_, record)| record.failed)
+                        .chain(failed)
+                        .sum(),
                 }
             })
             .collect();
@@ -266,9 +365,17 @@ impl Ceiling {
         Ceiling {
             spreads: Spread::per_figure(&rounds),
             runs,
+            searches,
             rounds,
             contenders,
         }
+    }
+
+    /// The connections pgbench ran over: as many as a server's pool.
+    pub fn connections(&self) -> u32 {
+        let runs = self.runs.iter().map(|run| run.record.connections);
+        let steps = (self.searches.iter().flat_map(|s| s.steps())).map(|s| s.record.connections);
+        runs.chain(steps).next().unwrap_or(0)
     }
 
     pub fn failed(&self) -> u64 {
@@ -322,10 +429,12 @@ pub fn rotation<T: Clone>(entries: &[T], rounds: u32) -> Vec<(u32, T)> {
         .collect()
 }
 
-/// Each contender's figures per round, from the runs.
+/// Each contender's figures per round, from the runs and the capacity
+/// searches.
 pub fn summarize(
     contenders: &[Contender],
     runs: &[CompareRun],
+    searches: &[RoundSearch<CapacityStep>],
     latency_phase: bool,
 ) -> Vec<ContenderSummary> {
     contenders
@@ -335,16 +444,25 @@ pub fn summarize(
             let theirs: Vec<&CompareRun> = (runs.iter())
                 .filter(|run| run.contender == contender.label && run.record.validity.valid)
                 .collect();
-            let rounds = round_numbers(theirs.iter().map(|run| run.round))
+            let searched: Vec<&RoundSearch<CapacityStep>> = (searches.iter())
+                .filter(|search| search.contender == contender.label)
+                .collect();
+            let numbers =
+                (theirs.iter().map(|run| run.round)).chain(searched.iter().map(|s| s.round));
+            let rounds = round_numbers(numbers)
                 .map(|round| {
                     let mine: Vec<(Phase, &RunRecord)> = (theirs.iter())
                         .filter(|run| run.round == round)
                         .map(|run| (run.phase, &run.record))
                         .collect();
+                    let search = searched.iter().find(|s| s.round == round);
+                    let mut figures = figure::of_runs(&mine, latency_phase, |f, r| f.of(r));
+                    figures.extend(search.map_or_else(Figures::new, |s| s.figures()));
+                    let errors = mine.iter().map(|(_, r)| r.total.error_count());
                     RoundFigures {
                         round,
-                        figures: figure::of_runs(&mine, latency_phase, |f, r| f.of(r)),
-                        errors: mine.iter().map(|(_, r)| r.total.error_count()).sum(),
+                        figures,
+                        errors: errors.chain(search.map(|s| s.errors())).sum(),
                     }
                 })
                 .collect();

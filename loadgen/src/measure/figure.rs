@@ -1,5 +1,5 @@
 //! The vocabulary of everything that sets runs side by side (`compare`,
-//! `gate`): the phase a run measured and the figures read from it, kept as
+//! `gate`): the phase a run (or a capacity search) measured and the figures read from it, kept as
 //! data so that the statistics, the tables, the JSON and the HTML report
 //! iterate over one list instead of naming six fields each.
 
@@ -11,12 +11,15 @@ use serde::{Deserialize, Serialize};
 use crate::measure::record::RunRecord;
 
 /// What a run measured: how much a server carries (a closed model, every
-/// connection busy) or how fast it answers at one rate (an open model).
+/// connection busy), how fast it answers at one rate (an open model), or
+/// the highest rate at which it meets a latency target (a capacity search,
+/// many open-model steps).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Throughput,
     Latency,
+    Capacity,
 }
 
 impl Phase {
@@ -24,6 +27,7 @@ impl Phase {
         match self {
             Phase::Throughput => "throughput",
             Phase::Latency => "latency",
+            Phase::Capacity => "capacity",
         }
     }
 }
@@ -38,6 +42,8 @@ impl fmt::Display for Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Figure {
+    /// The highest rate at which the SLO held, req/s (a capacity search).
+    Capacity,
     /// Successful requests per second, closed model.
     Throughput,
     /// Latency from the plan, µs.
@@ -55,7 +61,8 @@ pub enum Figure {
 pub type Figures<T = f64> = BTreeMap<Figure, T>;
 
 impl Figure {
-    pub const ALL: [Figure; 6] = [
+    pub const ALL: [Figure; 7] = [
+        Figure::Capacity,
         Figure::Throughput,
         Figure::P50,
         Figure::P99,
@@ -66,6 +73,7 @@ impl Figure {
 
     pub fn name(self) -> &'static str {
         match self {
+            Figure::Capacity => "capacity",
             Figure::Throughput => "throughput",
             Figure::P50 => "p50",
             Figure::P99 => "p99",
@@ -76,15 +84,29 @@ impl Figure {
     }
 
     pub fn higher_is_better(self) -> bool {
-        self == Figure::Throughput
+        matches!(self, Figure::Capacity | Figure::Throughput)
+    }
+
+    /// The figures a comparison judges: with a capacity search, capacity
+    /// and what its steps tell (CPU per request at capacity, peak RSS);
+    /// otherwise every other.
+    pub fn compared(capacity: bool) -> Vec<Figure> {
+        (Figure::ALL.into_iter())
+            .filter(|&figure| match figure {
+                Figure::Capacity => capacity,
+                Figure::Throughput | Figure::P50 | Figure::P99 | Figure::P99_9 => !capacity,
+                Figure::CpuPerRequest | Figure::PeakRss => true,
+            })
+            .collect()
     }
 
     /// The phase whose run gives this figure: throughput from the closed
     /// phase; latency and CPU from the open phase at one rate, or from the
     /// closed phase when there was none. Peak RSS has no phase of its own:
-    /// it is the highest of every run.
+    /// it is the highest of every run. Capacity is a search's, not a run's.
     pub fn phase(self, latency_phase: bool) -> Option<Phase> {
         match self {
+            Figure::Capacity => Some(Phase::Capacity),
             Figure::Throughput => Some(Phase::Throughput),
             Figure::PeakRss => None,
             _ if latency_phase => Some(Phase::Latency),
@@ -99,6 +121,7 @@ impl Figure {
         let total = &record.total;
         let usage = record.server_usage.as_ref();
         match self {
+            Figure::Capacity => None,
             Figure::Throughput => Some(total.rps),
             Figure::P50 => Some(total.latency.p50_us as f64),
             Figure::P99 => Some(total.latency.p99_us as f64),

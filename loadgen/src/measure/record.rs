@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::steps::{decode_histogram, encode_histogram, ErrorKind, StepStats};
+use crate::scenario::threshold::LatencyStat;
 use crate::scenario::Arrivals;
 
 pub const SCHEMA: &str = "stackbench.run/4";
@@ -232,7 +233,7 @@ pub struct Second {
 }
 
 /// Microseconds.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct Latency {
     pub mean_us: f64,
     pub stdev_us: f64,
@@ -244,7 +245,31 @@ pub struct Latency {
     pub max_us: u64,
 }
 
+/// A percentile a [`Latency`] keeps, and where.
+type Kept = (f64, fn(&Latency) -> u64);
+
+/// The percentiles a [`Latency`] keeps.
+const KEPT: [Kept; 5] = [
+    (50.0, |l| l.p50_us),
+    (90.0, |l| l.p90_us),
+    (99.0, |l| l.p99_us),
+    (99.9, |l| l.p99_9_us),
+    (99.99, |l| l.p99_99_us),
+];
+
 impl Latency {
+    /// A statistic of the summary, µs, when it keeps it: the mean, the
+    /// maximum, p50, p90, p99, p99.9 and p99.99.
+    pub fn statistic(&self, stat: LatencyStat) -> Option<f64> {
+        match stat {
+            LatencyStat::Mean => Some(self.mean_us),
+            LatencyStat::Max => Some(self.max_us as f64),
+            LatencyStat::Percentile(p) => (KEPT.iter())
+                .find(|(kept, _)| *kept == p)
+                .map(|(_, of)| of(self) as f64),
+        }
+    }
+
     pub fn of(histogram: &Histogram<u64>) -> Latency {
         let q = |quantile| histogram.value_at_quantile(quantile);
         Latency {

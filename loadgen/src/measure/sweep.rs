@@ -87,14 +87,16 @@ pub const GROWTH_FLOOR_US: f64 = 2_000.0;
 /// at the in-flight cap: the server did not keep up.
 pub const SENT_SHARE: f64 = 0.99;
 
-/// Decides a step's stationarity from its rates and the whole seconds of
+/// Decides a step's stationarity from its rates (the planned one is that of
+/// the requests planned in the window, which Poisson arrivals scatter
+/// around the offered rate) and the whole seconds of
 /// its measured window (a run of `run_seconds`, warm-up included: the part
 /// second at its end, and the entry of the grace period after it, hold
 /// what ended when nothing more was sent).
 pub fn stationarity(
     timeline: &[Second],
     run_seconds: f64,
-    offered_rps: f64,
+    planned_rps: f64,
     achieved_rps: f64,
 ) -> Stationarity {
     let measured: Vec<&Second> = (timeline.iter())
@@ -119,9 +121,9 @@ pub fn stationarity(
         lowest(last, |s| s.in_flight),
     );
     let mut reasons = Vec::new();
-    if achieved_rps < SENT_SHARE * offered_rps {
+    if achieved_rps < SENT_SHARE * planned_rps {
         reasons.push(format!(
-            "{achieved_rps:.0} of {offered_rps:.0} req/s sent: requests waited for a free connection"
+            "{achieved_rps:.0} of {planned_rps:.0} req/s sent: requests waited for a free connection"
         ));
     }
     let latency_grew =

@@ -353,7 +353,7 @@ pub fn diff(a: &RunRecord, b: &RunRecord) -> String {
 /// A figure's median over rounds with its min-max, in the figure's unit.
 pub fn spread(figure: Figure, spread: Spread) -> String {
     let value = |v: f64| match figure {
-        Figure::Throughput => format!("{v:.0}"),
+        Figure::Capacity | Figure::Throughput => format!("{v:.0}"),
         Figure::P50 | Figure::P99 | Figure::P99_9 => format_us(v),
         Figure::CpuPerRequest => format!("{v:.1}"),
         Figure::PeakRss => format!("{:.1} MiB", v / 1048576.0),
@@ -367,24 +367,41 @@ pub fn spread(figure: Figure, spread: Spread) -> String {
 }
 
 /// The column title of a figure in a comparison's table.
-pub fn figure_title(figure: Figure, latency_rate: Option<f64>) -> String {
-    let at = match latency_rate {
+pub fn figure_title(figure: Figure, comparison: &Comparison) -> String {
+    let at = match comparison.latency_rate {
         Some(rate) => format!(" at {rate:.0} req/s"),
         None => " (closed)".into(),
     };
-    match figure {
-        Figure::Throughput => "ok req/s".into(),
-        Figure::P50 | Figure::P99 | Figure::P99_9 => format!("{}{at}", figure.name()),
-        Figure::CpuPerRequest => "CPU-ms / 1000 req".into(),
-        Figure::PeakRss => "peak RSS".into(),
+    match (figure, &comparison.capacity) {
+        (Figure::Capacity, Some(phase)) => format!("req/s at {}", phase.slo),
+        (Figure::Capacity, None) => "capacity".into(),
+        (Figure::CpuPerRequest, Some(_)) => "CPU-ms / 1000 req at capacity".into(),
+        (Figure::Throughput, _) => "ok req/s".into(),
+        (Figure::P50 | Figure::P99 | Figure::P99_9, _) => format!("{}{at}", figure.name()),
+        (Figure::CpuPerRequest, None) => "CPU-ms / 1000 req".into(),
+        (Figure::PeakRss, _) => "peak RSS".into(),
     }
+}
+
+/// The figures a comparison's table shows: those some row measured.
+pub fn columns(comparison: &Comparison) -> Vec<Figure> {
+    let rows = (comparison.summary.iter().map(|s| &s.spreads))
+        .chain(comparison.ceiling.iter().map(|c| &c.spreads));
+    (Figure::ALL.into_iter())
+        .filter(|figure| rows.clone().any(|spreads| spreads.contains_key(figure)))
+        .collect()
 }
 
 /// One row of a comparison's table: a figure's median (min-max) in each
 /// column, `-` where this row has no such figure.
-fn figure_cells(name: &str, spreads: &Figures<Spread>, errors: u64) -> Vec<Cell> {
+fn figure_cells(
+    name: &str,
+    columns: &[Figure],
+    spreads: &Figures<Spread>,
+    errors: u64,
+) -> Vec<Cell> {
     let mut row = vec![Cell::new(name)];
-    row.extend(Figure::ALL.iter().map(|&figure| {
+    row.extend(columns.iter().map(|&figure| {
         Cell::new(
             spreads
                 .get(&figure)
@@ -398,37 +415,58 @@ fn figure_cells(name: &str, spreads: &Figures<Spread>, errors: u64) -> Vec<Cell>
 /// The comparison's table (each figure's median over rounds with its
 /// min-max) and a verdict per figure.
 pub fn comparison(comparison: &Comparison) -> String {
+    let columns = columns(comparison);
     let mut header = vec!["stack".to_string()];
-    header.extend(
-        Figure::ALL
-            .iter()
-            .map(|&f| figure_title(f, comparison.latency_rate)),
-    );
+    header.extend(columns.iter().map(|&f| figure_title(f, comparison)));
     header.push("errors".into());
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut summary_table = table(&header);
     for s in &comparison.summary {
-        summary_table.add_row(figure_cells(&s.contender.label, &s.spreads, s.errors));
+        summary_table.add_row(figure_cells(
+            &s.contender.label,
+            &columns,
+            &s.spreads,
+            s.errors,
+        ));
     }
     if let Some(ceiling) = &comparison.ceiling {
         summary_table.add_row(figure_cells(
             CEILING_LABEL,
+            &columns,
             &ceiling.spreads,
             ceiling.failed(),
         ));
     }
     let mut out = format!(
-        "\n{} on {}: {} round(s), median (min-max) over rounds; throughput from the closed phase, latency {}\n{summary_table}\n",
+        "\n{} on {}: {} round(s), median (min-max) over rounds; {}\n{summary_table}\n",
         comparison.header.scenario,
         comparison.header.machine.cpu_model,
         comparison.rounds,
-        match comparison.latency_rate {
-            Some(_) => "and CPU from the open phase at one equal rate",
-            None => "and CPU from the closed phase",
-        },
+        sources(comparison),
     );
     if let Some(ceiling) = &comparison.ceiling {
-        out.push_str(&over_ceiling(ceiling, comparison.latency_rate));
+        out.push_str(&over_ceiling(ceiling, comparison));
+    }
+    if let Some(phase) = &comparison.capacity {
+        let searches =
+            (phase
+                .searches
+                .iter()
+                .map(|s| (s.round, &s.contender, s.search.outcome)))
+            .chain((comparison.ceiling.iter()).flat_map(|c| {
+                (c.searches.iter()).map(|s| (s.round, &s.contender, s.search.outcome))
+            }));
+        let unfound: Vec<String> = searches
+            .filter(|(_, _, outcome)| *outcome != Outcome::Found)
+            .map(|(round, who, outcome)| format!("round {round} {who} ({})", outcome.describe()))
+            .collect();
+        if !unfound.is_empty() {
+            let _ = writeln!(
+                out,
+                "No capacity, left out of the figures: {}",
+                unfound.join(", ")
+            );
+        }
     }
     let invalid: Vec<String> = (comparison.runs.iter())
         .filter(|run| !run.record.validity.valid)
@@ -460,11 +498,36 @@ pub fn ratio(spread: Spread, unit: &str) -> String {
     )
 }
 
+/// Where the table's figures come from.
+fn sources(comparison: &Comparison) -> String {
+    match (&comparison.capacity, comparison.latency_rate) {
+        (Some(phase), _) => format!(
+            "capacity is the highest rate at which {} held with at most {:.2}% errors, searched \
+             in each round to {:.0}%; CPU per request in the step at that rate; peak RSS and \
+             errors over every step, the overloaded ones too",
+            phase.slo,
+            100.0 * phase.max_error_rate,
+            100.0 * phase.resolution
+        ),
+        (None, Some(_)) => "throughput from the closed phase, latency and CPU from the open \
+                            phase at one equal rate"
+            .into(),
+        (None, None) => {
+            "throughput from the closed phase, latency and CPU from the closed phase".into()
+        }
+    }
+}
+
 /// The figures read against the ceiling, and how each is titled there.
-pub fn over_ceiling_columns(latency_rate: Option<f64>) -> Vec<(Figure, String)> {
-    let at = latency_rate.map_or(" (closed)".to_string(), |rate| {
-        format!(" at {rate:.0} req/s")
-    });
+pub fn over_ceiling_columns(comparison: &Comparison) -> Vec<(Figure, String)> {
+    if comparison.capacity.is_some() {
+        return vec![(Figure::Capacity, "capacity, of the database's".into())];
+    }
+    let at = comparison
+        .latency_rate
+        .map_or(" (closed)".to_string(), |rate| {
+            format!(" at {rate:.0} req/s")
+        });
     vec![
         (
             Figure::Throughput,
@@ -482,8 +545,8 @@ pub fn over_ceiling_cell(ratios: &Figures<Spread>, figure: Figure) -> String {
 }
 
 /// What each contender costs over the ceiling, from ratios taken round by round.
-fn over_ceiling(ceiling: &Ceiling, latency_rate: Option<f64>) -> String {
-    let columns = over_ceiling_columns(latency_rate);
+fn over_ceiling(ceiling: &Ceiling, comparison: &Comparison) -> String {
+    let columns = over_ceiling_columns(comparison);
     let mut header = vec!["stack"];
     header.extend(columns.iter().map(|(_, title)| title.as_str()));
     let mut t = table(&header);
@@ -497,7 +560,7 @@ fn over_ceiling(ceiling: &Ceiling, latency_rate: Option<f64>) -> String {
     format!(
         "Over the ceiling (PostgreSQL alone: pgbench on the same SQL over {} connections, a server's pool), \
          each round's ratio, median (min-max):\n{t}\n",
-        ceiling.runs.first().map_or(0, |run| run.record.connections)
+        ceiling.connections()
     )
 }
 

@@ -64,6 +64,11 @@ impl Threshold {
         (value, pass)
     }
 
+    /// The limit: µs for latencies, a fraction for error rates, req/s for rps.
+    pub fn limit(&self) -> f64 {
+        self.limit
+    }
+
     /// Whether it caps its statistic from above (`<` or `<=`).
     pub fn is_upper_bound(&self) -> bool {
         matches!(self.op, Op::Lt | Op::Le)

@@ -3,8 +3,11 @@
 //! CPU per request); latency percentile curves on a "nines" axis as
 //! HdrHistogram's plotter draws them; each phase over time (successes, p99
 //! and errors per second, as Gatling shows a run, so a stall, a warm-up
-//! effect or a slow leak shows); a table per endpoint. Charts are SVG drawn
-//! with `plotters`. No script, no network: it opens offline, anywhere.
+//! effect or a slow leak shows); a table per endpoint; or, for a capacity
+//! comparison, the charts of `capacity`. Charts are SVG drawn with
+//! `plotters`. No script, no network: it opens offline, anywhere.
+
+mod capacity;
 
 use std::fmt::Write as _;
 
@@ -409,6 +412,7 @@ fn phase_figure(phase: Phase) -> Figure {
     match phase {
         Phase::Throughput => Figure::Throughput,
         Phase::Latency => Figure::P99,
+        Phase::Capacity => Figure::Capacity,
     }
 }
 
@@ -695,9 +699,15 @@ fn endpoint_table(comparison: &Comparison) -> String {
 
 /// One row of the summary table: each figure's median (min-max), `-`
 /// where the row has no such figure.
-fn figure_row(name: &str, class: &str, spreads: &Figures<Spread>, errors: u64) -> String {
+fn figure_row(
+    name: &str,
+    class: &str,
+    columns: &[Figure],
+    spreads: &Figures<Spread>,
+    errors: u64,
+) -> String {
     let mut html = format!("<tr class=\"{class}\"><td>{}</td>", escape(name));
-    for figure in Figure::ALL {
+    for &figure in columns {
         let cell = spreads
             .get(&figure)
             .map_or("-".into(), |s| text::spread(figure, *s));
@@ -708,20 +718,28 @@ fn figure_row(name: &str, class: &str, spreads: &Figures<Spread>, errors: u64) -
 }
 
 fn summary_table(comparison: &Comparison) -> String {
+    let columns = text::columns(comparison);
     let mut html = String::from("<table><thead><tr><th>stack</th>");
-    for figure in Figure::ALL {
+    for &figure in &columns {
         let _ = write!(
             html,
             "<th>{}</th>",
-            escape(&text::figure_title(figure, comparison.latency_rate))
+            escape(&text::figure_title(figure, comparison))
         );
     }
     html.push_str("<th>errors</th></tr></thead><tbody>");
     for s in &comparison.summary {
-        html.push_str(&figure_row(&s.contender.label, "", &s.spreads, s.errors));
+        let row = figure_row(&s.contender.label, "", &columns, &s.spreads, s.errors);
+        html.push_str(&row);
     }
     if let Some(ceiling) = &comparison.ceiling {
-        let row = figure_row(CEILING_LABEL, "ceiling", &ceiling.spreads, ceiling.failed());
+        let row = figure_row(
+            CEILING_LABEL,
+            "ceiling",
+            &columns,
+            &ceiling.spreads,
+            ceiling.failed(),
+        );
         html.push_str(&row);
     }
     html.push_str("</tbody></table>");
@@ -733,18 +751,28 @@ fn ceiling_table(comparison: &Comparison) -> String {
     let Some(ceiling) = &comparison.ceiling else {
         return String::new();
     };
-    let at = match comparison.latency_rate {
-        Some(rate) => format!("at {rate:.0} req/s"),
-        None => "closed model".into(),
+    let read = match (&comparison.capacity, comparison.latency_rate) {
+        (Some(_), _) => "capacity as a fraction of the database's".to_string(),
+        (None, Some(rate)) => format!(
+            "throughput as a fraction of the database's; latency (at {rate:.0} req/s) as a \
+             multiple of the database's at the same rate"
+        ),
+        (None, None) => "throughput as a fraction of the database's; latency (closed model) as \
+                         a multiple of the database's"
+            .into(),
     };
-    let columns = text::over_ceiling_columns(comparison.latency_rate);
+    let mut command = (ceiling.runs.iter().map(|run| &run.record.command)).chain(
+        (ceiling.searches.iter())
+            .flat_map(|search| search.steps())
+            .map(|step| &step.record.command),
+    );
+    let columns = text::over_ceiling_columns(comparison);
     let mut html = format!(
         "<h2>Over the ceiling</h2><p class=\"note\">The ceiling is PostgreSQL alone running the same SQL \
          (pgbench on the scenario's <code>ceiling</code> scripts, over {connections} connections like a \
          server's pool), interleaved with the stacks in every round. Each round's ratio, median (min-max) \
-         over rounds: throughput as a fraction of the database's; latency ({at}) as a multiple of the \
-         database's at the same rate.</p><table id=\"ceiling\"><thead><tr><th>stack</th>",
-        connections = ceiling.runs.first().map_or(0, |run| run.record.connections),
+         over rounds: {read}.</p><table id=\"ceiling\"><thead><tr><th>stack</th>",
+        connections = ceiling.connections(),
     );
     for (_, title) in &columns {
         let _ = write!(html, "<th>{}</th>", escape(title));
@@ -759,11 +787,11 @@ fn ceiling_table(comparison: &Comparison) -> String {
         html.push_str("</tr>");
     }
     html.push_str("</tbody></table>");
-    if let Some(run) = ceiling.runs.first() {
+    if let Some(command) = command.next() {
         let _ = write!(
             html,
-            "<p class=\"note\">pgbench: <code>{}</code> (with <code>--rate</code> in the latency phase)</p>",
-            escape(&run.record.command)
+            "<p class=\"note\">pgbench: <code>{}</code></p>",
+            escape(command)
         );
     }
     html
@@ -826,34 +854,47 @@ const STYLE: &str = "body{font-family:sans-serif;max-width:1020px;margin:1.5em a
 /// The whole page.
 pub fn report(comparison: &Comparison) -> anyhow::Result<String> {
     let chart_error = |e: Box<dyn std::error::Error>| anyhow::anyhow!("drawing a chart: {e}");
+    let (charts, phases) = match &comparison.capacity {
+        Some(phase) => (
+            capacity::charts(comparison, phase)?,
+            format!("capacity: {}", phase.method),
+        ),
+        None => (
+            round_charts(comparison).map_err(chart_error)?
+                + &timelines(comparison).map_err(chart_error)?
+                + &endpoint_table(comparison),
+            format!(
+                "throughput: closed model; latency: {}",
+                match comparison.latency_rate {
+                    Some(rate) => format!(
+                        "open model at {rate:.0} req/s for every stack, from the planned send time"
+                    ),
+                    None => "closed model".into(),
+                }
+            ),
+        ),
+    };
     let mut html = String::new();
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>stackbench: {scenario}</title><style>{STYLE}</style></head><body>\
-         <h1>stackbench: {scenario}</h1>{verdicts}{table}{ceiling}{rounds}{timelines}{endpoints}",
+         <h1>stackbench: {scenario}</h1>{verdicts}{table}{ceiling}{charts}",
         scenario = escape(&comparison.header.scenario),
         verdicts = verdicts(comparison),
         table = summary_table(comparison),
         ceiling = ceiling_table(comparison),
-        rounds = round_charts(comparison).map_err(chart_error)?,
-        timelines = timelines(comparison).map_err(chart_error)?,
-        endpoints = endpoint_table(comparison),
     );
     let _ = writeln!(
         html,
         "<h2>How this was measured</h2><ul>{how}\
          <li>{rounds} round(s), interleaved: {order}</li>\
-         <li>throughput: closed model; latency: {latency}</li>\
+         <li>{phases}</li>\
          <li>verdicts: {method}</li></ul></body></html>",
         how = measured_by(&comparison.header),
         rounds = comparison.rounds,
         order = escape(&comparison.order.join(", ")),
-        latency = match comparison.latency_rate {
-            Some(rate) =>
-                format!("open model at {rate:.0} req/s for every stack, from the planned send time"),
-            None => "closed model".into(),
-        },
+        phases = escape(&phases),
         method = escape(&comparison.verdicts.method),
     );
     Ok(html)

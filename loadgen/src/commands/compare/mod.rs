@@ -1,9 +1,12 @@
 //! `loadgen compare`: the same scenario against several server x driver
 //! stacks, fairly, in interleaved rounds that rotate the stacks' order; a
 //! throughput phase (closed model) and a latency phase at one equal rate for
-//! every stack (open model); the database checked after every run; a table
+//! every stack (open model), or instead each stack's capacity at a latency
+//! target (`capacity`); the database checked after every run; a table
 //! with each figure's spread over rounds and a verdict per figure, a JSON
 //! record and an HTML report.
+
+mod capacity;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -13,9 +16,10 @@ use clap::Args;
 
 use crate::commands::load::{self, LoadArgs};
 use crate::commands::places::Places;
+use crate::measure::capacity::CapacityStep;
 use crate::measure::comparison::{
-    judge, rotation, rounds_for_a_winner, summarize, Ceiling, CeilingRun, CompareRun, Comparison,
-    Contender, Pinning, CEILING_LABEL, SCHEMA,
+    judge, rotation, rounds_for_a_winner, summarize, CapacityPhase, Ceiling, CeilingRun,
+    CeilingStep, CompareRun, Comparison, Contender, Pinning, RoundSearch, CEILING_LABEL, SCHEMA,
 };
 use crate::measure::figure::{Figure, Phase};
 use crate::measure::record::{self, Header, RunRecord};
@@ -23,12 +27,15 @@ use crate::measure::statistics::median;
 use crate::report::{html, text};
 use crate::runner;
 use crate::runner::pgbench;
+use crate::scenario::threshold::Threshold;
 use crate::scenario::{Arrivals, Load, Model, Scenario};
 use crate::server::affinity::Cpus;
 use crate::server::{self, ServerBinary, ServerProcess};
 
 /// Runs default to 4 s measured after a 2 s warm-up (--duration, --warmup):
-/// six stacks and the ceiling x 7 rounds x 2 phases then take about 11 minutes.
+/// six stacks and the ceiling x 7 rounds x 2 phases then take about 11
+/// minutes. With --capacity, each step of a search defaults to 3 s after
+/// 1 s.
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     #[command(flatten)]
@@ -62,6 +69,20 @@ pub struct CompareArgs {
     /// Skip the equal-rate latency phase.
     #[arg(long)]
     pub no_latency_phase: bool,
+    /// Instead of the throughput and latency phases: each stack's capacity
+    /// at this latency target in every round, the highest rate at which
+    /// e.g. "p99 < 20ms" holds, found as `loadgen capacity` finds it (every
+    /// step of --duration, default 3 s, after --warmup, default 1 s), with
+    /// PostgreSQL alone's beside it.
+    #[arg(long, value_name = "SLO", value_parser = crate::commands::capacity::parse_slo)]
+    pub capacity: Option<Threshold>,
+    /// With --capacity: most errors a passing step may have, percent of its requests.
+    #[arg(long, default_value = "0.1%", value_parser = load::percent)]
+    pub max_error_rate: f64,
+    /// With --capacity: each round's search stops when the rate that held
+    /// and the one that failed are within this, percent.
+    #[arg(long, default_value = "10%", value_parser = load::percent)]
+    pub resolution: f64,
     /// Leave out the ceiling row: PostgreSQL alone, pgbench running the scenario's
     /// SQL (each flow's `ceiling` script) straight at PostgreSQL over as
     /// many connections as a server's pool, in every round and phase, so
@@ -91,6 +112,9 @@ pub struct CompareArgs {
 /// Measured time and warm-up of each run when not given on the command line.
 pub const DEFAULT_DURATION: std::time::Duration = std::time::Duration::from_secs(4);
 pub const DEFAULT_WARMUP: std::time::Duration = std::time::Duration::from_secs(2);
+/// The same for each step of a capacity search (`--capacity`).
+pub const CAPACITY_STEP: std::time::Duration = std::time::Duration::from_secs(3);
+pub const CAPACITY_WARMUP: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Checks the data the write path must keep true; the servers are stopped.
 /// Returns one line per broken invariant, naming the products or orders.
@@ -121,6 +145,8 @@ struct Rounds<'a> {
     order: Vec<String>,
     runs: Vec<CompareRun>,
     ceiling_runs: Vec<CeilingRun>,
+    searches: Vec<RoundSearch<CapacityStep>>,
+    ceiling_searches: Vec<RoundSearch<CeilingStep>>,
 }
 
 impl Rounds<'_> {
@@ -228,18 +254,7 @@ impl Rounds<'_> {
         load: &Load,
     ) -> anyhow::Result<RunRecord> {
         let label = self.begin(round, phase, &contender.label).await?;
-        let pin = self.args.pin_server.as_ref().map(|cpus| cpus.0.as_slice());
-        let binary = (self.binaries.iter())
-            .find(|binary| binary.label == contender.server)
-            .expect("every contender has its binary");
-        let server = ServerProcess::start(
-            binary,
-            &contender.driver,
-            &self.database_url,
-            self.args.server_workers,
-            pin,
-        )
-        .await?;
+        let server = self.start_server(contender).await?;
         let threads = self.args.load.threads(load);
         let tolerance = self.args.load.tolerance.tolerance();
         let config = runner::config_of(load, threads, self.args.load.seed, true, tolerance);
@@ -274,6 +289,22 @@ impl Rounds<'_> {
         Ok(record)
     }
 
+    /// Starts a contender's server on the comparison's database.
+    async fn start_server(&self, contender: &Contender) -> anyhow::Result<ServerProcess> {
+        let pin = self.args.pin_server.as_ref().map(|cpus| cpus.0.as_slice());
+        let binary = (self.binaries.iter())
+            .find(|binary| binary.label == contender.server)
+            .expect("every contender has its binary");
+        ServerProcess::start(
+            binary,
+            &contender.driver,
+            &self.database_url,
+            self.args.server_workers,
+            pin,
+        )
+        .await
+    }
+
     /// Each contender's median throughput over the rounds run so far.
     fn median_throughput(&self, contender: &Contender) -> f64 {
         let mut rates: Vec<f64> = (self.runs.iter())
@@ -289,10 +320,14 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
     // Here --rate is the latency phase's rate, not a model for the whole run.
     // Shorter defaults than a single run's, so a full comparison fits in a
     // few minutes.
+    let (duration, warmup) = match args.capacity {
+        Some(_) => (CAPACITY_STEP, CAPACITY_WARMUP),
+        None => (DEFAULT_DURATION, DEFAULT_WARMUP),
+    };
     let load_args = LoadArgs {
         rate: None,
-        duration: args.load.duration.or(Some(DEFAULT_DURATION)),
-        warmup: args.load.warmup.or(Some(DEFAULT_WARMUP)),
+        duration: args.load.duration.or(Some(duration)),
+        warmup: args.load.warmup.or(Some(warmup)),
         ..args.load.clone()
     };
     let (scenario, load) = load_args.resolve()?;
@@ -309,13 +344,26 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         Some(cpus) => Some(pin_database(&cpus.0, &args.places.data.cluster())?),
         None => None,
     };
-    let scripts = ceiling_scripts(&args, &scenario)?;
+    let plan = match &args.capacity {
+        Some(slo) => Some(capacity::Plan::new(&args, slo.clone(), &load)?),
+        None => None,
+    };
+    let scripts = match (&args.capacity, ceiling_scripts(&args, &scenario)?) {
+        (Some(slo), Some(_)) if !capacity::ceiling_can_judge(slo) => {
+            eprintln!(
+                "no ceiling row: pgbench's record keeps the mean, the maximum and p50, p90, p99, \
+                 p99.9 and p99.99 of latency, not the {slo}"
+            );
+            None
+        }
+        (_, scripts) => scripts,
+    };
     let mut entries: Vec<Entry> = contenders.iter().cloned().map(Entry::Contender).collect();
     if scripts.is_some() {
         entries.push(Entry::Ceiling);
     }
-    let count =
-        (args.rounds).unwrap_or_else(|| rounds_for_a_winner(contenders.len(), Figure::ALL.len()));
+    let figures = Figure::compared(plan.is_some()).len();
+    let count = (args.rounds).unwrap_or_else(|| rounds_for_a_winner(contenders.len(), figures));
     eprintln!("{count} rounds");
     let mut rounds = Rounds {
         count,
@@ -327,9 +375,17 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         order: Vec::new(),
         runs: Vec::new(),
         ceiling_runs: Vec::new(),
+        searches: Vec::new(),
+        ceiling_searches: Vec::new(),
     };
     let schedule = rotation(&entries, count);
-    let (throughput_load, connections) = throughput_load(&load);
+    if let Some(plan) = &plan {
+        rounds.run_capacity_phase(runtime, &schedule, plan)?;
+        let capacity = plan.phase(std::mem::take(&mut rounds.searches));
+        let comparison = assemble(&args, &scenario, &contenders, rounds, None, Some(capacity));
+        return report(&args, comparison, started);
+    }
+    let (throughput_load, _) = throughput_load(&load);
     runtime.block_on(rounds.run_phase(&schedule, Phase::Throughput, &throughput_load))?;
     let latency_rate = (!args.no_latency_phase).then(|| {
         args.load.rate.unwrap_or_else(|| {
@@ -340,14 +396,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         })
     });
     if let Some(rate) = latency_rate {
-        // Every connection is opened before the window (and costs the server
-        // memory), so the cap is headroom over the throughput phase's
-        // concurrency, not the open model's general default.
-        let max_inflight = (args.load.max_inflight).unwrap_or((4 * connections).clamp(256, 1024));
-        // Poisson unless told otherwise: pgbench --rate, the database-alone
-        // row, has no other arrival process, and the rows compare only on
-        // the same one.
-        let arrivals = args.load.arrivals.unwrap_or(Arrivals::Poisson);
+        let (max_inflight, arrivals) = open_model(&args, &load);
         let latency_load = Load {
             model: Model::Open {
                 rate,
@@ -362,12 +411,17 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         );
         runtime.block_on(rounds.run_phase(&schedule, Phase::Latency, &latency_load))?;
     }
-    let comparison = assemble(&args, &scenario, &contenders, rounds, latency_rate);
+    let comparison = assemble(&args, &scenario, &contenders, rounds, latency_rate, None);
+    report(&args, comparison, started)
+}
+
+/// Prints the comparison, and saves it as JSON and HTML.
+fn report(args: &CompareArgs, comparison: Comparison, started: Instant) -> anyhow::Result<u8> {
     print!("{}", text::comparison(&comparison));
     let path = args.out.clone().unwrap_or_else(|| {
         (args.places.results_dir).join(format!(
             "compare-{}-{}.json",
-            scenario.name,
+            comparison.header.scenario,
             load::timestamp()
         ))
     });
@@ -439,6 +493,22 @@ fn contenders(binaries: &[ServerBinary], drivers: &[String]) -> Vec<Contender> {
     contenders
 }
 
+/// The cap on requests in flight and the arrivals of a comparison's
+/// open-model runs (the latency phase, the capacity search's steps). Every
+/// connection is opened before the window (and costs the server memory), so
+/// the cap is headroom over the throughput phase's concurrency, not the
+/// open model's general default. Arrivals are Poisson unless told
+/// otherwise: pgbench --rate, the database-alone row, has no other arrival
+/// process, and the rows compare only on the same one.
+fn open_model(args: &CompareArgs, load: &Load) -> (u32, Arrivals) {
+    let (_, connections) = throughput_load(load);
+    let max_inflight = (args.load.max_inflight).unwrap_or((4 * connections).clamp(256, 1024));
+    (
+        max_inflight,
+        args.load.arrivals.unwrap_or(Arrivals::Poisson),
+    )
+}
+
 /// The throughput phase's load, closed: an open scenario gets as many
 /// connections as it allowed in flight. Also returns that number.
 fn throughput_load(load: &Load) -> (Load, u32) {
@@ -478,11 +548,15 @@ fn assemble(
     contenders: &[Contender],
     rounds: Rounds<'_>,
     latency_rate: Option<f64>,
+    capacity: Option<CapacityPhase>,
 ) -> Comparison {
-    let summary = summarize(contenders, &rounds.runs, latency_rate.is_some());
+    let searches = capacity.as_ref().map_or(&[][..], |phase| &phase.searches);
+    let summary = summarize(contenders, &rounds.runs, searches, latency_rate.is_some());
     let verdicts = judge(&summary, rounds.count);
-    let ceiling = (rounds.scripts.is_some())
-        .then(|| Ceiling::new(rounds.ceiling_runs, &summary, latency_rate.is_some()));
+    let ceiling = (rounds.scripts.is_some()).then(|| {
+        let (runs, searches) = (rounds.ceiling_runs, rounds.ceiling_searches);
+        Ceiling::new(runs, searches, &summary, latency_rate.is_some())
+    });
     Comparison {
         header: Header::now(SCHEMA, &scenario.name),
         rounds: rounds.count,
@@ -497,6 +571,7 @@ fn assemble(
         summary,
         verdicts,
         ceiling,
+        capacity,
     }
 }
 

@@ -1,0 +1,301 @@
+//! `compare --capacity "p99 < 20ms"`: instead of the throughput and latency
+//! phases, each stack's capacity at the SLO in every round, by the search
+//! of `measure::capacity` (as `loadgen capacity` runs it), and PostgreSQL
+//! alone's by the same search over pgbench runs at a rate.
+//!
+//! A round's search must be short for a comparison of six stacks to fit in
+//! minutes, so it is not confirmed by a longer step and no step is
+//! repeated for a majority: the rounds repeat the whole search instead,
+//! and their spread is the figure's. The first round starts from half a
+//! closed run's throughput and brackets by doubling; later rounds start at
+//! the median of what the earlier rounds found and bracket by (1 +
+//! resolution)², so that a search there takes three steps when the
+//! capacity has not moved.
+
+use std::sync::Arc;
+
+use std::time::Duration;
+
+use anyhow::bail;
+
+use crate::commands::capacity::judge;
+use crate::commands::load::{self, ToleranceArgs};
+use crate::commands::run::Started;
+use crate::commands::steps::{open_load, StepArgs, Steps};
+use crate::measure::capacity::{search, CapacityStep, Settings, Verdict};
+use crate::measure::comparison::{
+    CapacityPhase, CeilingRecord, CeilingStep, Contender, RoundSearch, CEILING_LABEL,
+};
+use crate::measure::figure::Phase;
+use crate::measure::record::Latency;
+use crate::measure::statistics::median;
+use crate::runner::{self, pgbench};
+use crate::scenario::threshold::{LatencyStat, Observed, Statistic, Threshold};
+use crate::scenario::Load;
+use crate::server;
+
+use super::{open_model, CompareArgs, Entry, Rounds};
+
+/// How every search of the phase runs, from the comparison's flags.
+pub struct Plan {
+    slo: Threshold,
+    /// `error_rate <= x%`.
+    limit: Threshold,
+    max_error_rate: f64,
+    resolution: f64,
+    steps: StepArgs,
+}
+
+/// The pause before each step, for the server to drain the step before.
+const DRAIN: Duration = Duration::from_millis(500);
+
+impl Plan {
+    pub fn new(args: &CompareArgs, slo: Threshold, load: &Load) -> anyhow::Result<Plan> {
+        let (step, warmup) = (load.duration, load.warmup);
+        let (max_inflight, arrivals) = open_model(args, load);
+        if step < Duration::from_secs(3) {
+            bail!(
+                "--duration {:?}: with --capacity each step needs at least 3 s, a whole second \
+                 in each third, to tell whether its queue grew",
+                step
+            );
+        }
+        Ok(Plan {
+            limit: format!("error_rate <= {}%", args.max_error_rate)
+                .parse()
+                .expect("a percentage makes a threshold"),
+            slo,
+            max_error_rate: args.max_error_rate / 100.0,
+            resolution: args.resolution / 100.0,
+            steps: StepArgs {
+                step,
+                warmup,
+                drain: DRAIN,
+                max_inflight: Some(max_inflight),
+                arrivals: Some(arrivals),
+                threads: args.load.threads,
+                seed: args.load.seed,
+                tolerance: ToleranceArgs::clone(&args.load.tolerance),
+            },
+        })
+    }
+
+    /// A round's search: from a rough start, bracketing by doubling; from
+    /// an earlier round's capacity, by (1 + resolution)².
+    fn settings(&self, start_rps: f64, near: bool) -> Settings {
+        Settings {
+            start_rps,
+            min_rps: 1.0,
+            max_rps: 100.0 * start_rps,
+            factor: if near {
+                (1.0 + self.resolution).powi(2)
+            } else {
+                2.0
+            },
+            resolution: self.resolution,
+            majority_of: 1,
+            reruns: runner::RERUNS as usize,
+            confirmations: 0,
+        }
+    }
+
+    /// The phase's record, with its searches.
+    pub fn phase(&self, searches: Vec<RoundSearch<CapacityStep>>) -> CapacityPhase {
+        CapacityPhase {
+            slo: self.slo.text.clone(),
+            max_error_rate: self.max_error_rate,
+            resolution: self.resolution,
+            step_seconds: self.steps.step.as_secs_f64(),
+            warmup_seconds: self.steps.warmup.as_secs_f64(),
+            drain_seconds: self.steps.drain.as_secs_f64(),
+            method: format!(
+                "in every round, a search per stack of open-model steps: in the first round from \
+                 half a closed run's throughput, multiplied or divided by 2 until one rate holds \
+                 the SLO and one fails; in later rounds from the median capacity of the rounds \
+                 before, by {:.2}; then bisected in log space to {:.0}%; one step decides a rate \
+                 (the rounds repeat the search), and it passes when valid, stationary, within the \
+                 SLO and the error limit; a step whose generator fell behind is run again up to \
+                 {} times",
+                self.settings(1.0, true).factor,
+                100.0 * self.resolution,
+                runner::RERUNS
+            ),
+            searches,
+        }
+    }
+}
+
+impl Rounds<'_> {
+    /// Every entry's search in every round of the schedule.
+    pub fn run_capacity_phase(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        schedule: &[(u32, Entry)],
+        plan: &Plan,
+    ) -> anyhow::Result<()> {
+        for (round, entry) in schedule {
+            match entry {
+                Entry::Contender(contender) => {
+                    let earlier = earlier_capacity(&self.searches, &contender.label);
+                    let found = self.search_contender(runtime, *round, contender, plan, earlier)?;
+                    self.searches.push(found);
+                }
+                Entry::Ceiling => {
+                    let Some(scripts) = self.scripts.clone() else {
+                        continue;
+                    };
+                    let earlier = earlier_capacity(&self.ceiling_searches, CEILING_LABEL);
+                    let found = self.search_ceiling(runtime, *round, &scripts, plan, earlier)?;
+                    self.ceiling_searches.push(found);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A contender's search in one round: its server started once, each
+    /// step on fresh data, the database checked after each.
+    fn search_contender(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        round: u32,
+        contender: &Contender,
+        plan: &Plan,
+        earlier: Option<f64>,
+    ) -> anyhow::Result<RoundSearch<CapacityStep>> {
+        let label = runtime.block_on(self.begin(round, Phase::Capacity, &contender.label))?;
+        let server = runtime.block_on(self.start_server(contender))?;
+        let started = Started {
+            destination: server.destination(),
+            identity: server.identity.clone(),
+            server: Some(server),
+            reset_url: Some(self.database_url.clone()),
+        };
+        let steps = Steps::over(runtime, &plan.steps, self.scenario.clone(), started);
+        let start = match earlier {
+            Some(capacity) => capacity,
+            None => steps.half_the_closed_throughput()?,
+        };
+        let found = search(&plan.settings(start, earlier.is_some()), |rate, _| {
+            let judged = judge(steps.step(rate, plan.steps.step)?, &plan.slo, &plan.limit);
+            runtime.block_on(self.check_database(&label))?;
+            eprintln!("   {rate:>9.1} req/s: {}", judged.why);
+            Ok::<_, anyhow::Error>((judged.clone(), judged.verdict))
+        })?;
+        steps.finish()?;
+        let search = RoundSearch {
+            round,
+            contender: contender.label.clone(),
+            search: found,
+        };
+        say_found(&search);
+        Ok(search)
+    }
+
+    /// PostgreSQL alone's search in one round: pgbench at each rate, on
+    /// fresh data, the database checked after each.
+    fn search_ceiling(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        round: u32,
+        scripts: &Arc<pgbench::Scripts>,
+        plan: &Plan,
+        earlier: Option<f64>,
+    ) -> anyhow::Result<RoundSearch<CeilingStep>> {
+        let label = runtime.block_on(self.begin(round, Phase::Capacity, CEILING_LABEL))?;
+        let run = |load: &Load| -> anyhow::Result<CeilingRecord> {
+            runtime.block_on(load::reset_database(&self.database_url, self.scenario))?;
+            let record = scripts.run(&self.database_url, load, server::POOL_SIZE)?;
+            runtime.block_on(self.check_database(&label))?;
+            Ok(record)
+        };
+        let start = match earlier {
+            Some(capacity) => capacity,
+            None => {
+                let (step, warmup) = (plan.steps.step, plan.steps.warmup);
+                let closed = run(&load::closed_load(self.scenario, step, warmup))?;
+                eprintln!(
+                    "   pgbench, closed: {:.1} req/s; starting at half",
+                    closed.rps
+                );
+                (closed.rps / 2.0).max(1.0)
+            }
+        };
+        let found = search(&plan.settings(start, earlier.is_some()), |rate, _| {
+            std::thread::sleep(plan.steps.drain);
+            let open = open_load(self.scenario, &plan.steps, rate, plan.steps.step);
+            let judged = judge_ceiling(run(&open)?, plan);
+            eprintln!("   {rate:>9.1} req/s: {}", judged.why);
+            Ok::<_, anyhow::Error>((judged.clone(), judged.verdict))
+        })?;
+        let search = RoundSearch {
+            round,
+            contender: CEILING_LABEL.to_string(),
+            search: found,
+        };
+        say_found(&search);
+        Ok(search)
+    }
+}
+
+/// The median capacity of an entry's earlier rounds, where a search found one.
+fn earlier_capacity<S>(searches: &[RoundSearch<S>], label: &str) -> Option<f64> {
+    let mut found: Vec<f64> = (searches.iter())
+        .filter(|search| search.contender == label)
+        .filter_map(RoundSearch::capacity)
+        .collect();
+    (!found.is_empty()).then(|| median(&mut found))
+}
+
+fn say_found<S>(search: &RoundSearch<S>) {
+    match search.capacity() {
+        Some(rate) => eprintln!("   capacity {rate:.1} req/s"),
+        None => eprintln!(
+            "   no capacity this round: {}",
+            search.search.outcome.describe()
+        ),
+    }
+}
+
+/// A pgbench step passes when the SLO held over its requests (from each
+/// flow's planned start) and its failed or skipped flows stayed within the
+/// error limit. pgbench has no per-second timeline, so the step is not
+/// judged for a growing queue; a queue shows as lateness, which the SLO
+/// counts, or as flows skipped for being later than the timeout.
+fn judge_ceiling(record: CeilingRecord, plan: &Plan) -> CeilingStep {
+    let flows = record.transactions + record.failed;
+    let error_rate = record.failed as f64 / flows.max(1) as f64;
+    let latency = |stat: LatencyStat| record.latency.statistic(stat).unwrap_or(f64::NAN);
+    let observed = Observed {
+        latency_us: &latency,
+        error_rate,
+        rps: record.rps,
+    };
+    let (value, held) = plan.slo.check(&observed);
+    let (_, within) = plan.limit.check(&observed);
+    let seen = format!(
+        "{}: {}; errors {:.3}%",
+        plan.slo.text,
+        plan.slo.format_value(value),
+        100.0 * error_rate
+    );
+    let (verdict, why) = if held && within {
+        (Verdict::Pass, format!("pass ({seen})"))
+    } else {
+        (Verdict::Fail, format!("fail ({seen})"))
+    };
+    CeilingStep {
+        verdict,
+        why,
+        record,
+    }
+}
+
+/// Whether PostgreSQL alone can be judged on `slo`: its record keeps the
+/// mean, the maximum and p50, p90, p99, p99.9 and p99.99.
+pub fn ceiling_can_judge(slo: &Threshold) -> bool {
+    match slo.statistic {
+        Statistic::Latency(stat) => Latency::default().statistic(stat).is_some(),
+        _ => false,
+    }
+}
