@@ -228,10 +228,10 @@ fn capacity_is_searched_per_stack_and_round_beside_the_database() {
     let rounds_of = |searches: &Value, who: &str| -> Vec<(u64, f64)> {
         let mine = (searches.as_array().unwrap().iter()).filter(|s| s["contender"] == who);
         mine.map(|search| {
-            assert_eq!(search["outcome"], "found", "{who}: {search}");
+            assert_eq!(search["search"]["outcome"], "found", "{who}: {search}");
             let (low, high) = (
-                search["capacity"]["low_rps"].as_f64().unwrap(),
-                search["capacity"]["high_rps"].as_f64().unwrap(),
+                search["search"]["capacity"]["low_rps"].as_f64().unwrap(),
+                search["search"]["capacity"]["high_rps"].as_f64().unwrap(),
             );
             assert!(
                 low < high && high <= 1.5 * low + 1e-9,
@@ -246,7 +246,7 @@ fn capacity_is_searched_per_stack_and_round_beside_the_database() {
     // arrivals plan fewer requests than the rate now and then, and that is
     // no overload.
     let steps = (searches.as_array().unwrap().iter())
-        .flat_map(|s| s["probes"].as_array().unwrap())
+        .flat_map(|s| s["search"]["probes"].as_array().unwrap())
         .flat_map(|p| p["steps"].as_array().unwrap());
     for step in steps.filter(|s| s["why"].as_str().unwrap().contains("waited for a free")) {
         let unsent = step["step"]["run"]["open_model"]["unsent"]
@@ -279,7 +279,10 @@ fn capacity_is_searched_per_stack_and_round_beside_the_database() {
         let second = (searches.as_array().unwrap().iter())
             .find(|s| s["contender"] == who && s["round"] == 2)
             .unwrap();
-        assert_eq!(second["probes"][0]["rate_rps"].as_f64(), Some(found[0].1));
+        assert_eq!(
+            second["search"]["probes"][0]["rate_rps"].as_f64(),
+            Some(found[0].1)
+        );
     }
     let ceiling = &comparison["ceiling"];
     let database = rounds_of(&ceiling["searches"], "ceiling: PostgreSQL alone");
@@ -292,6 +295,15 @@ fn capacity_is_searched_per_stack_and_round_beside_the_database() {
     assert!(stdout.contains("capacity, of the database's"), "{stdout}");
     let html = std::fs::read_to_string(out.with_extension("html")).unwrap();
     assert!(html.contains("against offered load, every step of every round"));
+    // The record reads back: `loadgen report` draws the page again from it.
+    std::fs::remove_file(out.with_extension("html")).unwrap();
+    let report = support::loadgen_command()
+        .arg("report")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(report.status.success(), "{}", support::explain(&report));
+    assert!(out.with_extension("html").is_file());
 }
 
 /// The ceiling SQL of the scenarios the tests above leave out runs

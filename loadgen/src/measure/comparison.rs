@@ -198,7 +198,8 @@ pub struct RoundSearch<S> {
     pub round: u32,
     /// The contender's label, or the ceiling's.
     pub contender: String,
-    #[serde(flatten)]
+    /// Not flattened: serde reads a flattened record's maps with number
+    /// keys (errors by status) back as strings, and fails.
     pub search: Search<S>,
 }
 

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use plotters::prelude::*;
 
-use super::{bar_chart, bars, color, decades, tick, upper_left_legend, Bar, Drawn, FONT, FULL};
+use super::{bar_chart, bars, color, decades, load_chart, upper_left_legend, Bar, Drawn, FULL};
 use crate::measure::capacity::Verdict;
 use crate::measure::comparison::{CapacityPhase, Comparison, CEILING_LABEL};
 use crate::measure::figure::Figure;
@@ -118,25 +118,8 @@ fn curve_chart(comparison: &Comparison, phase: &CapacityPhase) -> Drawn {
     {
         let root = SVGBackend::with_string(&mut svg, (FULL, 500)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("{name} against offered load, every step of every round"),
-                (FONT, 18),
-            )
-            .margin(10)
-            .x_label_area_size(45)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..right, (low..high).log_scale())?;
-        chart
-            .configure_mesh()
-            .y_labels(6)
-            .y_label_formatter(&|ms| tick(*ms))
-            .x_desc("offered load (req/s)")
-            .y_desc(format!("{name} (ms, log scale)"))
-            .label_style((FONT, 14))
-            .light_line_style(BLACK.mix(0.04))
-            .axis_desc_style((FONT, 14))
-            .draw()?;
+        let title = format!("{name} against offered load, every step of every round");
+        let mut chart = load_chart(&root, (&title, &name, right, (low, high)))?;
         chart.draw_series(DashedLineSeries::new(
             [(0.0, limit_ms), (right, limit_ms)],
             6,

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::measure::comparison::{CompareRun, Comparison, ContenderSummary, Spread, CEILING_LABEL};
@@ -900,6 +901,38 @@ pub fn report(comparison: &Comparison) -> anyhow::Result<String> {
     Ok(html)
 }
 
+/// A chart's title, what its latency is, the highest offered load and the
+/// latency range (ms).
+type LoadAxes<'t> = (&'t str, &'t str, f64, (f64, f64));
+
+/// The axes of latency (ms, log scale) against offered load (req/s), as
+/// the sweep and the capacity comparison draw them.
+/// (Its error is a string: the drawing error borrows the chart's SVG.)
+fn load_chart<'a>(
+    root: &DrawingArea<SVGBackend<'a>, Shift>,
+    (title, latency, right, (low, high)): LoadAxes<'_>,
+) -> Result<ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, LogCoord<f64>>>, String> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 18))
+        .margin(10)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..right, (low..high).log_scale())
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .y_labels(6)
+        .y_label_formatter(&|ms| tick(*ms))
+        .x_desc("offered load (req/s)")
+        .y_desc(format!("{latency} (ms, log scale)"))
+        .label_style((FONT, 14))
+        .light_line_style(BLACK.mix(0.04))
+        .axis_desc_style((FONT, 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    Ok(chart)
+}
+
 /// The series' names in a box at the upper left, as the latency charts have it.
 /// (Its error is a string: the drawing error borrows the chart's SVG.)
 fn upper_left_legend<'a>(
@@ -992,22 +1025,13 @@ fn sweep_chart(record: &SweepRecord) -> Drawn {
     {
         let root = SVGBackend::with_string(&mut svg, (FULL, 450)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("latency against offered load", (FONT, 18))
-            .margin(10)
-            .x_label_area_size(45)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..right, (low..high).log_scale())?;
-        chart
-            .configure_mesh()
-            .y_labels(6)
-            .y_label_formatter(&|ms| tick(*ms))
-            .x_desc("offered load (req/s)")
-            .y_desc("latency (ms, log scale)")
-            .label_style((FONT, 14))
-            .light_line_style(BLACK.mix(0.04))
-            .axis_desc_style((FONT, 14))
-            .draw()?;
+        let axes = (
+            "latency against offered load",
+            "latency",
+            right,
+            (low, high),
+        );
+        let mut chart = load_chart(&root, axes)?;
         for (i, (name, of)) in SWEEP_PERCENTILES.iter().enumerate() {
             let color = color(i);
             let points: Vec<(f64, f64, &SweepStep)> = (steps.iter())
