@@ -90,9 +90,7 @@ pub fn capacity(runtime: &tokio::runtime::Runtime, args: CapacityArgs) -> anyhow
         reruns: crate::runner::RERUNS as usize,
         confirmations: 3,
     };
-    let limit: Threshold = format!("error_rate <= {}%", args.max_error_rate)
-        .parse()
-        .map_err(anyhow::Error::msg)?;
+    let limit = error_limit(args.max_error_rate);
     let confirm = args.steps.step * args.confirm_steps;
     let found = search(&settings, |rate, length| {
         let step = steps.step(rate, step_length(length, args.steps.step, confirm))?;
@@ -141,6 +139,14 @@ fn step_length(length: Length, step: Duration, confirm: Duration) -> Duration {
         Length::Step => step,
         Length::Long => confirm,
     }
+}
+
+/// The error limit of a passing step, from a percentage (0 to 100, as
+/// `--max-error-rate` reads it).
+pub fn error_limit(percent: f64) -> Threshold {
+    format!("error_rate <= {percent}%")
+        .parse()
+        .expect("a percentage makes a threshold")
 }
 
 /// A step passes when its generator and the server kept up, the SLO held

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 
-use crate::commands::capacity::judge;
+use crate::commands::capacity::{error_limit, judge};
 use crate::commands::load::{self, ToleranceArgs};
 use crate::commands::run::Started;
 use crate::commands::steps::{open_load, StepArgs, Steps};
@@ -61,9 +61,7 @@ impl Plan {
             );
         }
         Ok(Plan {
-            limit: format!("error_rate <= {}%", args.max_error_rate)
-                .parse()
-                .expect("a percentage makes a threshold"),
+            limit: error_limit(args.max_error_rate),
             slo,
             max_error_rate: args.max_error_rate / 100.0,
             resolution: args.resolution / 100.0,
