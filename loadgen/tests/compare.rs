@@ -222,6 +222,8 @@ fn capacity_is_searched_per_stack_and_round_beside_the_database() {
             "3s",
             "--warmup",
             "300ms",
+            "--sweep",
+            "0.5:1:0.5",
         ],
         &out,
     );
@@ -291,10 +293,49 @@ fn capacity_is_searched_per_stack_and_round_beside_the_database() {
         let ratio = over["ratios"]["capacity"]["median"].as_f64().unwrap();
         assert!(ratio > 0.0 && ratio.is_finite(), "{over}");
     }
+    // After the rounds, each one's sweep: a step at half and at all of the
+    // median capacity its rounds found.
+    let sweeps = (comparison["capacity"]["sweeps"].as_array().unwrap().iter())
+        .map(|sweep| (sweep, "step", "offered_rps"))
+        .chain([(&ceiling["sweep"], "record", "rate")]);
+    for (sweep, what, rate) in sweeps {
+        let who = sweep["contender"].as_str().unwrap();
+        let found = match who {
+            "ceiling: PostgreSQL alone" => database.clone(),
+            _ => rounds_of(searches, who),
+        };
+        let median = (found[0].1 + found[1].1) / 2.0;
+        assert_eq!(sweep["capacity_rps"].as_f64(), Some(median), "{who}");
+        let rates: Vec<f64> = (sweep["steps"].as_array().unwrap().iter())
+            .map(|step| step[what][rate].as_f64().unwrap())
+            .collect();
+        assert_eq!(rates, [0.5 * median, median], "{who}");
+    }
+    assert_eq!(
+        comparison["capacity"]["sweeps"].as_array().unwrap().len(),
+        2
+    );
     assert!(stdout.contains("req/s at p99 < 50ms"), "{stdout}");
     assert!(stdout.contains("capacity, of the database's"), "{stdout}");
+    assert!(
+        stdout.contains("p99 at fractions of each one's median capacity"),
+        "{stdout}"
+    );
     let html = std::fs::read_to_string(out.with_extension("html")).unwrap();
-    assert!(html.contains("against offered load, every step of every round"));
+    let title = "against offered load: each sweep a line";
+    let chart = &html[html.find(title).expect(title)..];
+    let chart = &chart[..chart.find("</svg>").unwrap()];
+    // A line per sweep, two stacks and the database, joining its steps
+    // (the grid and the SLO's dashes are thinner).
+    let sweep_lines = (chart.split("<polyline").skip(1))
+        .filter(|line| {
+            line.split('>')
+                .next()
+                .unwrap()
+                .contains("stroke-width=\"2\"")
+        })
+        .count();
+    assert_eq!(sweep_lines, 3, "{chart}");
     // The record reads back: `loadgen report` draws the page again from it.
     std::fs::remove_file(out.with_extension("html")).unwrap();
     let report = support::loadgen_command()

@@ -119,11 +119,7 @@ fn serve_runs_a_stack_on_a_seeded_database_until_sigterm() {
         .build()
         .unwrap();
     let db = runtime.block_on(TestDatabase::create()).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = schema::free_port(None).unwrap();
     let mut server = loadgen(&[
         "serve",
         "go-nethttp",

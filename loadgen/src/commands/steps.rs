@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::Args;
 
-use crate::commands::load::{self, ToleranceArgs};
+use crate::commands::load::{self, positive, ToleranceArgs};
 use crate::commands::places::Places;
 use crate::commands::run::{start_target, Started, TargetArgs};
 use crate::engine::Destination;
@@ -83,6 +83,32 @@ fn step_length(text: &str) -> Result<Duration, String> {
         ));
     }
     Ok(step)
+}
+
+/// Fractions of a maximum, given as FROM:TO:BY. One value on the command
+/// line, not a list of them, so clap keeps it whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fractions(pub Vec<f64>);
+
+/// FROM:TO:BY as the fractions from FROM to TO (within rounding) by BY.
+pub fn parse_fractions(text: &str) -> Result<Fractions, String> {
+    let parts: Vec<f64> = (text.split(':'))
+        .map(positive)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("FROM:TO:BY, e.g. 0.1:1.2:0.1: {e}"))?;
+    let [from, to, by] = parts[..] else {
+        return Err(format!("FROM:TO:BY, e.g. 0.1:1.2:0.1, not {text:?}"));
+    };
+    if to < from {
+        return Err(format!("{text}: TO is below FROM"));
+    }
+    let count = ((to - from) / by + 1e-9).floor() as usize + 1;
+    if count > 100 {
+        return Err(format!("{text}: {count} steps; at most 100"));
+    }
+    Ok(Fractions(
+        (0..count).map(|i| from + i as f64 * by).collect(),
+    ))
 }
 
 /// The load of an open-model step at `rate` measured for `length`: the
@@ -245,5 +271,55 @@ impl<'a> Steps<'a> {
             self.server.as_ref().map(ServerProcess::pid),
             runner::Progress::Quiet,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_fractions, Fractions};
+
+    #[test]
+    fn fractions_run_from_their_start_to_their_end_by_their_step() {
+        let fractions = parse_fractions("0.1:1.2:0.1").unwrap().0;
+        assert_eq!(fractions.len(), 12);
+        assert!((fractions[0] - 0.1).abs() < 1e-12 && (fractions[11] - 1.2).abs() < 1e-9);
+        assert_eq!(parse_fractions("0.5:0.5:0.1").unwrap().0, vec![0.5]);
+        assert!(parse_fractions("1.2:0.1:0.1")
+            .unwrap_err()
+            .contains("TO is below FROM"));
+        assert!(parse_fractions("0.1:1.2")
+            .unwrap_err()
+            .contains("FROM:TO:BY"));
+        assert!(parse_fractions("0.1:1000:0.1")
+            .unwrap_err()
+            .contains("at most 100"));
+    }
+
+    /// A fractions flag is one value: clap hands its whole list to the
+    /// field (a `Vec` field would ask clap for many values, and panic).
+    #[test]
+    fn fractions_flags_parse_into_their_fields() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Sweep {
+            #[command(flatten)]
+            args: crate::commands::sweep::SweepArgs,
+        }
+        #[derive(Parser)]
+        struct Compare {
+            #[command(flatten)]
+            args: crate::commands::compare::CompareArgs,
+        }
+        let half_and_all = Some(Fractions(vec![0.5, 1.0]));
+        let sweep = ["sweep", "--scenario", "orders", "--fractions", "0.5:1:0.5"];
+        assert_eq!(
+            Sweep::try_parse_from(sweep).unwrap().args.fractions,
+            half_and_all
+        );
+        let compare = "compare --scenario orders --capacity p99<20ms --sweep 0.5:1:0.5";
+        let compare = Compare::try_parse_from(compare.split(' ')).unwrap();
+        assert_eq!(compare.args.sweep, half_and_all);
+        let without_capacity = ["compare", "--scenario", "orders", "--sweep", "0.5:1:0.5"];
+        assert!(Compare::try_parse_from(without_capacity).is_err());
     }
 }

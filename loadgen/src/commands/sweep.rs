@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use crate::commands::load::{self, positive};
-use crate::commands::steps::{StepArgs, Steps, TargetChoice};
+use crate::commands::steps::{parse_fractions, Fractions, StepArgs, Steps, TargetChoice};
 use crate::measure::record::{self, Header};
 use crate::measure::sweep::{self, SweepRecord};
 use crate::report::{html, text};
@@ -27,7 +27,7 @@ pub struct SweepArgs {
     /// --max-rps, else of the throughput a closed run of the scenario's
     /// connections measures first (one step's length).
     #[arg(long, value_parser = parse_fractions)]
-    pub fractions: Option<Vec<f64>>,
+    pub fractions: Option<Fractions>,
     /// The maximum --fractions are taken of, req/s.
     #[arg(long, value_parser = positive, requires = "fractions")]
     pub max_rps: Option<f64>,
@@ -37,27 +37,6 @@ pub struct SweepArgs {
     /// [default: <results-dir>/sweep-<scenario>-<target>-<time>.json].
     #[arg(long)]
     pub out: Option<PathBuf>,
-}
-
-/// FROM:TO:BY as the fractions from FROM to TO (within rounding) by BY.
-fn parse_fractions(text: &str) -> Result<Vec<f64>, String> {
-    let parts: Vec<f64> = (text.split(':'))
-        .map(positive)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("--fractions FROM:TO:BY, e.g. 0.1:1.2:0.1: {e}"))?;
-    let [from, to, by] = parts[..] else {
-        return Err(format!(
-            "--fractions FROM:TO:BY, e.g. 0.1:1.2:0.1, not {text:?}"
-        ));
-    };
-    if to < from {
-        return Err(format!("--fractions {text}: TO is below FROM"));
-    }
-    let count = ((to - from) / by + 1e-9).floor() as usize + 1;
-    if count > 100 {
-        return Err(format!("--fractions {text}: {count} steps; at most 100"));
-    }
-    Ok((0..count).map(|i| from + i as f64 * by).collect())
 }
 
 pub fn sweep(runtime: &tokio::runtime::Runtime, args: SweepArgs) -> anyhow::Result<u8> {
@@ -125,7 +104,7 @@ fn rates(args: &SweepArgs, steps: &Steps) -> anyhow::Result<(Vec<f64>, String)> 
             (max, format!("a closed run's throughput, {max:.1} req/s"))
         }
     };
-    let rates = fractions.iter().map(|f| f * max).collect();
+    let rates = fractions.0.iter().map(|f| f * max).collect();
     Ok((rates, format!("fractions of {from}")))
 }
 
@@ -135,26 +114,4 @@ pub fn save(sweep: &SweepRecord, path: &std::path::Path) -> anyhow::Result<()> {
     let html_path = path.with_extension("html");
     std::fs::write(&html_path, html::sweep(sweep)?)
         .with_context(|| format!("writing {}", html_path.display()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_fractions;
-
-    #[test]
-    fn fractions_run_from_their_start_to_their_end_by_their_step() {
-        let fractions = parse_fractions("0.1:1.2:0.1").unwrap();
-        assert_eq!(fractions.len(), 12);
-        assert!((fractions[0] - 0.1).abs() < 1e-12 && (fractions[11] - 1.2).abs() < 1e-9);
-        assert_eq!(parse_fractions("0.5:0.5:0.1").unwrap(), vec![0.5]);
-        assert!(parse_fractions("1.2:0.1:0.1")
-            .unwrap_err()
-            .contains("TO is below FROM"));
-        assert!(parse_fractions("0.1:1.2")
-            .unwrap_err()
-            .contains("FROM:TO:BY"));
-        assert!(parse_fractions("0.1:1000:0.1")
-            .unwrap_err()
-            .contains("at most 100"));
-    }
 }

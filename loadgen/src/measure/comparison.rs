@@ -9,7 +9,7 @@ use crate::measure::figure::{self, Figure, Figures, Phase};
 use crate::measure::record::{Header, RunRecord};
 use crate::measure::statistics::{median, ratio_interval, rounds_needed, RatioInterval};
 
-pub const SCHEMA: &str = "stackbench.compare/5";
+pub const SCHEMA: &str = "stackbench.compare/6";
 
 /// Family-wise confidence of a comparison's verdicts: every interval is at
 /// `1 - (1 - FAMILY_CONFIDENCE) / comparisons` (Bonferroni), the
@@ -190,6 +190,22 @@ pub struct CapacityPhase {
     /// The method in words, for whoever reads the record.
     pub method: String,
     pub searches: Vec<RoundSearch<CapacityStep>>,
+    /// With `--sweep`: the fractions of each stack's median capacity that
+    /// its curve was measured at, after the rounds, and the curves.
+    #[serde(default)]
+    pub fractions: Vec<f64>,
+    #[serde(default)]
+    pub sweeps: Vec<CapacitySweep<CapacityStep>>,
+}
+
+/// A contender's (or the ceiling's) latency against load after the rounds:
+/// one step at each fraction of the median capacity its rounds found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CapacitySweep<S> {
+    pub contender: String,
+    /// The median capacity the fractions are of, req/s.
+    pub capacity_rps: f64,
+    pub steps: Vec<S>,
 }
 
 /// One capacity search: a contender's (or the ceiling's) in one round.
@@ -309,6 +325,9 @@ pub struct Ceiling {
     /// Its capacity searches, with `--capacity`.
     #[serde(default)]
     pub searches: Vec<RoundSearch<CeilingStep>>,
+    /// Its curve, with `--sweep`.
+    #[serde(default)]
+    pub sweep: Option<CapacitySweep<CeilingStep>>,
     pub rounds: Vec<RoundFigures>,
     pub spreads: Figures<Spread>,
     pub contenders: Vec<OverCeiling>,
@@ -367,6 +386,7 @@ impl Ceiling {
             spreads: Spread::per_figure(&rounds),
             runs,
             searches,
+            sweep: None,
             rounds,
             contenders,
         }

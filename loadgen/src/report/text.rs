@@ -7,10 +7,12 @@ use comfy_table::{presets, Cell, CellAlignment, Table};
 use hdrhistogram::Histogram;
 
 use crate::measure::capacity::{CapacityRecord, Outcome, Verdict};
-use crate::measure::comparison::{Ceiling, Comparison, Spread, CEILING_LABEL};
+use crate::measure::comparison::{CapacityPhase, Ceiling, Comparison, Spread, CEILING_LABEL};
 use crate::measure::figure::{Figure, Figures};
 use crate::measure::record::{Latency, RunRecord, Tally};
 use crate::measure::sweep::{SweepRecord, SweepStep};
+use crate::report::slo_statistic;
+use crate::scenario::threshold::Threshold;
 use crate::units::format_us;
 
 fn table(header: &[&str]) -> Table {
@@ -467,6 +469,7 @@ pub fn comparison(comparison: &Comparison) -> String {
                 unfound.join(", ")
             );
         }
+        out.push_str(&sweeps(comparison, phase));
     }
     let invalid: Vec<String> = (comparison.runs.iter())
         .filter(|run| !run.record.validity.valid)
@@ -488,6 +491,50 @@ pub fn comparison(comparison: &Comparison) -> String {
     }
     let _ = writeln!(out, "({})", verdicts.method);
     out
+}
+
+/// The curves measured after a capacity comparison's rounds: each stack's
+/// SLO statistic at each fraction of its median capacity, a failed step
+/// marked `*` and one whose generator fell behind `!`.
+fn sweeps(comparison: &Comparison, phase: &CapacityPhase) -> String {
+    let Ok(slo) = phase.slo.parse::<Threshold>() else {
+        return String::new();
+    };
+    let (name, statistic) = slo_statistic(&slo);
+    let cell = |latency: &Latency, verdict: Verdict| {
+        let mark = match verdict {
+            Verdict::Pass => "",
+            Verdict::Fail => " *",
+            Verdict::Invalid => " !",
+        };
+        Cell::new(format!("{}{mark}", format_us(statistic(latency))))
+    };
+    let mut header = vec!["stack".to_string(), "capacity req/s".to_string()];
+    header.extend(phase.fractions.iter().map(|f| format!("{f:.2}x")));
+    let mut t = table(&header.iter().map(String::as_str).collect::<Vec<_>>());
+    for sweep in &phase.sweeps {
+        let mut row = vec![
+            Cell::new(&sweep.contender),
+            Cell::new(format!("{:.0}", sweep.capacity_rps)),
+        ];
+        row.extend((sweep.steps.iter()).map(|s| cell(&s.step.latency, s.verdict)));
+        t.add_row(row);
+    }
+    if let Some(sweep) = comparison.ceiling.as_ref().and_then(|c| c.sweep.as_ref()) {
+        let mut row = vec![
+            Cell::new(&sweep.contender),
+            Cell::new(format!("{:.0}", sweep.capacity_rps)),
+        ];
+        row.extend((sweep.steps.iter()).map(|s| cell(&s.record.latency, s.verdict)));
+        t.add_row(row);
+    }
+    if t.row_count() == 0 {
+        return String::new();
+    }
+    format!(
+        "\n{name} at fractions of each one's median capacity, after the rounds (* failed: the \
+         SLO, the error limit or a growing queue; ! the generator fell behind)\n{t}\n"
+    )
 }
 
 /// A ratio's median over rounds with its min-max.

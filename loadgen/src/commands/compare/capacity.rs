@@ -24,7 +24,7 @@ use crate::commands::run::Started;
 use crate::commands::steps::{open_load, StepArgs, Steps};
 use crate::measure::capacity::{search, CapacityStep, Settings, Verdict};
 use crate::measure::comparison::{
-    CapacityPhase, CeilingRecord, CeilingStep, Contender, RoundSearch, CEILING_LABEL,
+    CapacityPhase, CapacitySweep, CeilingRecord, CeilingStep, Contender, RoundSearch, CEILING_LABEL,
 };
 use crate::measure::figure::Phase;
 use crate::measure::record::Latency;
@@ -34,7 +34,7 @@ use crate::scenario::threshold::{LatencyStat, Observed, Statistic, Threshold};
 use crate::scenario::Load;
 use crate::server;
 
-use super::{open_model, CompareArgs, Entry, Rounds};
+use super::{open_model, round_label, CompareArgs, Entry, Rounds};
 
 /// How every search of the phase runs, from the comparison's flags.
 pub struct Plan {
@@ -44,6 +44,8 @@ pub struct Plan {
     max_error_rate: f64,
     resolution: f64,
     steps: StepArgs,
+    /// The sweep's fractions of each median capacity (none: no sweep).
+    fractions: Vec<f64>,
 }
 
 /// The pause before each step, for the server to drain the step before.
@@ -75,6 +77,10 @@ impl Plan {
                 seed: args.load.seed,
                 tolerance: ToleranceArgs::clone(&args.load.tolerance),
             },
+            fractions: args
+                .sweep
+                .clone()
+                .map_or(Vec::new(), |fractions| fractions.0),
         })
     }
 
@@ -97,8 +103,8 @@ impl Plan {
         }
     }
 
-    /// The phase's record, with its searches.
-    pub fn phase(&self, searches: Vec<RoundSearch<CapacityStep>>) -> CapacityPhase {
+    /// The phase's record, with the contenders' searches and sweeps.
+    pub fn phase(&self, rounds: &mut Rounds) -> CapacityPhase {
         CapacityPhase {
             slo: self.slo.text.clone(),
             max_error_rate: self.max_error_rate,
@@ -118,7 +124,9 @@ impl Plan {
                 100.0 * self.resolution,
                 runner::RERUNS
             ),
-            searches,
+            searches: std::mem::take(&mut rounds.searches),
+            fractions: self.fractions.clone(),
+            sweeps: std::mem::take(&mut rounds.sweeps),
         }
     }
 }
@@ -161,23 +169,14 @@ impl Rounds<'_> {
         plan: &Plan,
         earlier: Option<f64>,
     ) -> anyhow::Result<RoundSearch<CapacityStep>> {
-        let label = runtime.block_on(self.begin(round, Phase::Capacity, &contender.label))?;
-        let server = runtime.block_on(self.start_server(contender))?;
-        let started = Started {
-            destination: server.destination(),
-            identity: server.identity.clone(),
-            server: Some(server),
-            reset_url: Some(self.database_url.clone()),
-        };
-        let steps = Steps::over(runtime, &plan.steps, self.scenario.clone(), started);
+        let label = round_label(round, Phase::Capacity, &contender.label);
+        let (label, steps) = self.start_steps(runtime, label, contender, plan)?;
         let start = match earlier {
             Some(capacity) => capacity,
             None => steps.half_the_closed_throughput()?,
         };
         let found = search(&plan.settings(start, earlier.is_some()), |rate, _| {
-            let judged = judge(steps.step(rate, plan.steps.step)?, &plan.slo, &plan.limit);
-            runtime.block_on(self.check_database(&label))?;
-            eprintln!("   {rate:>9.1} req/s: {}", judged.why);
+            let judged = self.contender_step(runtime, &steps, plan, &label, rate)?;
             Ok::<_, anyhow::Error>((judged.clone(), judged.verdict))
         })?;
         steps.finish()?;
@@ -200,18 +199,14 @@ impl Rounds<'_> {
         plan: &Plan,
         earlier: Option<f64>,
     ) -> anyhow::Result<RoundSearch<CeilingStep>> {
-        let label = runtime.block_on(self.begin(round, Phase::Capacity, CEILING_LABEL))?;
-        let run = |load: &Load| -> anyhow::Result<CeilingRecord> {
-            runtime.block_on(load::reset_database(&self.database_url, self.scenario))?;
-            let record = scripts.run(&self.database_url, load, server::POOL_SIZE)?;
-            runtime.block_on(self.check_database(&label))?;
-            Ok(record)
-        };
+        let label =
+            runtime.block_on(self.begin(round_label(round, Phase::Capacity, CEILING_LABEL)))?;
         let start = match earlier {
             Some(capacity) => capacity,
             None => {
                 let (step, warmup) = (plan.steps.step, plan.steps.warmup);
-                let closed = run(&load::closed_load(self.scenario, step, warmup))?;
+                let closed = load::closed_load(self.scenario, step, warmup);
+                let closed = self.ceiling_run(runtime, scripts, &label, &closed)?;
                 eprintln!(
                     "   pgbench, closed: {:.1} req/s; starting at half",
                     closed.rps
@@ -220,10 +215,7 @@ impl Rounds<'_> {
             }
         };
         let found = search(&plan.settings(start, earlier.is_some()), |rate, _| {
-            std::thread::sleep(plan.steps.drain);
-            let open = open_load(self.scenario, &plan.steps, rate, plan.steps.step);
-            let judged = judge_ceiling(run(&open)?, plan);
-            eprintln!("   {rate:>9.1} req/s: {}", judged.why);
+            let judged = self.ceiling_step(runtime, scripts, plan, &label, rate)?;
             Ok::<_, anyhow::Error>((judged.clone(), judged.verdict))
         })?;
         let search = RoundSearch {
@@ -234,9 +226,139 @@ impl Rounds<'_> {
         say_found(&search);
         Ok(search)
     }
+
+    /// After the rounds, each entry's curve: one step at each of the plan's
+    /// fractions of the median capacity its rounds found, in rising order.
+    pub fn run_sweeps(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        entries: &[Entry],
+        plan: &Plan,
+    ) -> anyhow::Result<()> {
+        for entry in entries.iter().filter(|_| !plan.fractions.is_empty()) {
+            let capacity = match entry {
+                Entry::Contender(contender) => earlier_capacity(&self.searches, &contender.label),
+                Entry::Ceiling => earlier_capacity(&self.ceiling_searches, CEILING_LABEL),
+            };
+            let label = entry.label();
+            let Some(capacity_rps) = capacity else {
+                eprintln!("no sweep of {label}: no round found its capacity");
+                continue;
+            };
+            let rates: Vec<f64> = plan.fractions.iter().map(|f| f * capacity_rps).collect();
+            match (entry, self.scripts.clone()) {
+                (Entry::Contender(contender), _) => {
+                    let steps = self.sweep_contender(runtime, contender, plan, &rates)?;
+                    self.sweeps.push(CapacitySweep {
+                        contender: label.to_string(),
+                        capacity_rps,
+                        steps,
+                    });
+                }
+                (Entry::Ceiling, Some(scripts)) => {
+                    let label = runtime.block_on(self.begin(format!("sweep {label}")))?;
+                    let steps = (rates.iter())
+                        .map(|&rate| self.ceiling_step(runtime, &scripts, plan, &label, rate))
+                        .collect::<anyhow::Result<_>>()?;
+                    self.ceiling_sweep = Some(CapacitySweep {
+                        contender: CEILING_LABEL.to_string(),
+                        capacity_rps,
+                        steps,
+                    });
+                }
+                (Entry::Ceiling, None) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A contender's steps at `rates`, its server started once.
+    fn sweep_contender(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        contender: &Contender,
+        plan: &Plan,
+        rates: &[f64],
+    ) -> anyhow::Result<Vec<CapacityStep>> {
+        let label = format!("sweep {}", contender.label);
+        let (label, steps) = self.start_steps(runtime, label, contender, plan)?;
+        let swept = (rates.iter())
+            .map(|&rate| self.contender_step(runtime, &steps, plan, &label, rate))
+            .collect::<anyhow::Result<_>>()?;
+        steps.finish()?;
+        Ok(swept)
+    }
+
+    /// Announces `label`, starts the contender's server and its steps.
+    fn start_steps<'r>(
+        &mut self,
+        runtime: &'r tokio::runtime::Runtime,
+        label: String,
+        contender: &Contender,
+        plan: &'r Plan,
+    ) -> anyhow::Result<(String, Steps<'r>)> {
+        let label = runtime.block_on(self.begin(label))?;
+        let server = runtime.block_on(self.start_server(contender))?;
+        let started = Started {
+            destination: server.destination(),
+            identity: server.identity.clone(),
+            server: Some(server),
+            reset_url: Some(self.database_url.clone()),
+        };
+        Ok((
+            label,
+            Steps::over(runtime, &plan.steps, self.scenario.clone(), started),
+        ))
+    }
+
+    /// One step of a contender at `rate`, judged on the plan's SLO and error
+    /// limit, the database checked after it.
+    fn contender_step(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        steps: &Steps,
+        plan: &Plan,
+        label: &str,
+        rate: f64,
+    ) -> anyhow::Result<CapacityStep> {
+        let judged = judge(steps.step(rate, plan.steps.step)?, &plan.slo, &plan.limit);
+        runtime.block_on(self.check_database(label))?;
+        eprintln!("   {rate:>9.1} req/s: {}", judged.why);
+        Ok(judged)
+    }
+
+    /// One pgbench step at `rate`, after the drain, judged as a contender's.
+    fn ceiling_step(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        scripts: &pgbench::Scripts,
+        plan: &Plan,
+        label: &str,
+        rate: f64,
+    ) -> anyhow::Result<CeilingStep> {
+        std::thread::sleep(plan.steps.drain);
+        let open = open_load(self.scenario, &plan.steps, rate, plan.steps.step);
+        let judged = judge_ceiling(self.ceiling_run(runtime, scripts, label, &open)?, plan);
+        eprintln!("   {rate:>9.1} req/s: {}", judged.why);
+        Ok(judged)
+    }
+
+    /// pgbench with `load` on fresh data, the database checked after it.
+    fn ceiling_run(
+        &self,
+        runtime: &tokio::runtime::Runtime,
+        scripts: &pgbench::Scripts,
+        label: &str,
+        load: &Load,
+    ) -> anyhow::Result<CeilingRecord> {
+        runtime.block_on(load::reset_database(&self.database_url, self.scenario))?;
+        let record = scripts.run(&self.database_url, load, server::POOL_SIZE)?;
+        runtime.block_on(self.check_database(label))?;
+        Ok(record)
+    }
 }
 
-/// The median capacity of an entry's earlier rounds, where a search found one.
+/// The median capacity of an entry's rounds, where a search found one.
 fn earlier_capacity<S>(searches: &[RoundSearch<S>], label: &str) -> Option<f64> {
     let mut found: Vec<f64> = (searches.iter())
         .filter(|search| search.contender == label)

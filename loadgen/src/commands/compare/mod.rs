@@ -16,10 +16,12 @@ use clap::Args;
 
 use crate::commands::load::{self, LoadArgs};
 use crate::commands::places::Places;
+use crate::commands::steps::{parse_fractions, Fractions};
 use crate::measure::capacity::CapacityStep;
 use crate::measure::comparison::{
-    judge, rotation, rounds_for_a_winner, summarize, CapacityPhase, Ceiling, CeilingRun,
-    CeilingStep, CompareRun, Comparison, Contender, Pinning, RoundSearch, CEILING_LABEL, SCHEMA,
+    judge, rotation, rounds_for_a_winner, summarize, CapacityPhase, CapacitySweep, Ceiling,
+    CeilingRun, CeilingStep, CompareRun, Comparison, Contender, Pinning, RoundSearch,
+    CEILING_LABEL, SCHEMA,
 };
 use crate::measure::figure::{Figure, Phase};
 use crate::measure::record::{self, Header, RunRecord};
@@ -83,6 +85,12 @@ pub struct CompareArgs {
     /// and the one that failed are within this, percent.
     #[arg(long, default_value = "10%", value_parser = load::percent)]
     pub resolution: f64,
+    /// With --capacity: after the rounds, each stack's (and PostgreSQL
+    /// alone's) latency against load, one step at each fraction FROM:TO:BY
+    /// of the median capacity its rounds found (0.25:1.25:0.25), drawn as
+    /// curves on one chart.
+    #[arg(long, value_name = "FROM:TO:BY", value_parser = parse_fractions, requires = "capacity")]
+    pub sweep: Option<Fractions>,
     /// Leave out the ceiling row: PostgreSQL alone, pgbench running the scenario's
     /// SQL (each flow's `ceiling` script) straight at PostgreSQL over as
     /// many connections as a server's pool, in every round and phase, so
@@ -133,6 +141,15 @@ enum Entry {
     Ceiling,
 }
 
+impl Entry {
+    fn label(&self) -> &str {
+        match self {
+            Entry::Contender(contender) => &contender.label,
+            Entry::Ceiling => CEILING_LABEL,
+        }
+    }
+}
+
 /// The rounds of a comparison as they run: every run's record, in order.
 struct Rounds<'a> {
     /// How many rounds run.
@@ -147,6 +164,8 @@ struct Rounds<'a> {
     ceiling_runs: Vec<CeilingRun>,
     searches: Vec<RoundSearch<CapacityStep>>,
     ceiling_searches: Vec<RoundSearch<CeilingStep>>,
+    sweeps: Vec<CapacitySweep<CapacityStep>>,
+    ceiling_sweep: Option<CapacitySweep<CeilingStep>>,
 }
 
 impl Rounds<'_> {
@@ -173,7 +192,7 @@ impl Rounds<'_> {
         let Some(scripts) = self.scripts.clone() else {
             return Ok(());
         };
-        let label = self.begin(round, phase, CEILING_LABEL).await?;
+        let label = self.begin(round_label(round, phase, CEILING_LABEL)).await?;
         let (url, load_for_run) = (self.database_url.clone(), load.clone());
         let record = tokio::task::spawn_blocking(move || {
             scripts.run(&url, &load_for_run, server::POOL_SIZE)
@@ -196,8 +215,7 @@ impl Rounds<'_> {
     }
 
     /// Says which run starts, records it in the order, and resets the data.
-    async fn begin(&mut self, round: u32, phase: Phase, what: &str) -> anyhow::Result<String> {
-        let label = format!("round {round} {phase} {what}");
+    async fn begin(&mut self, label: String) -> anyhow::Result<String> {
         eprintln!("== {label}");
         self.order.push(label.clone());
         load::reset_database(&self.database_url, self.scenario).await?;
@@ -253,7 +271,9 @@ impl Rounds<'_> {
         contender: &Contender,
         load: &Load,
     ) -> anyhow::Result<RunRecord> {
-        let label = self.begin(round, phase, &contender.label).await?;
+        let label = self
+            .begin(round_label(round, phase, &contender.label))
+            .await?;
         let server = self.start_server(contender).await?;
         let threads = self.args.load.threads(load);
         let tolerance = self.args.load.tolerance.tolerance();
@@ -377,11 +397,14 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         ceiling_runs: Vec::new(),
         searches: Vec::new(),
         ceiling_searches: Vec::new(),
+        sweeps: Vec::new(),
+        ceiling_sweep: None,
     };
     let schedule = rotation(&entries, count);
     if let Some(plan) = &plan {
         rounds.run_capacity_phase(runtime, &schedule, plan)?;
-        let capacity = plan.phase(std::mem::take(&mut rounds.searches));
+        rounds.run_sweeps(runtime, &entries, plan)?;
+        let capacity = plan.phase(&mut rounds);
         let comparison = assemble(&args, &scenario, &contenders, rounds, None, Some(capacity));
         return report(&args, comparison, started);
     }
@@ -413,6 +436,11 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
     }
     let comparison = assemble(&args, &scenario, &contenders, rounds, latency_rate, None);
     report(&args, comparison, started)
+}
+
+/// The name of a round's run in the output and the record's order.
+fn round_label(round: u32, phase: Phase, what: &str) -> String {
+    format!("round {round} {phase} {what}")
 }
 
 /// Prints the comparison, and saves it as JSON and HTML.
@@ -555,7 +583,11 @@ fn assemble(
     let verdicts = judge(&summary, rounds.count);
     let ceiling = (rounds.scripts.is_some()).then(|| {
         let (runs, searches) = (rounds.ceiling_runs, rounds.ceiling_searches);
-        Ceiling::new(runs, searches, &summary, latency_rate.is_some())
+        let ceiling = Ceiling::new(runs, searches, &summary, latency_rate.is_some());
+        Ceiling {
+            sweep: rounds.ceiling_sweep,
+            ..ceiling
+        }
     });
     Comparison {
         header: Header::now(SCHEMA, &scenario.name),

@@ -8,11 +8,12 @@ use std::fmt::Write as _;
 use plotters::prelude::*;
 
 use super::{bar_chart, bars, color, decades, load_chart, upper_left_legend, Bar, Drawn, FULL};
-use crate::measure::capacity::Verdict;
-use crate::measure::comparison::{CapacityPhase, Comparison, CEILING_LABEL};
+use crate::measure::capacity::{CapacityStep, Verdict};
+use crate::measure::comparison::{CapacityPhase, CeilingStep, Comparison, CEILING_LABEL};
 use crate::measure::figure::Figure;
 use crate::measure::record::Latency;
-use crate::scenario::threshold::{Statistic, Threshold};
+use crate::report::slo_statistic;
+use crate::scenario::threshold::Threshold;
 
 /// The ceiling's colour: it is a reference, not a contender.
 const CEILING: RGBColor = RGBColor(90, 90, 90);
@@ -24,11 +25,31 @@ struct Point {
     verdict: Verdict,
 }
 
-/// Every step of one stack's (or the ceiling's) searches, over all rounds.
+/// Every step of one stack's (or the ceiling's) searches, over all rounds,
+/// and the steps of its sweep after the rounds, if any.
 struct Curve {
     label: String,
     color: RGBColor,
     points: Vec<Point>,
+    sweep: Vec<Point>,
+}
+
+impl Point {
+    fn of_step(step: &CapacityStep) -> Point {
+        Point {
+            rate: step.step.offered_rps,
+            latency: step.step.latency,
+            verdict: step.verdict,
+        }
+    }
+
+    fn of_ceiling(step: &CeilingStep) -> Option<Point> {
+        Some(Point {
+            rate: step.record.rate?,
+            latency: step.record.latency,
+            verdict: step.verdict,
+        })
+    }
 }
 
 fn curves(comparison: &Comparison, phase: &CapacityPhase) -> Vec<Curve> {
@@ -39,11 +60,11 @@ fn curves(comparison: &Comparison, phase: &CapacityPhase) -> Vec<Curve> {
             points: (phase.searches.iter())
                 .filter(|search| search.contender == summary.contender.label)
                 .flat_map(|search| search.steps())
-                .map(|step| Point {
-                    rate: step.step.offered_rps,
-                    latency: step.step.latency,
-                    verdict: step.verdict,
-                })
+                .map(Point::of_step)
+                .collect(),
+            sweep: (phase.sweeps.iter())
+                .filter(|sweep| sweep.contender == summary.contender.label)
+                .flat_map(|sweep| sweep.steps.iter().map(Point::of_step))
                 .collect(),
         })
         .collect();
@@ -53,44 +74,14 @@ fn curves(comparison: &Comparison, phase: &CapacityPhase) -> Vec<Curve> {
             color: CEILING,
             points: (ceiling.searches.iter())
                 .flat_map(|search| search.steps())
-                .filter_map(|step| {
-                    Some(Point {
-                        rate: step.record.rate?,
-                        latency: step.record.latency,
-                        verdict: step.verdict,
-                    })
-                })
+                .filter_map(Point::of_ceiling)
+                .collect(),
+            sweep: (ceiling.sweep.iter())
+                .flat_map(|sweep| sweep.steps.iter().filter_map(Point::of_ceiling))
                 .collect(),
         });
     }
     curves
-}
-
-/// The SLO's statistic of a step, ms, and its name: p99 when the step's
-/// summary does not keep the SLO's own.
-fn measure(slo: &Threshold) -> (String, impl Fn(&Latency) -> f64 + '_) {
-    let kept = match slo.statistic {
-        Statistic::Latency(stat) => Latency::default().statistic(stat).map(|_| stat),
-        _ => None,
-    };
-    let name = match kept {
-        Some(_) => slo
-            .text
-            .split(['<', '>', '='])
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string(),
-        None => "p99".to_string(),
-    };
-    let value = move |latency: &Latency| {
-        let us = match kept {
-            Some(stat) => latency.statistic(stat).unwrap_or(f64::NAN),
-            None => latency.p99_us as f64,
-        };
-        (us / 1000.0).max(0.001)
-    };
-    (name, value)
 }
 
 /// Latency (log axis) against offered load, every step of every search a
@@ -99,26 +90,26 @@ fn measure(slo: &Threshold) -> (String, impl Fn(&Latency) -> f64 + '_) {
 /// generator fell behind; the SLO a dashed line.
 fn curve_chart(comparison: &Comparison, phase: &CapacityPhase) -> Drawn {
     let slo: Threshold = phase.slo.parse()?;
-    let (name, value) = measure(&slo);
+    let (name, statistic) = slo_statistic(&slo);
+    let value = |latency: &Latency| (statistic(latency) / 1000.0).max(0.001);
     let curves = curves(comparison, phase);
     let limit_ms = slo.limit() / 1000.0;
-    let values = || {
-        (curves
-            .iter()
-            .flat_map(|c| c.points.iter().map(|p| value(&p.latency))))
-        .chain([limit_ms])
-    };
+    let points = || curves.iter().flat_map(|c| c.points.iter().chain(&c.sweep));
+    let values = || points().map(|p| value(&p.latency)).chain([limit_ms]);
     let (low, high) = decades(
         values().fold(f64::INFINITY, f64::min),
         values().fold(0.0, f64::max),
     );
-    let rates = || curves.iter().flat_map(|c| c.points.iter().map(|p| p.rate));
-    let right = 1.05 * rates().fold(1.0, f64::max);
+    let right = 1.05 * points().map(|p| p.rate).fold(1.0, f64::max);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (FULL, 500)).into_drawing_area();
         root.fill(&WHITE)?;
-        let title = format!("{name} against offered load, every step of every round");
+        let title = if phase.sweeps.is_empty() {
+            format!("{name} against offered load, every step of every round")
+        } else {
+            format!("{name} against offered load: each sweep a line, search steps dots")
+        };
         let mut chart = load_chart(&root, (&title, &name, right, (low, high)))?;
         chart.draw_series(DashedLineSeries::new(
             [(0.0, limit_ms), (right, limit_ms)],
@@ -128,16 +119,24 @@ fn curve_chart(comparison: &Comparison, phase: &CapacityPhase) -> Drawn {
         ))?;
         for curve in &curves {
             let color = curve.color;
-            let marks = curve.points.iter().map(|point| {
+            let mark = |point: &Point, size: i32| {
                 let style = match point.verdict {
                     Verdict::Pass => color.filled(),
                     Verdict::Fail => color.stroke_width(2),
                     Verdict::Invalid => RGBColor(190, 190, 190).filled(),
                 };
-                Circle::new((point.rate, value(&point.latency)), 4, style)
-            });
+                Circle::new((point.rate, value(&point.latency)), size, style)
+            };
+            // With a sweep, its line carries the stack; the search steps
+            // stay as small dots behind it.
+            let size = if curve.sweep.is_empty() { 4 } else { 2 };
+            chart.draw_series(curve.sweep.iter().map(|point| mark(point, 5)))?;
+            chart.draw_series(LineSeries::new(
+                curve.sweep.iter().map(|p| (p.rate, value(&p.latency))),
+                color.stroke_width(2),
+            ))?;
             chart
-                .draw_series(marks)?
+                .draw_series(curve.points.iter().map(|point| mark(point, size)))?
                 .label(curve.label.as_str())
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
         }
@@ -156,7 +155,7 @@ pub fn charts(comparison: &Comparison, phase: &CapacityPhase) -> anyhow::Result<
         let spread = ceiling.spreads.get(&Figure::Capacity).copied();
         capacity.extend(spread.map(|spread| {
             Bar {
-                label: "PostgreSQL alone".into(),
+                label: CEILING_LABEL.into(),
                 color: CEILING,
                 spread,
                 rounds: (ceiling.rounds.iter())
@@ -190,5 +189,12 @@ pub fn charts(comparison: &Comparison, phase: &CapacityPhase) -> anyhow::Result<
          pass and its lowest fail, so the marks crowd where a stack's latency crosses the \
          line.</p>",
     );
+    if !phase.sweeps.is_empty() {
+        html.push_str(
+            "<p class=\"note\">A line joins a stack's sweep: after the rounds, one step at each \
+             fraction of the median capacity its rounds found, so each stack's latency is seen \
+             from light load to past its capacity.</p>",
+        );
+    }
     Ok(html)
 }
