@@ -442,7 +442,8 @@ fn measure_window(
 }
 
 /// A figure's values in the base's and the head's windows. Paired, only
-/// pairs in which both windows measured it count, matched by pair number: a
+/// pairs in which both windows measured it count, matched by phase and pair
+/// number (CPU per request is read in both phases): a
 /// window that answered nothing has no CPU per request, and pairing by
 /// position after dropping it would set windows of different times side by
 /// side. (Its failures are judged with the errors.)
@@ -453,13 +454,16 @@ fn figures(
     paired: bool,
 ) -> (Vec<f64>, Vec<f64>) {
     if !paired {
-        let base = base.iter().filter_map(|w| w.figure(figure)).collect();
-        let head = head.iter().filter_map(|w| w.figure(figure)).collect();
-        return (base, head);
+        // Unpaired, a figure read in both phases would mix two levels (CPU
+        // per request saturated and not): its own phase's windows only.
+        let own = |w: &&Window| Some(w.phase) == figure.phase(true);
+        let base = (base.iter().filter(own)).filter_map(|w| w.figure(figure));
+        let head = (head.iter().copied().filter(own)).filter_map(|w| w.figure(figure));
+        return (base.collect(), head.collect());
     }
     head.iter()
         .filter_map(|h| {
-            let b = (base.iter()).find(|b| b.pair == h.pair && b.figure(figure).is_some())?;
+            let b = (base.iter()).find(|b| b.phase == h.phase && b.pair == h.pair)?;
             Some((b.figure(figure)?, h.figure(figure)?))
         })
         .unzip()
