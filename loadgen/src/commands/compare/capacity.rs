@@ -199,8 +199,7 @@ impl Rounds<'_> {
         plan: &Plan,
         earlier: Option<f64>,
     ) -> anyhow::Result<RoundSearch<CeilingStep>> {
-        let label =
-            runtime.block_on(self.begin(round_label(round, Phase::Capacity, CEILING_LABEL)))?;
+        let label = self.announce(round_label(round, Phase::Capacity, CEILING_LABEL));
         let start = match earlier {
             Some(capacity) => capacity,
             None => {
@@ -256,7 +255,7 @@ impl Rounds<'_> {
                     });
                 }
                 (Entry::Ceiling, Some(scripts)) => {
-                    let label = runtime.block_on(self.begin(format!("sweep {label}")))?;
+                    let label = self.announce(format!("sweep {label}"));
                     let steps = (rates.iter())
                         .map(|&rate| self.ceiling_step(runtime, &scripts, plan, &label, rate))
                         .collect::<anyhow::Result<_>>()?;
@@ -297,7 +296,7 @@ impl Rounds<'_> {
         contender: &Contender,
         plan: &'r Plan,
     ) -> anyhow::Result<(String, Steps<'r>)> {
-        let label = runtime.block_on(self.begin(label))?;
+        let label = self.announce(label);
         let server = runtime.block_on(self.start_server(contender))?;
         let started = Started {
             destination: server.destination(),

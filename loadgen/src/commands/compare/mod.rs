@@ -216,10 +216,18 @@ impl Rounds<'_> {
 
     /// Says which run starts, records it in the order, and resets the data.
     async fn begin(&mut self, label: String) -> anyhow::Result<String> {
-        eprintln!("== {label}");
-        self.order.push(label.clone());
+        let label = self.announce(label);
         load::reset_database(&self.database_url, self.scenario).await?;
         Ok(label)
+    }
+
+    /// Says which run starts and records it in the order; the steps of a
+    /// capacity search or sweep reset the data themselves, each before it
+    /// runs.
+    fn announce(&mut self, label: String) -> String {
+        eprintln!("== {label}");
+        self.order.push(label.clone());
+        label
     }
 
     async fn check_database(&self, label: &str) -> anyhow::Result<()> {
