@@ -367,7 +367,7 @@ fn judge_windows(
                 &unpaired_change(&base, &head, 1.0 - alpha),
                 tolerance,
             );
-            let phase = figure.phase(true);
+            let phase = gate::window_phase(figure);
             let then = median_steal(base_windows.iter().filter(|w| Some(w.phase) == phase));
             let now = median_steal(
                 head_windows
@@ -443,7 +443,7 @@ fn measure_window(
 
 /// A figure's values in the base's and the head's windows. Paired, only
 /// pairs in which both windows measured it count, matched by phase and pair
-/// number (CPU per request is read in both phases): a
+/// number: a
 /// window that answered nothing has no CPU per request, and pairing by
 /// position after dropping it would set windows of different times side by
 /// side. (Its failures are judged with the errors.)
@@ -454,12 +454,9 @@ fn figures(
     paired: bool,
 ) -> (Vec<f64>, Vec<f64>) {
     if !paired {
-        // Unpaired, a figure read in both phases would mix two levels (CPU
-        // per request saturated and not): its own phase's windows only.
-        let own = |w: &&Window| Some(w.phase) == figure.phase(true);
-        let base = (base.iter().filter(own)).filter_map(|w| w.figure(figure));
-        let head = (head.iter().copied().filter(own)).filter_map(|w| w.figure(figure));
-        return (base.collect(), head.collect());
+        let base = base.iter().filter_map(|w| w.figure(figure)).collect();
+        let head = head.iter().filter_map(|w| w.figure(figure)).collect();
+        return (base, head);
     }
     head.iter()
         .filter_map(|h| {

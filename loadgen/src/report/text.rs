@@ -624,7 +624,7 @@ pub fn gate(record: &crate::measure::gate::GateRecord) -> String {
     };
     let _ = writeln!(
         out,
-        "\ngate: {} ({} driver), head against {against}; p99 and CPU at {:.0} req/s; {:.0}% confidence over all figures",
+        "\ngate: {} ({} driver), head against {against}; throughput and CPU per request saturated, p50 and p99 at {:.0} req/s; {:.0}% confidence over all figures",
         record.header.scenario,
         record.driver,
         record.latency_rate,
