@@ -142,7 +142,7 @@ impl Rounds<'_> {
         for (round, entry) in schedule {
             match entry {
                 Entry::Contender(contender) => {
-                    let earlier = earlier_capacity(&self.searches, &contender.label);
+                    let earlier = median_capacity(&self.searches, &contender.label);
                     let found = self.search_contender(runtime, *round, contender, plan, earlier)?;
                     self.searches.push(found);
                 }
@@ -150,7 +150,7 @@ impl Rounds<'_> {
                     let Some(scripts) = self.scripts.clone() else {
                         continue;
                     };
-                    let earlier = earlier_capacity(&self.ceiling_searches, CEILING_LABEL);
+                    let earlier = median_capacity(&self.ceiling_searches, CEILING_LABEL);
                     let found = self.search_ceiling(runtime, *round, &scripts, plan, earlier)?;
                     self.ceiling_searches.push(found);
                 }
@@ -234,10 +234,13 @@ impl Rounds<'_> {
         entries: &[Entry],
         plan: &Plan,
     ) -> anyhow::Result<()> {
-        for entry in entries.iter().filter(|_| !plan.fractions.is_empty()) {
+        if plan.fractions.is_empty() {
+            return Ok(());
+        }
+        for entry in entries {
             let capacity = match entry {
-                Entry::Contender(contender) => earlier_capacity(&self.searches, &contender.label),
-                Entry::Ceiling => earlier_capacity(&self.ceiling_searches, CEILING_LABEL),
+                Entry::Contender(contender) => median_capacity(&self.searches, &contender.label),
+                Entry::Ceiling => median_capacity(&self.ceiling_searches, CEILING_LABEL),
             };
             let label = entry.label();
             let Some(capacity_rps) = capacity else {
@@ -358,7 +361,7 @@ impl Rounds<'_> {
 }
 
 /// The median capacity of an entry's rounds, where a search found one.
-fn earlier_capacity<S>(searches: &[RoundSearch<S>], label: &str) -> Option<f64> {
+fn median_capacity<S>(searches: &[RoundSearch<S>], label: &str) -> Option<f64> {
     let mut found: Vec<f64> = (searches.iter())
         .filter(|search| search.contender == label)
         .filter_map(RoundSearch::capacity)
