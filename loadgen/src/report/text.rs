@@ -512,21 +512,18 @@ fn sweeps(comparison: &Comparison, phase: &CapacityPhase) -> String {
     let mut header = vec!["stack".to_string(), "capacity req/s".to_string()];
     header.extend(phase.fractions.iter().map(|f| format!("{f:.2}x")));
     let mut t = table(&header.iter().map(String::as_str).collect::<Vec<_>>());
+    let row = |who: &str, capacity_rps: f64, steps: Vec<Cell>| {
+        let mut row = vec![Cell::new(who), Cell::new(format!("{capacity_rps:.0}"))];
+        row.extend(steps);
+        row
+    };
     for sweep in &phase.sweeps {
-        let mut row = vec![
-            Cell::new(&sweep.contender),
-            Cell::new(format!("{:.0}", sweep.capacity_rps)),
-        ];
-        row.extend((sweep.steps.iter()).map(|s| cell(&s.step.latency, s.verdict)));
-        t.add_row(row);
+        let steps = (sweep.steps.iter()).map(|s| cell(&s.step.latency, s.verdict));
+        t.add_row(row(&sweep.contender, sweep.capacity_rps, steps.collect()));
     }
     if let Some(sweep) = comparison.ceiling.as_ref().and_then(|c| c.sweep.as_ref()) {
-        let mut row = vec![
-            Cell::new(&sweep.contender),
-            Cell::new(format!("{:.0}", sweep.capacity_rps)),
-        ];
-        row.extend((sweep.steps.iter()).map(|s| cell(&s.record.latency, s.verdict)));
-        t.add_row(row);
+        let steps = (sweep.steps.iter()).map(|s| cell(&s.record.latency, s.verdict));
+        t.add_row(row(&sweep.contender, sweep.capacity_rps, steps.collect()));
     }
     if t.row_count() == 0 {
         return String::new();
