@@ -1,4 +1,6 @@
-# Builds every stack's binary; docker-compose.yml runs the servers from it.
+# Builds every stack's binary and loadgen: docker-compose.yml runs the servers
+# from it, and the pods of `loadgen k8s render` (docs/distributed.md) run
+# loadgen from it. Not exercised by the tests (no Docker engine there).
 FROM rust:1-bookworm AS build
 # Go and lib/pq (go-nethttp) from the OS packages; npm for Bun and Hono.
 RUN apt-get update \

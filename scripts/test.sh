@@ -23,8 +23,9 @@ step() { printf '== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 step "set-up: PostgreSQL, Go, Bun, Chromium, schemathesis (what is missing)"
 bash scripts/setup.sh --tests
-# The fault suite's spec fuzz runs schemathesis (PyPI).
-$quick || bash scripts/fuzz-setup.sh
+# The fault suite's spec fuzz runs schemathesis, and the manifests' test
+# kubernetes-validate (both from PyPI).
+$quick || bash scripts/python-tools.sh
 
 step "cargo fmt --check; the links of README.md and docs/"
 cargo fmt --all --check

@@ -159,6 +159,7 @@ pub mod loadgen_parts {
                 counter: &mut counter,
                 counter_stride: 1,
                 captured: &[],
+                shard: loadgen::scenario::Shard::WHOLE,
             };
             black_box(template).render(out, &mut context);
             written += out.len();

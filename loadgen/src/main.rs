@@ -52,6 +52,17 @@ enum Command {
     /// the boundary by majority, confirmed by a longer step; exit 0 with the
     /// bracket, else a status that says why there is none.
     Capacity(Box<commands::capacity::CapacityArgs>),
+    /// Merge the records of the shards of one split run (`run --shard I/N`),
+    /// from files or from logs (`-`: standard input), into the record of the
+    /// whole run, and judge its thresholds: exit 0, 97 (a shard's generator
+    /// fell behind) or 99 (a threshold failed).
+    Merge(commands::merge::MergeArgs),
+    /// Kubernetes: `k8s render` prints the manifests of a run split across
+    /// generator pods (an Indexed Job), for `kubectl apply -f -`.
+    K8s {
+        #[command(subcommand)]
+        action: commands::k8s::Action,
+    },
     /// Start one stack in the foreground against the managed database, to
     /// try it by hand (e.g. `loadgen serve go-nethttp --reset`, then curl).
     Serve(Box<commands::serve::ServeArgs>),
@@ -111,6 +122,8 @@ fn main() -> ExitCode {
         Command::Capacity(args) => {
             commands::capacity::capacity(&runtime, *args).map(ExitCode::from)
         }
+        Command::Merge(args) => commands::merge::merge(args).map(ExitCode::from),
+        Command::K8s { action } => commands::k8s::run(action).map(ExitCode::from),
         Command::Serve(args) => runtime.block_on(commands::serve::run(*args)),
         Command::Stacks(args) => commands::stacks::run(args),
         Command::Report { file } => commands::saved::rebuild_report(&file),

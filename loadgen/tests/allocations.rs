@@ -121,7 +121,15 @@ fn run(address: std::net::SocketAddr, rate: f64) -> (u64, u64) {
         addresses: vec![address],
         host: address.to_string(),
     };
-    let spec = Arc::new(RunSpec::new(scenario, load, 1, destination, 1));
+    let spec = Arc::new(RunSpec::new(
+        scenario,
+        load,
+        1,
+        destination,
+        1,
+        loadgen::scenario::Shard::WHOLE,
+        None,
+    ));
     let (ticks, received) = mpsc::channel();
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     let outcome = engine::run(spec, ticks);

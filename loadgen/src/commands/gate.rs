@@ -427,6 +427,7 @@ fn measure_window(
 ) -> RunRecord {
     let threads = crate::engine::threads_for(
         load,
+        crate::scenario::Shard::WHOLE,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
     let config = runner::config_of(load, threads, 1, true, tolerance);

@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::engine;
 use crate::measure::record::GeneratorTolerance;
-use crate::scenario::{self, Arrivals, Load, Model, Scenario};
+use crate::scenario::{self, Arrivals, Load, Model, Scenario, Shard};
 
 #[derive(Args, Debug, Clone)]
 pub struct LoadArgs {
@@ -187,13 +187,13 @@ impl LoadArgs {
         Ok((scenario, load))
     }
 
-    /// Worker threads for `load`: as asked [default: all cores], but no
-    /// more than its connections.
-    pub fn threads(&self, load: &Load) -> usize {
+    /// Worker threads for `shard` of `load`: as asked [default: all
+    /// cores], but no more than its connections.
+    pub fn threads(&self, load: &Load, shard: Shard) -> usize {
         let requested = self
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        engine::threads_for(load, requested)
+        engine::threads_for(load, shard, requested)
     }
 }
 

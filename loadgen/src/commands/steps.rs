@@ -254,7 +254,7 @@ impl<'a> Steps<'a> {
         }
         let requested = (self.args.threads)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let threads = crate::engine::threads_for(load, requested);
+        let threads = crate::engine::threads_for(load, crate::scenario::Shard::WHOLE, requested);
         let config = runner::config_of(
             load,
             threads,

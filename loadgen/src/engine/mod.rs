@@ -20,7 +20,7 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 use tokio::time::{sleep_until, Instant};
@@ -36,7 +36,7 @@ use schedule::{Plan, Profile};
 use crate::measure::record::Priority;
 use crate::measure::steps::{new_second_histogram, ErrorKind, StepStats, ThreadStats};
 use crate::scenario::template::RenderContext;
-use crate::scenario::{Flow, Load, Model, Scenario, Step};
+use crate::scenario::{Flow, Load, Model, Scenario, Shard, Step};
 
 /// Time before the clock starts, for the threads to open their connections.
 const CONNECT_AHEAD: Duration = Duration::from_millis(300);
@@ -63,26 +63,33 @@ pub struct RunSpec {
     /// The `Host` header value: the target's authority.
     pub host: String,
     pub seed: u64,
+    /// The part of the run this generator sends: all of it unless split.
+    pub shard: Shard,
     /// When the clock starts (the warm-up's first instant).
     pub start: Instant,
 }
 
 impl RunSpec {
+    /// A run that starts at `start_at` (a shared wall-clock time, which may
+    /// have just passed), or as soon as the connections are open.
     pub fn new(
         scenario: Scenario,
         load: Load,
         threads: usize,
         destination: Destination,
         seed: u64,
+        shard: Shard,
+        start_at: Option<SystemTime>,
     ) -> RunSpec {
         RunSpec {
-            threads: threads_for(&load, threads),
-            start: Instant::now() + CONNECT_AHEAD,
+            threads: threads_for(&load, shard, threads),
+            start: start_at.map_or(Instant::now() + CONNECT_AHEAD, instant_at),
             scenario,
             load,
             addresses: destination.addresses,
             host: destination.host,
             seed,
+            shard,
         }
     }
 
@@ -118,9 +125,19 @@ pub fn connections(load: &Load) -> usize {
     .max(1)
 }
 
-/// The worker threads a load gets: as asked, but no more than its connections.
-pub fn threads_for(load: &Load, requested: usize) -> usize {
-    requested.clamp(1, connections(load))
+/// The worker threads a shard of a load gets: as asked, but no more than
+/// its connections.
+pub fn threads_for(load: &Load, shard: Shard, requested: usize) -> usize {
+    requested.clamp(1, shard.connections(connections(load)).count().max(1))
+}
+
+/// The monotonic clock's instant at the wall-clock time `at`, past or future.
+fn instant_at(at: SystemTime) -> Instant {
+    let (now, wall) = (Instant::now(), SystemTime::now());
+    match at.duration_since(wall) {
+        Ok(ahead) => now + ahead,
+        Err(behind) => now.checked_sub(behind.duration()).unwrap_or(now),
+    }
 }
 
 /// One second of one thread, for the timeline. `second` counts from the
@@ -146,6 +163,8 @@ pub struct Outcome {
     /// How the worker threads were scheduled (the lowest, if the OS gave
     /// them different priorities).
     pub priority: Priority,
+    /// How long after the planned start the last worker thread was running.
+    pub start_lag: Duration,
 }
 
 /// Runs the load described by `spec`, sending a [`Tick`] per thread per second.
@@ -167,11 +186,12 @@ pub fn run(spec: Arc<RunSpec>, ticks: mpsc::Sender<Tick>) -> Outcome {
     let mut stats = ThreadStats::new(spec.scenario.steps().count());
     let mut thread_cpu = Vec::new();
     let mut priority = Priority::Realtime;
+    let mut start_lag = Duration::ZERO;
     for handle in handles {
-        let ((thread_stats, cpu), thread_priority) =
-            handle.join().expect("a worker thread panicked");
-        stats.merge(&thread_stats);
-        thread_cpu.push(cpu);
+        let (ran, thread_priority) = handle.join().expect("a worker thread panicked");
+        stats.merge(&ran.stats);
+        thread_cpu.push(ran.cpu_seconds);
+        start_lag = start_lag.max(ran.start_lag);
         priority = priority.lower(thread_priority);
     }
     Outcome {
@@ -179,7 +199,16 @@ pub fn run(spec: Arc<RunSpec>, ticks: mpsc::Sender<Tick>) -> Outcome {
         thread_cpu,
         wall: Instant::now().saturating_duration_since(spec.start),
         priority,
+        start_lag,
     }
+}
+
+/// What one worker thread hands over at the end.
+struct ThreadRun {
+    stats: ThreadStats,
+    cpu_seconds: f64,
+    /// How long after the planned start it woke up.
+    start_lag: Duration,
 }
 
 fn thread_cpu_seconds() -> f64 {
@@ -334,7 +363,7 @@ struct Handoff {
     ready: Instant,
 }
 
-fn run_thread(spec: Arc<RunSpec>, thread: usize, ticks: mpsc::Sender<Tick>) -> (ThreadStats, f64) {
+fn run_thread(spec: Arc<RunSpec>, thread: usize, ticks: mpsc::Sender<Tick>) -> ThreadRun {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -354,12 +383,17 @@ fn run_thread(spec: Arc<RunSpec>, thread: usize, ticks: mpsc::Sender<Tick>) -> (
     });
     let local = tokio::task::LocalSet::new();
     let total = connections(&worker.spec.load);
-    let threads = worker.spec.threads;
-    // Connection `i` of the run belongs to thread `i % threads`; a thread's
-    // share of the rate follows its share of the connections.
-    let mine: Vec<usize> = (thread..total).step_by(threads).collect();
+    let (threads, shard) = (worker.spec.threads, worker.spec.shard);
+    // The shard's connections are dealt out to its threads in turn. Each
+    // connection keeps its index in the whole run, which seeds its
+    // randomness and spaces its counter, so no two shards repeat them.
+    let mine: Vec<usize> = shard
+        .connections(total)
+        .skip(thread)
+        .step_by(threads)
+        .collect();
     let open = matches!(worker.spec.load.model, Model::Open { .. });
-    local.block_on(&runtime, async {
+    let start_lag = local.block_on(&runtime, async {
         let mut tasks = Vec::new();
         for &index in &mine {
             let slot = open.then(|| Rc::new(Slot::default()));
@@ -371,19 +405,13 @@ fn run_thread(spec: Arc<RunSpec>, thread: usize, ticks: mpsc::Sender<Tick>) -> (
             )));
         }
         if open {
-            let share = mine.len() as f64 / total as f64;
-            tasks.push(tokio::task::spawn_local(pacer(
-                Rc::clone(&worker),
-                Plan::new(
-                    &worker.spec.load,
-                    share,
-                    thread as f64 / threads as f64,
-                    // The pacers' seeds differ from every connection's.
-                    !(worker.spec.seed ^ (thread as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-                ),
-            )));
+            let spec = &worker.spec;
+            let plan = Plan::of_thread(&spec.load, shard, thread, threads, spec.seed);
+            tasks.push(tokio::task::spawn_local(pacer(Rc::clone(&worker), plan)));
         }
         let ticker = tokio::task::spawn_local(ticker(Rc::clone(&worker), ticks.clone()));
+        sleep_until(worker.spec.start).await;
+        let start_lag = Instant::now().saturating_duration_since(worker.spec.start);
         for task in tasks {
             task.await.expect("a worker task panicked");
         }
@@ -395,9 +423,13 @@ fn run_thread(spec: Arc<RunSpec>, thread: usize, ticks: mpsc::Sender<Tick>) -> (
             worker.in_flight.get(),
         );
         let _ = ticks.send(last);
+        start_lag
     });
-    let stats = worker.stats.replace(ThreadStats::new(0));
-    (stats, thread_cpu_seconds() - cpu_before)
+    ThreadRun {
+        stats: worker.stats.replace(ThreadStats::new(0)),
+        cpu_seconds: thread_cpu_seconds() - cpu_before,
+        start_lag,
+    }
 }
 
 impl Tick {
@@ -535,7 +567,7 @@ impl Client {
     }
 
     /// Writes the request of `step` into `self.request`.
-    fn prepare(&mut self, step: &Step, host: &str) {
+    fn prepare(&mut self, step: &Step, host: &str, shard: Shard) {
         let Client {
             rng,
             counter,
@@ -550,6 +582,7 @@ impl Client {
             counter,
             counter_stride: *counter_stride,
             captured: &cursor.captured,
+            shard,
         };
         request.clear();
         request.extend_from_slice(step.method.as_bytes());
@@ -648,9 +681,11 @@ async fn connection_task(worker: Rc<Worker>, index: usize, total: usize, slot: O
     client.pick_flow(flows);
     let closed_profile =
         matches!(spec.load.model, Model::Closed { .. }).then(|| Profile::for_load(&spec.load));
-    // Open the connection before the clock starts, as wrk does; a failure
-    // (or a connect still pending at the start) is retried, and counted,
-    // with the first request.
+    // Open the connection before the clock starts, as wrk does, but not
+    // long before (a shard may wait minutes for a shared start, and servers
+    // close idle connections); a failure (or a connect still pending at the
+    // start) is retried, and counted, with the first request.
+    sleep_until(spec.start.checked_sub(CONNECT_AHEAD).unwrap_or(spec.start)).await;
     let _ = tokio::time::timeout_at(spec.start, client.connect(&spec.addresses)).await;
     sleep_until(spec.start).await;
     loop {
@@ -759,7 +794,7 @@ async fn wait_for_plan(worker: &Worker, slot: &Rc<Slot>, client: &mut Client) ->
 /// (counted from the planned send time) and the run's hard stop.
 async fn exchange(worker: &Worker, client: &mut Client, step: &Step, planned: Instant) -> Exchange {
     let spec = &worker.spec;
-    client.prepare(step, &spec.host);
+    client.prepare(step, &spec.host, spec.shard);
     let timeout_at = planned + spec.load.timeout;
     // The run's hard stop, when it comes first, leaves the request unanswered.
     let deadline = timeout_at.min(worker.hard_stop);

@@ -5,7 +5,7 @@
 //! timer happened to fire: tokio's timers tick in milliseconds, and latency
 //! is measured from the plan.
 
-use crate::scenario::{Arrivals, Load, Model, Stage};
+use crate::scenario::{Arrivals, Load, Model, Shard, Stage};
 
 /// A piecewise-linear function of time: constant, or the ramps of stages.
 #[derive(Debug, Clone)]
@@ -39,16 +39,6 @@ impl Profile {
             from = stage.target;
         }
         Profile { segments }
-    }
-
-    pub fn scaled(&self, factor: f64) -> Profile {
-        Profile {
-            segments: self
-                .segments
-                .iter()
-                .map(|&(s, d, a, b)| (s, d, a * factor, b * factor))
-                .collect(),
-        }
     }
 
     /// The value at `t` seconds.
@@ -88,17 +78,19 @@ impl Profile {
     }
 }
 
-/// The open model's plan for one worker thread, handed out one planned
-/// request at a time: its share of the rate (its share of the connections).
-/// Evenly spaced requests are shifted by a fraction of an interval so the
-/// threads interleave; Poisson arrivals are independent per thread, and
-/// together again a Poisson process at the whole rate.
+/// The open model's plan, handed out one planned request at a time to a
+/// worker thread. The run has one global sequence of arrivals j = 0, 1, 2,
+/// ...: evenly spaced at the rate (wrk2's way), or a Poisson process drawn
+/// from the run's seed. A thread takes the arrivals j with j mod `stride` =
+/// `first`: with a stride of shards x threads, the threads of every shard
+/// together send exactly the plan of one generator, whatever the split.
 #[derive(Debug, Clone)]
 pub struct Plan {
     rate: Profile,
-    /// Where the next request falls on the rate's integral: the requests
-    /// planned before it, counted continuously.
-    next: f64,
+    /// Where the next arrival of this plan falls on the rate's integral:
+    /// the requests planned before it, counted continuously.
+    position: f64,
+    stride: u64,
     spacing: Spacing,
 }
 
@@ -122,27 +114,52 @@ impl Spacing {
 }
 
 impl Plan {
-    /// `phase` (a fraction of an interval) shifts evenly spaced requests;
-    /// `seed` draws Poisson arrivals.
-    pub fn new(load: &Load, share: f64, phase: f64, seed: u64) -> Plan {
+    /// The arrivals `first`, `first + stride`, ... of the run's sequence;
+    /// `seed` draws Poisson arrivals (the same in every thread and shard).
+    pub fn new(load: &Load, first: u64, stride: u64, seed: u64) -> Plan {
         let arrivals = match load.model {
             Model::Open { arrivals, .. } => arrivals,
             Model::Closed { .. } => Arrivals::Uniform,
         };
-        let mut spacing = match arrivals {
+        let spacing = match arrivals {
             Arrivals::Uniform => Spacing::Even,
             Arrivals::Poisson => Spacing::Poisson(fastrand::Rng::with_seed(seed)),
         };
-        let next = match spacing {
-            Spacing::Even => phase,
-            // Memoryless: the first arrival is a whole gap after the start.
-            Spacing::Poisson(_) => spacing.gap(),
-        };
-        Plan {
-            rate: Profile::for_load(load).scaled(share),
-            next,
+        let mut plan = Plan {
+            rate: Profile::for_load(load),
+            position: 0.0,
+            stride: stride.max(1),
             spacing,
+        };
+        // Memoryless: the first Poisson arrival is a whole gap after the start.
+        if let Spacing::Poisson(_) = plan.spacing {
+            plan.position = plan.spacing.gap();
         }
+        plan.advance(first);
+        plan
+    }
+
+    /// Moves `count` arrivals on. Every gap is drawn and added one at a
+    /// time, as an unsplit run adds them, so that the positions are the
+    /// same numbers to the last bit.
+    fn advance(&mut self, count: u64) {
+        for _ in 0..count {
+            self.position += self.spacing.gap();
+        }
+    }
+
+    /// The plan of worker `thread` of `threads` in `shard`: of the run's
+    /// arrivals, the shard takes every `count`-th from its index, and each
+    /// of its threads every `threads`-th of those, all drawn from one seed.
+    pub fn of_thread(load: &Load, shard: Shard, thread: usize, threads: usize, seed: u64) -> Plan {
+        let (index, count) = (u64::from(shard.index), u64::from(shard.count));
+        // The plan's seed differs from every connection's (`seed ^ ...`).
+        Plan::new(
+            load,
+            index + count * thread as u64,
+            count * threads as u64,
+            !seed,
+        )
     }
 }
 
@@ -152,8 +169,8 @@ impl Iterator for Plan {
     type Item = f64;
 
     fn next(&mut self) -> Option<f64> {
-        let at = self.rate.time_of(self.next)?;
-        self.next += self.spacing.gap();
+        let at = self.rate.time_of(self.position)?;
+        self.advance(self.stride);
         Some(at)
     }
 }
@@ -180,9 +197,7 @@ mod tests {
     #[test]
     fn constant_rate_plans_evenly() {
         let load = open(1000.0, 1, Arrivals::Uniform);
-        let mut all: Vec<f64> = (0..2)
-            .flat_map(|t| Plan::new(&load, 0.5, t as f64 / 2.0, 7))
-            .collect();
+        let mut all: Vec<f64> = (0..2).flat_map(|t| Plan::new(&load, t, 2, 7)).collect();
         all.sort_by(f64::total_cmp);
         assert_eq!(all.len(), 1000);
         for pair in all.windows(2) {
@@ -198,9 +213,7 @@ mod tests {
     fn poisson_arrivals_have_the_rate_and_exponential_gaps() {
         let load = open(1000.0, 100, Arrivals::Poisson);
         let plan = |seed: u64| -> Vec<f64> {
-            let mut all: Vec<f64> = (0..2)
-                .flat_map(|t| Plan::new(&load, 0.5, 0.0, seed + t))
-                .collect();
+            let mut all: Vec<f64> = (0..2).flat_map(|t| Plan::new(&load, t, 2, seed)).collect();
             all.sort_by(f64::total_cmp);
             all
         };
@@ -218,6 +231,71 @@ mod tests {
         assert!((under - (1.0 - (-1.0f64).exp())).abs() < 0.01, "{under}");
         assert_eq!(plan(1), all);
         assert_ne!(plan(3)[..10], all[..10]);
+    }
+
+    fn shard_load(rate: f64, millis: u64, poisson: bool, ramp: bool) -> Load {
+        let arrivals = if poisson {
+            Arrivals::Poisson
+        } else {
+            Arrivals::Uniform
+        };
+        let mut load = open(rate, 0, arrivals);
+        load.duration = Duration::from_millis(millis);
+        if ramp {
+            load.stages = Some(vec![
+                Stage {
+                    duration: Duration::from_millis(millis / 2),
+                    target: rate,
+                },
+                Stage {
+                    duration: Duration::from_millis(millis - millis / 2),
+                    target: rate / 3.0,
+                },
+            ]);
+        }
+        load
+    }
+
+    proptest::proptest! {
+        // Each case plans up to 8,000 arrivals, up to 24 times over (in a debug build).
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// The shards' threads together plan exactly the arrivals of one
+        /// generator with one thread, to the last bit, and the shards'
+        /// shares of them (and of the connections) differ by one at most.
+        #[test]
+        fn shards_together_plan_the_unsplit_run(
+            rate in 1.0f64..4000.0,
+            millis in 1u64..2000,
+            poisson: bool,
+            ramp: bool,
+            shards in 1u32..9,
+            threads in 1usize..4,
+            seed: u64,
+            connections in 1usize..100,
+        ) {
+            let load = shard_load(rate, millis, poisson, ramp);
+            let whole: Vec<f64> = Plan::of_thread(&load, Shard::WHOLE, 0, 1, seed).collect();
+            let per_shard: Vec<Vec<f64>> = (0..shards)
+                .map(|index| {
+                    let shard = Shard { index, count: shards };
+                    (0..threads)
+                        .flat_map(|thread| Plan::of_thread(&load, shard, thread, threads, seed))
+                        .collect()
+                })
+                .collect();
+            let mut union: Vec<f64> = per_shard.concat();
+            union.sort_by(f64::total_cmp);
+            proptest::prop_assert_eq!(&union, &whole);
+            let sizes: Vec<usize> = per_shard.iter().map(Vec::len).collect();
+            let spread = sizes.iter().max().unwrap() - sizes.iter().min().unwrap();
+            proptest::prop_assert!(spread <= 1, "arrivals per shard {:?}", sizes);
+            let opened: Vec<usize> = (0..shards)
+                .map(|index| Shard { index, count: shards }.connections(connections).count())
+                .collect();
+            proptest::prop_assert_eq!(opened.iter().sum::<usize>(), connections);
+            proptest::prop_assert!(opened.iter().max().unwrap() - opened.iter().min().unwrap() <= 1, "{:?}", opened);
+        }
     }
 
     #[test]

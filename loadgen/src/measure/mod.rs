@@ -5,6 +5,7 @@
 pub mod capacity;
 pub mod comparison;
 pub mod figure;
+pub mod frame;
 pub mod gate;
 pub mod paired;
 pub mod record;

@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use hdrhistogram::Histogram;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::steps::{decode_histogram, encode_histogram, ErrorKind, StepStats};
 use crate::scenario::threshold::LatencyStat;
-use crate::scenario::Arrivals;
+use crate::scenario::{Arrivals, Shard};
 
 pub const SCHEMA: &str = "stackbench.run/4";
 
@@ -79,19 +79,24 @@ pub fn save<T: Serialize>(record: &T, path: &Path) -> anyhow::Result<()> {
 /// is checked before the rest, so an older record is refused for its
 /// version rather than for a field it lacks.
 pub fn read<T: DeserializeOwned>(path: &Path, schema: &str, what: &str) -> anyhow::Result<T> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not JSON, so not {what}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    from_json(&bytes, schema, what).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// A record of `schema` from its JSON, the schema checked first as [`read`] does.
+pub fn from_json<T: DeserializeOwned>(json: &[u8], schema: &str, what: &str) -> Result<T, String> {
+    let json: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| format!("not JSON ({e}), so not {what}"))?;
     match json.get("schema").and_then(|s| s.as_str()) {
         Some(found) if found == schema => {}
-        Some(found) => bail!(
-            "{} has schema {found:?}; this loadgen reads {schema:?} ({what})",
-            path.display()
-        ),
-        None => bail!("{} has no schema: it is not {what}", path.display()),
+        Some(found) => {
+            return Err(format!(
+                "schema {found:?}; this loadgen reads {schema:?} ({what})"
+            ))
+        }
+        None => return Err(format!("no schema: it is not {what}")),
     }
-    serde_json::from_value(json).with_context(|| format!("{} is not {what}", path.display()))
+    serde_json::from_value(json).map_err(|e| format!("not {what}: {e}"))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,6 +104,9 @@ pub struct RunRecord {
     #[serde(flatten)]
     pub header: Header,
     pub scenario_file: String,
+    /// The SHA-256 of the scenario's text (absent in older records).
+    #[serde(default)]
+    pub scenario_sha256: String,
     pub config: RunConfig,
     pub target: Identity,
     /// Seconds of the counted part of the run.
@@ -126,6 +134,47 @@ pub struct RunRecord {
     #[serde(default)]
     pub steal_percent: Option<f64>,
     pub thresholds: Vec<ThresholdResult>,
+    /// A record `loadgen merge` made of the shards of one run: each shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Merged>,
+}
+
+/// A run split across generators (`loadgen run --shard I/N`): which part
+/// this generator sent, from when. Every shard of one run has the same
+/// load, seed, start and thresholds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShardPlan {
+    #[serde(flatten)]
+    pub shard: Shard,
+    /// The shared start (the warm-up's first instant).
+    pub start_at: chrono::DateTime<chrono::Utc>,
+    /// The thresholds `loadgen merge` judges on the merged figures (a
+    /// shard's own figures are a part of the run, and judge nothing).
+    pub thresholds: Vec<String>,
+}
+
+/// What a merged record says of the shards it was made of.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Merged {
+    /// The shared start.
+    pub start_at: chrono::DateTime<chrono::Utc>,
+    /// Between the first and the last shard to start sending, each by its
+    /// own clock, microseconds.
+    pub start_skew_us: u64,
+    pub shards: Vec<MergedShard>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MergedShard {
+    pub index: u32,
+    /// Where its record came from: a file, or a line of a log.
+    pub origin: String,
+    pub hostname: String,
+    /// How long after the shared start it began sending, by its clock.
+    pub start_lag_us: u64,
+    /// Its counted requests.
+    pub requests: u64,
+    pub validity: Validity,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -149,6 +198,9 @@ pub struct RunConfig {
     pub reset: bool,
     /// How far behind the generator may fall before the run is invalid.
     pub generator_tolerance: GeneratorTolerance,
+    /// The part of a split run this generator sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardPlan>,
 }
 
 /// A run is invalid when more than `share` of its requests went out more
@@ -230,6 +282,10 @@ pub struct Second {
     /// Of the requests that ended in this second, from their plan.
     pub p50_us: u64,
     pub p99_us: u64,
+    /// Their latencies (2 significant digits), so that the seconds of
+    /// several shards add up exactly (absent in older records).
+    #[serde(default)]
+    pub latency_histogram: String,
 }
 
 /// Microseconds.
@@ -302,6 +358,11 @@ pub struct OpenModel {
     /// Planned requests never sent: every connection (`max_inflight`) was
     /// busy until the end. They are in the figures as `unanswered`.
     pub unsent: u64,
+    /// Both lateness histograms whole, for merging (absent in older records).
+    #[serde(default)]
+    pub lateness_histogram: String,
+    #[serde(default)]
+    pub own_lateness_histogram: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -315,6 +376,9 @@ pub struct Generator {
     /// they could be, ahead of the server and PostgreSQL (the lowest any
     /// thread got, if they differ).
     pub priority: Priority,
+    /// How long after the planned start the last worker thread began.
+    #[serde(default)]
+    pub start_lag_us: u64,
     pub warnings: Vec<String>,
 }
 
@@ -413,6 +477,20 @@ impl Tally {
 
     pub fn histogram(&self) -> Result<Histogram<u64>, String> {
         decode_histogram(&self.latency_histogram)
+    }
+
+    /// The figures it was made from, back: [`Tally::of`] of them gives it again.
+    pub fn stats(&self) -> Result<StepStats, String> {
+        let mut stats = StepStats {
+            latency: decode_histogram(&self.latency_histogram)?,
+            service: decode_histogram(&self.service_time_histogram)?,
+            statuses: self.statuses.clone(),
+            ..StepStats::default()
+        };
+        for (kind, count) in &self.errors {
+            stats.errors[*kind as usize] = *count;
+        }
+        Ok(stats)
     }
 }
 

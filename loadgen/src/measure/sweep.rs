@@ -161,6 +161,7 @@ mod tests {
             in_flight: 900,
             p50_us: 900_000,
             p99_us: 900_000,
+            latency_histogram: String::new(),
         };
         let measured = seconds
             .iter()

@@ -213,6 +213,7 @@ fn run_notes(record: &RunRecord) -> String {
             "machine: the hypervisor took {steal:.1}% of its CPU time over the measured window (steal)"
         );
     }
+    out += &split_notes(record);
     for warning in &record.generator.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }
@@ -232,6 +233,48 @@ fn run_notes(record: &RunRecord) -> String {
             "threshold {verdict}: {} (observed {})",
             threshold.threshold, threshold.observed
         );
+    }
+    out
+}
+
+/// What a shard's record, or a merged one, says of the split run.
+fn split_notes(record: &RunRecord) -> String {
+    let mut out = String::new();
+    if let Some(plan) = &record.config.shard {
+        let _ = writeln!(
+            out,
+            "shard {} of a split run from {} (began {} after it): `loadgen merge` makes the shards' \
+             records one and judges the run's thresholds",
+            plan.shard,
+            plan.start_at.to_rfc3339(),
+            format_us(record.generator.start_lag_us as f64)
+        );
+    }
+    if let Some(merged) = &record.merged {
+        let _ = writeln!(
+            out,
+            "merged from {} shards that started at {}: start skew {} (each by its own clock)",
+            merged.shards.len(),
+            merged.start_at.to_rfc3339(),
+            format_us(merged.start_skew_us as f64)
+        );
+        for shard in &merged.shards {
+            let _ = writeln!(
+                out,
+                "  shard {}/{}: {} requests, began {} after the start, on {} ({}){}",
+                shard.index,
+                merged.shards.len(),
+                shard.requests,
+                format_us(shard.start_lag_us as f64),
+                shard.hostname,
+                shard.origin,
+                if shard.validity.valid {
+                    ""
+                } else {
+                    ", INVALID"
+                }
+            );
+        }
     }
     out
 }

@@ -8,6 +8,7 @@ use std::sync::{mpsc, Arc};
 
 use tokio::time::Instant;
 
+pub mod merge;
 pub mod pgbench;
 
 use crate::engine::{self, Destination, RunSpec, Tick};
@@ -15,8 +16,8 @@ use crate::measure::record::{
     self, Endpoint, Generator, GeneratorTolerance, Identity, OpenModel, ProcessUsage, RunConfig,
     RunRecord, Second, Tally, Validity,
 };
-use crate::measure::steps::{ErrorKind, StepStats, ThreadStats};
-use crate::scenario::{Load, Model, Scenario};
+use crate::measure::steps::{encode_histogram, ErrorKind, StepStats, ThreadStats};
+use crate::scenario::{Load, Model, Scenario, Shard};
 use crate::server;
 use crate::units::format_us;
 
@@ -72,6 +73,7 @@ pub fn config_of(
         seed,
         reset,
         generator_tolerance,
+        shard: None,
     }
 }
 
@@ -96,12 +98,18 @@ pub fn measure(
     server_pid: Option<u32>,
     progress: Progress,
 ) -> RunRecord {
+    let (shard, start_at) = match &config.shard {
+        Some(plan) => (plan.shard, Some(plan.start_at.into())),
+        None => (Shard::WHOLE, None),
+    };
     let spec = Arc::new(RunSpec::new(
         scenario.clone(),
         load.clone(),
         config.threads,
         destination,
         config.seed,
+        shard,
+        start_at,
     ));
     let header = record::Header::now(record::SCHEMA, &scenario.name);
     let usage = read_usage_over_window(server_pid, &spec);
@@ -114,41 +122,29 @@ pub fn measure(
 
     let seconds = load.measured().as_secs_f64();
     let stats = &outcome.stats;
-    let (total, endpoints) = tallies(scenario, stats, seconds);
-    let mut warnings = Vec::new();
+    let labels: Vec<&str> = scenario.steps().map(|step| step.label.as_str()).collect();
+    let Figures {
+        total,
+        endpoints,
+        open_model,
+        warnings,
+    } = figures(&labels, stats, &config, seconds, spec.grace());
     let mut invalid = Vec::new();
     let thread_cpu_percent = thread_cpu_percent(&outcome, &mut invalid);
-    let open_model = match load.model {
-        Model::Open { max_inflight, .. } => {
-            let tolerance = config.generator_tolerance;
-            let open = open_model(
-                stats,
-                &total,
-                seconds,
-                max_inflight,
-                tolerance,
-                &mut warnings,
-            );
-            invalid.extend(fell_behind(&open, stats, tolerance, usage.steal_percent));
-            Some(open)
-        }
-        Model::Closed { .. } => None,
-    };
-    let unanswered = (total.errors.get(&ErrorKind::Unanswered))
-        .copied()
-        .unwrap_or(0);
-    if unanswered > 0 {
-        warnings.push(format!(
-            "{unanswered} requests were not answered by the end of the run (and {:.1} s of grace): \
-             they count as errors, with their wait so far as latency",
-            spec.grace().as_secs_f64()
-        ));
+    if let Some(open) = &open_model {
+        let tolerance = config.generator_tolerance;
+        invalid.extend(fell_behind(open, stats, tolerance, usage.steal_percent));
     }
-    let sent = total.requests - stats.never_sent.requests() + stats.warmup_requests;
-    let cpu_us_per_request = 1e6 * outcome.thread_cpu.iter().sum::<f64>() / sent.max(1) as f64;
+    let sent = sent(
+        total.requests,
+        stats.never_sent.requests(),
+        stats.warmup_requests,
+    );
+    let cpu_us_per_request = 1e6 * outcome.thread_cpu.iter().sum::<f64>() / sent as f64;
     RunRecord {
         header,
         scenario_file: scenario.source.clone(),
+        scenario_sha256: scenario.sha256.clone(),
         config,
         target,
         measured_seconds: seconds,
@@ -160,6 +156,7 @@ pub fn measure(
             thread_cpu_percent,
             cpu_us_per_request,
             priority: outcome.priority,
+            start_lag_us: outcome.start_lag.as_micros() as u64,
             warnings,
         },
         validity: Validity::of(invalid),
@@ -170,6 +167,68 @@ pub fn measure(
         server_usage: usage.server,
         steal_percent: usage.steal_percent,
         thresholds: Vec::new(),
+        merged: None,
+    }
+}
+
+/// Requests the generator sent, warm-up included, of `requests` counted
+/// (`unsent` of which never went out): at least one, to divide by.
+fn sent(requests: u64, unsent: u64, warmup_requests: u64) -> u64 {
+    (requests + warmup_requests).saturating_sub(unsent).max(1)
+}
+
+/// What a run's statistics say: each endpoint's tally and the total, how
+/// the open model kept its schedule, and what the reader should know.
+struct Figures {
+    total: Tally,
+    endpoints: Vec<Endpoint>,
+    open_model: Option<OpenModel>,
+    warnings: Vec<String>,
+}
+
+/// The figures of `stats`, whose steps are labelled `labels`, over a
+/// measured window of `seconds` and a grace period of `grace`.
+fn figures(
+    labels: &[&str],
+    stats: &ThreadStats,
+    config: &RunConfig,
+    seconds: f64,
+    grace: std::time::Duration,
+) -> Figures {
+    let (total, endpoints) = tallies(labels, stats, seconds);
+    let mut warnings = Vec::new();
+    let open_model = config.max_inflight.map(|max_inflight| {
+        // A shard has its share of the run's connections.
+        let shard = config
+            .shard
+            .as_ref()
+            .map_or(Shard::WHOLE, |plan| plan.shard);
+        let connections = shard.connections(max_inflight as usize).count() as u32;
+        let tolerance = config.generator_tolerance;
+        open_model(
+            stats,
+            &total,
+            seconds,
+            connections,
+            tolerance,
+            &mut warnings,
+        )
+    });
+    let unanswered = (total.errors.get(&ErrorKind::Unanswered))
+        .copied()
+        .unwrap_or(0);
+    if unanswered > 0 {
+        warnings.push(format!(
+            "{unanswered} requests were not answered by the end of the run (and {:.1} s of grace): \
+             they count as errors, with their wait so far as latency",
+            grace.as_secs_f64()
+        ));
+    }
+    Figures {
+        total,
+        endpoints,
+        open_model,
+        warnings,
     }
 }
 
@@ -225,17 +284,16 @@ fn machine_cpu_ticks() -> Option<(u64, u64)> {
 /// cause when the generator fell behind.
 const STEAL_NOTED_PERCENT: f64 = 5.0;
 
-/// The total and each endpoint's tally; open-model requests that never
-/// went out get a row of their own.
-fn tallies(scenario: &Scenario, stats: &ThreadStats, seconds: f64) -> (Tally, Vec<Endpoint>) {
+/// The total and each endpoint's tally (step `i` labelled `labels[i]`);
+/// open-model requests that never went out get a row of their own.
+fn tallies(labels: &[&str], stats: &ThreadStats, seconds: f64) -> (Tally, Vec<Endpoint>) {
     let mut total = StepStats::default();
-    let mut endpoints: Vec<Endpoint> = scenario
-        .steps()
-        .map(|step| {
-            total.merge(&stats.steps[step.id]);
+    let mut endpoints: Vec<Endpoint> = (labels.iter().zip(&stats.steps))
+        .map(|(label, step)| {
+            total.merge(step);
             Endpoint {
-                name: step.label.clone(),
-                figures: Tally::of(&stats.steps[step.id], seconds),
+                name: label.to_string(),
+                figures: Tally::of(step, seconds),
             }
         })
         .collect();
@@ -350,6 +408,8 @@ fn open_model(
         own_lateness_p99_us: own.value_at_quantile(0.99),
         own_lateness_max_us: own.max(),
         unsent,
+        lateness_histogram: encode_histogram(late),
+        own_lateness_histogram: encode_histogram(own),
     }
 }
 
@@ -412,6 +472,7 @@ fn follow(ticks: mpsc::Receiver<Tick>, spec: &RunSpec, progress: Progress) -> Ve
             in_flight: tick.in_flight,
             p50_us: tick.latency.value_at_quantile(0.5),
             p99_us: tick.latency.value_at_quantile(0.99),
+            latency_histogram: encode_histogram(&tick.latency),
         };
         let phase = if second.warmup { " (warm-up)" } else { "" };
         let rate = match target_rate {

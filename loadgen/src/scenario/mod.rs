@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context;
 use serde::Deserialize;
+use sha2::Digest;
 use toml::Spanned;
 
 pub use crate::units::parse_duration;
@@ -239,6 +241,9 @@ pub struct Scenario {
     pub name: String,
     /// The file it was read from, or `embedded:<name>` for a shipped one.
     pub source: String,
+    /// The SHA-256 of its text, in hex: two runs with the same hash ran the
+    /// same scenario, wherever its file was (`loadgen merge` checks it).
+    pub sha256: String,
     pub dataset: Dataset,
     pub load: Load,
     pub thresholds: Vec<Threshold>,
@@ -249,6 +254,82 @@ impl Scenario {
     /// Every step of every flow, in `id` order.
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
         self.flows.iter().flat_map(|flow| flow.steps.iter())
+    }
+
+    /// Checks that every `partition(a, b)` of its templates leaves `shard`
+    /// at least one value.
+    pub fn check_shard(&self, shard: Shard) -> Result<(), String> {
+        for step in self.steps() {
+            let templates = std::iter::once(&step.path).chain(&step.body);
+            for (low, high) in templates.flat_map(Template::partitions) {
+                if shard.part(low, high).is_none() {
+                    return Err(format!(
+                        "step `{}`: partition({low}, {high}) has fewer values than the {} shards",
+                        step.label, shard.count
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One of `count` generators that together send one run's load (`loadgen
+/// run --shard I/N`). Shard `index` sends the open model's planned requests
+/// j with j mod count = index, and opens the connections i with i mod count
+/// = index: the shards together send exactly what one generator would, and
+/// their sizes differ by one at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// A run that is not split.
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Which of a run's connections `0..total` this shard opens.
+    pub fn connections(self, total: usize) -> impl Iterator<Item = usize> {
+        (self.index as usize..total).step_by(self.count as usize)
+    }
+
+    /// This shard's part of the integers `low..=high`: the range cut into
+    /// `count` runs of consecutive values whose lengths differ by one at
+    /// most, or `None` when its part is empty.
+    pub fn part(self, low: i64, high: i64) -> Option<(i64, i64)> {
+        let length = i128::from(high) - i128::from(low) + 1;
+        let (index, count) = (i128::from(self.index), i128::from(self.count));
+        let from = i128::from(low) + length * index / count;
+        let to = i128::from(low) + length * (index + 1) / count - 1;
+        // Both lie within low..=high, so they fit an i64.
+        (from <= to).then_some((from as i64, to as i64))
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `I/N`: shard I (from 0) of N.
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let wrong = || {
+            format!("{text:?} is not a shard: write I/N, shard I (counted from 0) of N, e.g. 0/4")
+        };
+        let (index, count) = text.split_once('/').ok_or_else(wrong)?;
+        let index: u32 = index.trim().parse().map_err(|_| wrong())?;
+        let count: u32 = count.trim().parse().map_err(|_| wrong())?;
+        if count == 0 || index >= count {
+            return Err(format!(
+                "shard {index}/{count}: the index must be below the count, from 0"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
     }
 }
 
@@ -269,17 +350,24 @@ include!(concat!(env!("OUT_DIR"), "/scenarios.rs"));
 /// in the working directory, else the shipped scenario of that name, which is
 /// embedded in the binary so that an installed loadgen needs no checkout.
 pub fn find(name: &str) -> anyhow::Result<Scenario> {
-    let direct = Path::new(name);
-    if direct.is_file() {
-        return Ok(load(direct)?);
-    }
+    let (text, source) = find_text(name)?;
+    Ok(parse(&text, &source)?)
+}
+
+/// The text of the scenario `name` names, as [`find`] looks for it, and
+/// where it was found (a path, or `embedded:<name>`).
+pub fn find_text(name: &str) -> anyhow::Result<(String, String)> {
     let stem = name.strip_suffix(".toml").unwrap_or(name);
     let local = Path::new("scenarios").join(format!("{stem}.toml"));
-    if local.is_file() {
-        return Ok(load(&local)?);
+    for path in [Path::new(name), &local] {
+        if path.is_file() {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the scenario {}", path.display()))?;
+            return Ok((text, path.display().to_string()));
+        }
     }
     match SHIPPED.iter().find(|(shipped, _)| *shipped == stem) {
-        Some((shipped, text)) => Ok(parse(text, &format!("embedded:{shipped}"))?),
+        Some((shipped, text)) => Ok((text.to_string(), format!("embedded:{shipped}"))),
         None => {
             let shipped: Vec<&str> = SHIPPED.iter().map(|(shipped, _)| *shipped).collect();
             anyhow::bail!(
@@ -288,15 +376,6 @@ pub fn find(name: &str) -> anyhow::Result<Scenario> {
             )
         }
     }
-}
-
-pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        file: path.display().to_string(),
-        line: 0,
-        message: e.to_string(),
-    })?;
-    parse(&text, &path.display().to_string())
 }
 
 /// Parses a scenario's text; `source` (a path, or `embedded:<name>`) names it
@@ -324,6 +403,7 @@ pub fn parse(text: &str, source: &str) -> Result<Scenario, ScenarioError> {
     Ok(Scenario {
         name: file.name,
         source: source.to_string(),
+        sha256: format!("{:x}", sha2::Sha256::digest(text.as_bytes())),
         dataset: Dataset {
             users: file.dataset.users,
             products: file.dataset.products,

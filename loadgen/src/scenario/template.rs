@@ -5,12 +5,19 @@
 //! Placeholders:
 //! - `random(a, b)`: a random integer in `a..=b`;
 //! - `choice(x, y, ...)`: one of the listed numbers or quoted strings;
-//! - `counter`: a number unique within the run (for unique usernames);
+//! - `counter`: a number unique within the run (for unique usernames),
+//!   across the shards of a split run too;
+//! - `partition(a, b)`: a random integer in this shard's part of `a..=b`
+//!   (the range cut into as many runs of consecutive values as there are
+//!   shards; the whole range when the run is not split), so that shards
+//!   work on keys of their own;
 //! - `items(n_min, n_max, id_min, id_max, q_min, q_max)`: a JSON array of
 //!   `n_min..=n_max` distinct `{"product_id": .., "quantity": ..}` objects;
 //! - a name: the value captured by an earlier step of the same flow.
 
 use std::io::Write;
+
+use super::Shard;
 
 /// A compiled template.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +34,10 @@ enum Part {
     },
     Choice(Vec<Vec<u8>>),
     Counter,
+    Partition {
+        low: i64,
+        high: i64,
+    },
     Items {
         count: (u64, u64),
         id: (i64, i64),
@@ -43,6 +54,8 @@ pub struct RenderContext<'a> {
     pub counter: &'a mut u64,
     pub counter_stride: u64,
     pub captured: &'a [Vec<u8>],
+    /// Which part of a split run this is, for `partition`.
+    pub shard: Shard,
 }
 
 impl Template {
@@ -71,6 +84,14 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// The ranges of its `partition(a, b)` placeholders.
+    pub fn partitions(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.parts.iter().filter_map(|part| match part {
+            Part::Partition { low, high } => Some((*low, *high)),
+            _ => None,
+        })
+    }
+
     pub fn render(&self, out: &mut Vec<u8>, context: &mut RenderContext<'_>) {
         for part in &self.parts {
             match part {
@@ -82,6 +103,11 @@ impl Template {
                 Part::Counter => {
                     write_int(out, *context.counter as i64);
                     *context.counter += context.counter_stride;
+                }
+                Part::Partition { low, high } => {
+                    // Scenario::check_shard refused a shard with an empty part.
+                    let (low, high) = context.shard.part(*low, *high).unwrap_or((*low, *high));
+                    write_int(out, context.rng.i64(low..=high))
                 }
                 Part::Items {
                     count,
@@ -168,6 +194,10 @@ fn compile_expression(
             let (low, high) = range(low, high)?;
             Ok(Part::Random { low, high })
         }
+        ("partition", [low, high]) => {
+            let (low, high) = range(low, high)?;
+            Ok(Part::Partition { low, high })
+        }
         ("choice", options) if !options.is_empty() => options
             .iter()
             .map(|option| match option.strip_prefix('"').and_then(|o| o.strip_suffix('"')) {
@@ -192,7 +222,7 @@ fn compile_expression(
         }
         (other, _) => Err(format!(
             "`{expression}`: unknown placeholder or wrong arguments for `{other}`; \
-             use random(a, b), choice(x, ...), counter, items(n_min, n_max, id_min, id_max, q_min, q_max) \
+             use random(a, b), partition(a, b), choice(x, ...), counter, items(n_min, n_max, id_min, id_max, q_min, q_max) \
              or a captured name"
         )),
     }
@@ -203,6 +233,10 @@ mod tests {
     use super::*;
 
     fn render(template: &Template, captured: &[Vec<u8>], seed: u64) -> String {
+        render_shard(template, captured, seed, Shard::WHOLE)
+    }
+
+    fn render_shard(template: &Template, captured: &[Vec<u8>], seed: u64, shard: Shard) -> String {
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut counter = 7;
         let mut out = Vec::new();
@@ -213,9 +247,34 @@ mod tests {
                 counter: &mut counter,
                 counter_stride: 2,
                 captured,
+                shard,
             },
         );
         String::from_utf8(out).unwrap()
+    }
+
+    /// Three shards of `partition(1, 10)` draw from 1-3, 4-6 and 7-10: parts
+    /// of consecutive keys that cover the range, each drawn whole.
+    #[test]
+    fn partitions_give_each_shard_its_own_keys() {
+        let t = Template::compile("{{partition(1, 10)}}", &|_| None).unwrap();
+        assert_eq!(t.partitions().collect::<Vec<_>>(), [(1, 10)]);
+        let drawn = |index| -> std::collections::BTreeSet<i64> {
+            let shard = Shard { index, count: 3 };
+            (0..200)
+                .map(|seed| render_shard(&t, &[], seed, shard).parse().unwrap())
+                .collect()
+        };
+        assert_eq!(drawn(0), (1..=3).collect());
+        assert_eq!(drawn(1), (4..=6).collect());
+        assert_eq!(drawn(2), (7..=10).collect());
+        let whole: std::collections::BTreeSet<i64> = (0..400)
+            .map(|seed| render(&t, &[], seed).parse().unwrap())
+            .collect();
+        assert_eq!(whole, (1..=10).collect());
+        // Three keys among four shards: the first shard's part is empty.
+        assert_eq!(Shard { index: 0, count: 4 }.part(1, 3), None);
+        assert_eq!(Shard { index: 3, count: 4 }.part(1, 3), Some((3, 3)));
     }
 
     #[test]

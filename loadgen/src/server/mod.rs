@@ -178,15 +178,10 @@ impl ServerBinary {
 
     /// The driver to run on: `asked`, if this stack has it, else its default.
     pub fn driver<'a>(&self, asked: Option<&'a str>) -> anyhow::Result<&'a str> {
-        let driver = asked.unwrap_or(self.default_driver());
-        if !self.accepts(driver) {
-            let drivers = self.stack.map(|s| s.drivers.join(", ")).unwrap_or_default();
-            bail!(
-                "{} does not run on {driver}; it runs on {drivers}",
-                self.label
-            );
+        match self.stack {
+            Some(stack) => stack.driver(asked).map_err(anyhow::Error::msg),
+            None => Ok(asked.unwrap_or(self.default_driver())),
         }
-        Ok(driver)
     }
 }
 

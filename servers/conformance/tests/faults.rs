@@ -1056,16 +1056,17 @@ async fn many_connections(server: &str, driver: &str) {
 conformance::every_stack!(many_connections: super::many_connections);
 
 /// Where the spec fuzz finds schemathesis: `STACKBENCH_SCHEMATHESIS`, else
-/// the virtual environment `scripts/fuzz-setup.sh` makes under `target/`.
+/// the virtual environment `scripts/python-tools.sh` makes under `target/`.
 fn schemathesis() -> std::path::PathBuf {
     let path = std::env::var_os("STACKBENCH_SCHEMATHESIS")
         .map(Into::into)
         .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fuzz-venv/bin/st")
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/python-tools/bin/st")
         });
     assert!(
         path.exists(),
-        "schemathesis not found at {}: run `bash scripts/fuzz-setup.sh` (the README's test \
+        "schemathesis not found at {}: run `bash scripts/python-tools.sh` (the README's test \
          command does), or set STACKBENCH_SCHEMATHESIS to an `st` of version 4.32",
         path.display()
     );

@@ -169,6 +169,19 @@ impl Stack {
         self.drivers[0]
     }
 
+    /// The driver to run on: `asked`, if this stack has it, else its default.
+    pub fn driver<'a>(&self, asked: Option<&'a str>) -> Result<&'a str, String> {
+        let driver = asked.unwrap_or(self.default_driver());
+        if !self.drivers.contains(&driver) {
+            return Err(format!(
+                "{} does not run on {driver}; it runs on {}",
+                self.name,
+                self.drivers.join(", ")
+            ));
+        }
+        Ok(driver)
+    }
+
     /// The command that builds this stack's binary into `out_dir`, from the
     /// checkout at `source`; `None` for a Cargo binary (cargo builds those).
     /// Err says what toolchain is missing and how to get it.

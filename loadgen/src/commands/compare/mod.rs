@@ -283,7 +283,7 @@ impl Rounds<'_> {
             .begin(round_label(round, phase, &contender.label))
             .await?;
         let server = self.start_server(contender).await?;
-        let threads = self.args.load.threads(load);
+        let threads = (self.args.load).threads(load, crate::scenario::Shard::WHOLE);
         let tolerance = self.args.load.tolerance.tolerance();
         let config = runner::config_of(load, threads, self.args.load.seed, true, tolerance);
         let (destination, identity, pid) =
