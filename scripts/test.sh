@@ -21,7 +21,7 @@ esac
 # Each step says when it started, so a slow one is seen in CI's log.
 step() { printf '== [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
-step "set-up: PostgreSQL, Go, Bun, Chromium, schemathesis (what is missing)"
+step "set-up: PostgreSQL, Go, Bun, Chromium, the Python tools (what is missing)"
 bash scripts/setup.sh --tests
 # The fault suite's spec fuzz runs schemathesis, and the manifests' test
 # kubernetes-validate (both from PyPI).
