@@ -239,3 +239,23 @@ fn the_rendered_command_is_one_loadgen_run_accepts() {
         );
     }
 }
+
+/// A split that would leave a pod idle is refused before anything is
+/// printed, with the same check `loadgen run --shard` makes: here 8 shards
+/// of a closed run of 4 connections, so shards 4 to 7 would open none.
+#[test]
+fn a_split_with_an_idle_shard_is_refused() {
+    let output = loadgen_command()
+        .args(["k8s", "render", "--scenario", "orders", "--shards", "8"])
+        .args(["--model", "closed", "--connections", "4"])
+        .args(TARGET)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", explain(&output));
+    assert!(output.stdout.is_empty(), "{}", explain(&output));
+    assert!(
+        explain(&output).contains("would open none of the run's 4 connections"),
+        "{}",
+        explain(&output)
+    );
+}

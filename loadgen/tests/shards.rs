@@ -5,11 +5,9 @@
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
-use schema::testing::TestDatabase;
 use serde_json::Value;
-use support::{explain, loadgen_command, read_json, temp_dir};
+use support::{explain, loadgen_command, read_json, temp_dir, Served};
 
 mod support;
 
@@ -38,52 +36,11 @@ fn loadgen(args: &[&str]) -> Command {
     command
 }
 
-/// `axum` on a seeded database of its own, on a free port.
-struct Stack {
-    server: std::process::Child,
-    url: String,
-    _database: TestDatabase,
-}
-
-impl Stack {
-    fn start() -> Stack {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let database = runtime.block_on(TestDatabase::create()).unwrap();
-        let port = schema::free_port(None).unwrap();
-        let mut server = loadgen(&["serve", "axum", "--reset", "--port", &port.to_string()])
-            .env("DATABASE_URL", &database.url)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(server.try_wait().unwrap().is_none(), "axum exited early");
-            assert!(Instant::now() < deadline, "axum did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Stack {
-            server,
-            url: format!("http://127.0.0.1:{port}"),
-            _database: database,
-        }
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
-}
-
 /// A shard of a run of `scenario` at `RATE`, from `start_at`: its index
 /// from JOB_COMPLETION_INDEX as Kubernetes sets it, or from `--shard` in
 /// `extra`.
 fn shard(
-    stack: &Stack,
+    stack: &Served,
     scenario: &str,
     index: Option<usize>,
     start_at: &str,
@@ -147,7 +104,7 @@ fn requests(record: &Value) -> u64 {
 /// or one left out, is refused by name.
 #[test]
 fn shards_of_one_run_merge_into_the_whole_run_and_nothing_else_does() {
-    let stack = Stack::start();
+    let stack = Served::start("axum");
     let dir = temp_dir("shards");
     let start_at = (chrono::Utc::now() + chrono::Duration::seconds(3))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -270,7 +227,7 @@ fn shards_of_one_run_merge_into_the_whole_run_and_nothing_else_does() {
 /// --shard-count without JOB_COMPLETION_INDEX is refused with what to do.
 #[test]
 fn a_shard_never_starts_late_nor_guesses_its_index() {
-    let stack = Stack::start();
+    let stack = Served::start("axum");
     let dir = temp_dir("late");
     let past = (chrono::Utc::now() - chrono::Duration::seconds(5)).to_rfc3339();
     let late = shard(&stack, "smoke", None, &past, &dir, &["--shard", "0/2"])

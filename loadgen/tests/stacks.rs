@@ -4,14 +4,11 @@
 //! built and runs the rest, and `serve` runs a stack in the foreground on a
 //! seeded database until SIGTERM.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use schema::testing::TestDatabase;
-use support::{read_json, stack_labels, temp_dir};
+use support::{get, read_json, stack_labels, temp_dir, Served};
 
 mod support;
 
@@ -99,43 +96,10 @@ fn compare_skips_a_stack_that_is_not_built_and_runs_the_rest() {
     assert_eq!(stack_labels(&read_json(&out)), ["axum+tokio-postgres"]);
 }
 
-/// `GET path` on 127.0.0.1:port: the status and body, or None if nothing answers.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.get(9..12)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n")?.1.to_string();
-    Some((status, body))
-}
-
 #[test]
 fn serve_runs_a_stack_on_a_seeded_database_until_sigterm() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let db = runtime.block_on(TestDatabase::create()).unwrap();
-    let port = schema::free_port(None).unwrap();
-    let mut server = loadgen(&[
-        "serve",
-        "go-nethttp",
-        "--reset",
-        "--port",
-        &port.to_string(),
-    ])
-    .env("DATABASE_URL", &db.url)
-    .spawn()
-    .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while get(port, "/health/db").is_none_or(|(status, _)| status != 200) {
-        assert!(server.try_wait().unwrap().is_none(), "serve exited early");
-        assert!(Instant::now() < deadline, "go-nethttp did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut served = Served::start("go-nethttp");
+    let port = served.port;
     // --reset seeded the database: user 1000 exists, 1001 does not.
     let (status, body) = get(port, "/users/1000").unwrap();
     assert_eq!(status, 200, "{body}");
@@ -143,18 +107,17 @@ fn serve_runs_a_stack_on_a_seeded_database_until_sigterm() {
     assert_eq!(get(port, "/users/1001").unwrap().0, 404);
 
     // serve became the server: SIGTERM reaches it and it stops cleanly.
-    let pid = server.id().to_string();
+    let pid = served.server.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
-        if let Some(status) = server.try_wait().unwrap() {
+        if let Some(status) = served.server.try_wait().unwrap() {
             break status;
         }
         assert!(Instant::now() < deadline, "still running after SIGTERM");
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "exit {status}");
-    drop(db);
 }
 
 #[test]

@@ -12,14 +12,13 @@
 
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use chrono::{DateTime, Timelike, Utc};
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use crate::commands::load::LoadArgs;
-use crate::commands::run::parse_start_at;
-use crate::engine;
+use crate::commands::run::{self, parse_start_at};
 use crate::measure::record::RunConfig;
 use crate::runner;
 use crate::scenario::{self, Scenario, Shard};
@@ -103,19 +102,12 @@ const SCENARIO_DIR: &str = "/etc/stackbench";
 pub fn render(args: &RenderArgs, now: DateTime<Utc>) -> anyhow::Result<String> {
     let (scenario, load) = args.load.resolve()?;
     let (text, _) = scenario::find_text(&args.load.scenario)?;
-    let connections = engine::connections(&load);
-    if args.shards as usize > connections {
-        bail!(
-            "--shards {}: the run has {connections} connections, one at least per shard",
-            args.shards
-        );
-    }
     for index in 0..args.shards {
-        (scenario.check_shard(Shard {
+        let shard = Shard {
             index,
             count: args.shards,
-        }))
-        .map_err(anyhow::Error::msg)?;
+        };
+        run::check_shard(&scenario, &load, shard).context("--shards")?;
     }
     // On a whole second: the time in the pods' commands is read by people too.
     let start_at = args.start_at.unwrap_or_else(|| {

@@ -139,14 +139,7 @@ impl SplitArgs {
         let Some(shard) = self.shard()? else {
             return Ok(None);
         };
-        let connections = engine::connections(load);
-        if shard.connections(connections).next().is_none() {
-            bail!(
-                "shard {shard} would open none of the run's {connections} connections: \
-                 split it into {connections} shards at most"
-            );
-        }
-        scenario.check_shard(shard).map_err(anyhow::Error::msg)?;
+        check_shard(scenario, load, shard)?;
         Ok(Some(ShardPlan {
             shard,
             start_at: self
@@ -155,6 +148,20 @@ impl SplitArgs {
             thresholds: thresholds.iter().map(|t| t.text.clone()).collect(),
         }))
     }
+}
+
+/// Checks that `shard` has work in this run: at least one of the load's
+/// connections, and a key of every `partition` in the scenario. `loadgen run
+/// --shard` checks its own shard, `loadgen k8s render` every shard of the Job.
+pub fn check_shard(scenario: &Scenario, load: &Load, shard: Shard) -> anyhow::Result<()> {
+    let connections = engine::connections(load);
+    if shard.connections(connections).next().is_none() {
+        bail!(
+            "shard {shard} would open none of the run's {connections} connections: \
+             split it into {connections} shards at most"
+        );
+    }
+    scenario.check_shard(shard).map_err(anyhow::Error::msg)
 }
 
 /// Exit status of a shard that was not ready by its start (and the lag

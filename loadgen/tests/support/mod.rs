@@ -1,10 +1,15 @@
-//! What loadgen's integration tests share: scratch places of their own and
-//! reading back what a run saved. Each test binary uses only part of it.
+//! What loadgen's integration tests share: scratch places of their own,
+//! reading back what a run saved, and a stack served on a database of its
+//! own. Each test binary uses only part of it.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
+use schema::testing::TestDatabase;
 use serde_json::Value;
 
 pub mod probe;
@@ -77,4 +82,65 @@ pub fn explain(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// `GET path` on 127.0.0.1:port: the status and body, or None if nothing
+/// answers.
+pub fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.get(9..12)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_string();
+    Some((status, body))
+}
+
+/// A stack that `loadgen serve` runs in the foreground on a seeded database
+/// of its own, on a free port; killed when dropped.
+pub struct Served {
+    pub server: Child,
+    pub port: u16,
+    pub url: String,
+    _database: TestDatabase,
+}
+
+impl Served {
+    /// Starts `stack` and waits until `GET /health/db` answers 200: the
+    /// server is up and reaches its database.
+    pub fn start(stack: &str) -> Served {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let database = runtime.block_on(TestDatabase::create()).unwrap();
+        let port = schema::free_port(None).unwrap();
+        let mut server = loadgen_command()
+            .args(["serve", stack, "--reset", "--port", &port.to_string()])
+            .env("DATABASE_URL", &database.url)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while get(port, "/health/db").is_none_or(|(status, _)| status != 200) {
+            assert!(server.try_wait().unwrap().is_none(), "{stack} exited early");
+            assert!(Instant::now() < deadline, "{stack} did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Served {
+            server,
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            _database: database,
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
 }
