@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Checks that every relative link in README.md and docs/*.md resolves: the
-# file exists, and a `#fragment` names one of its headings (as GitHub makes
-# anchors: lower case, punctuation dropped, spaces as hyphens). Run by the
-# test command; exits 1 listing each broken link.
+# Checks that every relative link in README.md, docs/*.md and the servers'
+# READMEs resolves: the file exists, and a `#fragment` names one of its
+# headings (as GitHub makes anchors: lower case, punctuation dropped, spaces
+# as hyphens). Run by the test command; exits 1 listing each broken link.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 - README.md docs/*.md <<'EOF'
+python3 - README.md docs/*.md servers/*/README.md <<'EOF'
 import os, re, sys
 
 def anchors(path):

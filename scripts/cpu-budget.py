@@ -98,7 +98,7 @@ alone_total = pgbench_us + pg_alone_us
 print(f"users-read, {'flat out' if rate == 'max' else f'at {rate} req/s'} for {SECONDS}s; CPU µs per request, all cores")
 print(f"  {stack}+{driver}: loadgen {loadgen_us:.1f} + server {server_us:.1f} + postgres {pg_stack_us:.1f}"
       f" = {stack_total:.1f}   ({requests / SECONDS:.0f} req/s)")
-print(f"  postgres alone: pgbench {pgbench_us:.1f} + postgres {pg_alone_us:.1f} = {alone_total:.1f}"
+print(f"  ceiling (PostgreSQL alone): pgbench {pgbench_us:.1f} + postgres {pg_alone_us:.1f} = {alone_total:.1f}"
       f"   ({transactions / SECONDS:.0f} req/s)")
 print(f"  CPU bound on the stack's fraction of the database's throughput: {alone_total / stack_total:.2f}"
       f" (measured here: {requests / transactions:.2f})")

@@ -15,9 +15,8 @@
 #   of its sources, not their file times (gate_side).
 # - The same source built at two paths is not the same program: the path
 #   goes into the crates' hashes, and with them into symbol names and how
-#   rustc splits a crate into codegen units, which decides what gets inlined.
-#   Built in two directories, one commit counted up to 1.2% more
-#   instructions on one side than on the other. So both sides are built
+#   rustc splits a crate into codegen units, which decides what gets inlined
+#   (docs/gates.md gives the difference it made). So both sides are built
 #   from one directory (target/gates/src), the base's sources in it, then
 #   the head's, and their target directories have names of one length.
 #

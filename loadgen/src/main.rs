@@ -33,12 +33,13 @@ struct Cli {
 enum Command {
     /// Run a scenario against one server and print latency histograms.
     Run(Box<commands::run::RunArgs>),
-    /// Compare servers x drivers on one scenario, fairly: interleaved rounds,
-    /// a throughput phase and an equal-rate latency phase, the database
-    /// checked after every run; prints a table, saves JSON and an HTML report.
+    /// Compare servers x drivers on one scenario, fairly: interleaved rounds
+    /// of a throughput phase and an equal-rate latency phase, or with
+    /// --capacity SLO of each stack's capacity at it, the database checked
+    /// after every run; prints a table, saves JSON and an HTML report.
     Compare(Box<commands::compare::CompareArgs>),
     /// Regression gate: run a base and a head build of a server side by side
-    /// in alternated short windows and decide, per metric, pass, regression
+    /// in alternated short windows and decide, per figure, pass, regression
     /// (exit 99) or inconclusive; or compare the head with a saved run
     /// (--baseline). `scripts/perf-gate.sh` builds both and runs it.
     Gate(Box<commands::gate::GateArgs>),
@@ -51,6 +52,7 @@ enum Command {
     /// steps doubled until one fails, then bisected to a resolution, near
     /// the boundary by majority, confirmed by a longer step; exit 0 with the
     /// bracket, else a status that says why there is none.
+    #[command(after_help = commands::capacity::EXIT_HELP)]
     Capacity(Box<commands::capacity::CapacityArgs>),
     /// Merge the records of the shards of one split run (`run --shard I/N`),
     /// from files or from logs (`-`: standard input), into the record of the
@@ -102,7 +104,12 @@ fn main() -> ExitCode {
     }
     // Every open-model connection is opened before the clock starts: the
     // open-file limit goes from its usual soft 1024 to what the system allows.
-    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!(
+            "loadgen: cannot raise the open-file limit ({error}): a run of many connections may \
+             fail to open them all"
+        );
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

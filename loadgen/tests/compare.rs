@@ -133,7 +133,7 @@ fn every_stack_compares_on_orders() {
 /// The ceiling ran in every round and phase, and each stack's
 /// figures are read against it round by round, in the JSON, the table and
 /// the report.
-fn assert_read_against_the_database(comparison: &Value, stdout: &str, html: &Path) {
+fn assert_read_against_the_ceiling(comparison: &Value, stdout: &str, html: &Path) {
     let ceiling = &comparison["ceiling"];
     let runs = ceiling["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 4);
@@ -203,7 +203,7 @@ fn assert_read_against_the_database(comparison: &Value, stdout: &str, html: &Pat
 /// the figure of that round, the second round starts where the first
 /// ended, and each stack's capacity reads as a fraction of the database's.
 #[test]
-fn capacity_is_searched_per_stack_and_round_beside_the_database() {
+fn capacity_is_searched_per_stack_and_round_beside_the_ceiling() {
     let _guard = DATABASE.lock().unwrap_or_else(|e| e.into_inner());
     let out = temp("compare-capacity.json");
     let (comparison, stdout) = compare(
@@ -417,7 +417,7 @@ fn rounds_interleave_beside_the_ceiling_and_the_report_renders() {
             "round 2 latency hyper+tokio-postgres",
         ]
     );
-    assert_read_against_the_database(&comparison, &stdout, &out.with_extension("html"));
+    assert_read_against_the_ceiling(&comparison, &stdout, &out.with_extension("html"));
     // Two rounds: the figures are printed with their spread, no winner is named.
     let verdicts = &comparison["verdicts"];
     assert!(

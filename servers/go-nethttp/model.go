@@ -293,8 +293,8 @@ func intoNew[T any](dst **T) func(json.RawMessage) error {
 }
 
 // unmarshal is json.Unmarshal, except that an integer written `-0` is
-// refused: serde_json reads it as the float -0.0, so the contract does not
-// count it as an integer, and no stack may take it for 0.
+// refused: the contract (openapi.yaml, request bodies) writes integers
+// without a fraction, exponent or sign of zero, so no stack takes it for 0.
 func unmarshal(raw json.RawMessage, dst any) error {
 	switch dst.(type) {
 	case *int64, *int32:

@@ -100,7 +100,7 @@ function readValue(value: unknown, type: Type, where: string): unknown {
     case "int64":
     case "int32": {
       const [min, max] = INT_RANGES[type];
-      // `-0` is no integer: serde_json reads it as the float -0.0, so no stack may take it for 0.
+      // `-0` is no integer in the contract (openapi.yaml, request bodies), so no stack takes it for 0.
       const integer =
         value instanceof JsonNumber && /^-?[0-9]+$/.test(value.source) && value.source !== "-0" ? BigInt(value.source) : null;
       if (integer === null || integer < min || integer > max) {

@@ -71,9 +71,18 @@ pub const EXIT_GENERATOR: u8 = 97;
 pub const EXIT_ABOVE_MAX: u8 = 98;
 pub const EXIT_NEVER_HELD: u8 = 99;
 pub const EXIT_UNSETTLED: u8 = 96;
+pub const EXIT_SERVER_ERRORS: u8 = 94;
+
+/// The exit statuses, for `--help`.
+pub const EXIT_HELP: &str = "Exit status: 0 capacity found (a bracket within the resolution, \
+confirmed); 99 the SLO failed down to --min-rps; 94 the server's errors broke --max-error-rate \
+down to --min-rps; 98 the SLO held up to --max-rps; 97 the generator fell behind (the steps say \
+nothing of the server); 96 the longer confirmation step failed three times; 1 bad input or a \
+failure to run (the message says which).";
 
 pub fn capacity(runtime: &tokio::runtime::Runtime, args: CapacityArgs) -> anyhow::Result<u8> {
     let steps = Steps::start(runtime, &args.target, &args.steps)?;
+    let header = Header::now(capacity::SCHEMA, &steps.scenario.name);
     let start_rps = match args.start_rps {
         Some(rate) => rate,
         None => steps
@@ -97,9 +106,10 @@ pub fn capacity(runtime: &tokio::runtime::Runtime, args: CapacityArgs) -> anyhow
         let judged = judge(step, &args.slo, &limit);
         eprintln!("   {:>9.1} req/s: {}", rate, judged.why);
         Ok::<_, anyhow::Error>((judged.clone(), judged.verdict))
-    })?;
+    })?
+    .blame_errors(args.max_error_rate / 100.0);
     let record = CapacityRecord {
-        header: Header::now(capacity::SCHEMA, &steps.scenario.name),
+        header,
         target: steps.identity.clone(),
         slo: args.slo.text.clone(),
         max_error_rate: args.max_error_rate / 100.0,
@@ -130,6 +140,7 @@ pub fn capacity(runtime: &tokio::runtime::Runtime, args: CapacityArgs) -> anyhow
         Outcome::GeneratorFellBehind => EXIT_GENERATOR,
         Outcome::AboveMax => EXIT_ABOVE_MAX,
         Outcome::NeverHeld => EXIT_NEVER_HELD,
+        Outcome::ServerErrors => EXIT_SERVER_ERRORS,
         Outcome::Unsettled => EXIT_UNSETTLED,
     })
 }

@@ -1,7 +1,7 @@
 //! `loadgen gate`: did the head build of a server get slower than the base
 //! build? Both run side by side on one machine in short windows, alternated
 //! A B B A so drift hits both alike, first at full load (throughput), then
-//! at one equal rate (p50 and p99 latency, server CPU per request). Each metric
+//! at one equal rate (p50 and p99 latency, server CPU per request). Each figure
 //! is decided on the pairs' ratios (`measure::paired`) against its
 //! tolerance: pass, regression (exit 99) or inconclusive (exit 0 with a
 //! warning, 98 with `--strict`). With `--baseline` the head is compared
@@ -124,6 +124,7 @@ pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result
         );
     }
     let scenario = scenario::find(&args.scenario)?;
+    let header = Header::now(gate::SCHEMA, &scenario.name);
     let saved = args.baseline.as_deref().map(read).transpose()?;
     if let Some(saved) = &saved {
         check_comparable(saved, &scenario, &args)?;
@@ -178,7 +179,7 @@ pub fn gate(runtime: &tokio::runtime::Runtime, args: GateArgs) -> anyhow::Result
     };
     let (changes, errors) = judge_windows(&args, mode, saved.as_ref(), &measured);
     let gate_record = GateRecord {
-        header: Header::now(gate::SCHEMA, &scenario.name),
+        header,
         mode,
         base: match (&saved, &base) {
             (Some(_), _) => args.baseline.as_ref().map(|p| p.display().to_string()),
@@ -224,9 +225,9 @@ fn binary(side: Side, path: &std::path::Path) -> anyhow::Result<ServerBinary> {
 }
 
 /// The share of the base's throughput the latency windows run at. Low, so
-/// that p50 is the service time: at 60% the windows of both builds queued
-/// at times on a 2-core machine shared with PostgreSQL and loadgen (p50
-/// from 1 ms to tens of ms), which hid a 1 ms slowdown in the noise.
+/// that p50 is the service time: nearer the base's throughput, the windows
+/// of both builds queue at times on a machine shared with PostgreSQL and
+/// loadgen, and the queue hides a small slowdown (docs/gates.md).
 const LATENCY_SHARE: f64 = 0.3;
 
 /// The latency windows' rate: as given, else the baseline's, else

@@ -4,7 +4,7 @@
 //! the generator keeping up (validity) and the server keeping up
 //! (stationarity, `measure::sweep`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use clap::Args;
@@ -200,7 +200,7 @@ impl<'a> Steps<'a> {
     /// step's length): the maximum that fractions of it are taken of.
     pub fn closed_throughput(&self) -> anyhow::Result<RunRecord> {
         let closed = load::closed_load(&self.scenario, self.args.step, self.args.warmup);
-        self.measure(&closed)
+        self.measure(&closed, Duration::ZERO)
     }
 
     /// Where a capacity search starts without a better guess: half the
@@ -225,8 +225,8 @@ impl<'a> Steps<'a> {
     /// One open-model step at `rate` measured for `length`, after the drain
     /// and on fresh data.
     pub fn step(&self, rate: f64, length: Duration) -> anyhow::Result<SweepStep> {
-        std::thread::sleep(self.args.drain);
-        let run = self.measure(&open_load(&self.scenario, self.args, rate, length))?;
+        let load = open_load(&self.scenario, self.args, rate, length);
+        let run = self.measure(&load, self.args.drain)?;
         // Poisson arrivals plan a random number of requests around the
         // offered rate: what was sent is set against what was planned.
         let (planned_rps, achieved_rps) =
@@ -247,11 +247,15 @@ impl<'a> Steps<'a> {
         })
     }
 
-    /// One run of `load`, on fresh data when the steps reset.
-    fn measure(&self, load: &Load) -> anyhow::Result<RunRecord> {
+    /// One run of `load`, at least `drain` after the run before it (the
+    /// reset of the data counts: the server is idle meanwhile), on fresh
+    /// data when the steps reset.
+    fn measure(&self, load: &Load, drain: Duration) -> anyhow::Result<RunRecord> {
+        let drained = Instant::now() + drain;
         if let Some(url) = &self.database_url {
             (self.runtime).block_on(load::reset_database(url, &self.scenario))?;
         }
+        std::thread::sleep(drained.saturating_duration_since(Instant::now()));
         let requested = (self.args.threads)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let threads = crate::engine::threads_for(load, crate::scenario::Shard::WHOLE, requested);

@@ -41,6 +41,7 @@ pub struct SweepArgs {
 
 pub fn sweep(runtime: &tokio::runtime::Runtime, args: SweepArgs) -> anyhow::Result<u8> {
     let steps = Steps::start(runtime, &args.target, &args.steps)?;
+    let header = Header::now(sweep::SCHEMA, &steps.scenario.name);
     let (rates, rates_from) = rates(&args, &steps)?;
     let how = &args.steps;
     eprintln!(
@@ -58,7 +59,7 @@ pub fn sweep(runtime: &tokio::runtime::Runtime, args: SweepArgs) -> anyhow::Resu
         measured.push(step);
     }
     let sweep = SweepRecord {
-        header: Header::now(sweep::SCHEMA, &steps.scenario.name),
+        header,
         target: steps.identity.clone(),
         step_seconds: how.step.as_secs_f64(),
         warmup_seconds: how.warmup.as_secs_f64(),

@@ -778,10 +778,9 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 
-    /// A port that refuses connections: one just freed.
+    /// A port that refuses connections: one nothing listens on.
     fn refusing_address() -> SocketAddr {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
+        SocketAddr::from(([127, 0, 0, 1], schema::free_port(None).unwrap()))
     }
 
     #[tokio::test]

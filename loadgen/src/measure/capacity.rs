@@ -23,8 +23,9 @@ use serde::{Deserialize, Serialize};
 use super::record::{Header, Identity};
 use super::sweep::SweepStep;
 
-/// `stackbench.capacity/1`: bump on an incompatible change.
-pub const SCHEMA: &str = "stackbench.capacity/1";
+/// `stackbench.capacity/2`: bump on an incompatible change (2 added the
+/// outcome `server_errors`).
+pub const SCHEMA: &str = "stackbench.capacity/2";
 
 /// Why a rate was tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +66,8 @@ pub enum Outcome {
     Found,
     /// The SLO failed down to the lowest rate allowed.
     NeverHeld,
+    /// The lowest rate failed on the server's errors, not on its latency.
+    ServerErrors,
     /// The SLO held up to the highest rate allowed.
     AboveMax,
     /// A step's generator fell behind, again and again.
@@ -79,6 +82,7 @@ impl Outcome {
         match self {
             Outcome::Found => "found",
             Outcome::NeverHeld => "the SLO failed down to the lowest rate",
+            Outcome::ServerErrors => "the server's errors broke the limit down to the lowest rate",
             Outcome::AboveMax => "the SLO held up to the highest rate tried",
             Outcome::GeneratorFellBehind => "the generator fell behind",
             Outcome::Unsettled => "the confirmations failed",
@@ -270,6 +274,21 @@ pub struct CapacityStep {
     pub step: SweepStep,
 }
 
+impl Search<CapacityStep> {
+    /// Names the server's errors as the reason no rate held, when every
+    /// step of the lowest rate broke the error limit (`max_error_rate`, a
+    /// fraction): a server that refuses or fails requests even when idle
+    /// has no capacity to find, and its latency is beside the point.
+    pub fn blame_errors(mut self, max_error_rate: f64) -> Self {
+        let lowest = self.probes.last();
+        let broke = |step: &CapacityStep| step.step.error_rate > max_error_rate;
+        if self.outcome == Outcome::NeverHeld && lowest.is_some_and(|p| p.steps.iter().all(broke)) {
+            self.outcome = Outcome::ServerErrors;
+        }
+        self
+    }
+}
+
 /// A saved capacity search.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CapacityRecord {
@@ -421,6 +440,28 @@ mod tests {
             found.capacity.high_rps.unwrap(),
         );
         assert!(low <= 900.0 && high / low <= 1.05, "{low} {high}");
+    }
+
+    #[test]
+    fn a_server_that_never_holds_at_length_leaves_the_search_unsettled() {
+        // Short steps hold up to 1,000 req/s, a long step at no rate: every
+        // confirmation fails, and after the third the search gives up.
+        let found = search(&settings(), |rate: f64, length| {
+            let verdict = if length == Length::Step && rate <= 1_000.0 {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            };
+            Ok::<_, ()>((rate, verdict))
+        })
+        .unwrap();
+        assert_eq!(found.outcome, Outcome::Unsettled);
+        let confirmations = found
+            .probes
+            .iter()
+            .filter(|p| p.purpose == Purpose::Confirm);
+        assert_eq!(confirmations.clone().count(), 3);
+        assert!(confirmations.clone().all(|p| p.verdict == Verdict::Fail));
     }
 
     #[test]

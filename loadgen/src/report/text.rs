@@ -501,30 +501,20 @@ pub fn comparison(comparison: &Comparison) -> String {
             .chain((comparison.ceiling.iter()).flat_map(|c| {
                 (c.searches.iter()).map(|s| (s.round, &s.contender, s.search.outcome))
             }));
-        let unfound: Vec<String> = searches
+        let unfound = searches
             .filter(|(_, _, outcome)| *outcome != Outcome::Found)
-            .map(|(round, who, outcome)| format!("round {round} {who} ({})", outcome.describe()))
-            .collect();
-        if !unfound.is_empty() {
-            let _ = writeln!(
-                out,
-                "No capacity, left out of the figures: {}",
-                unfound.join(", ")
-            );
-        }
+            .map(|(round, who, outcome)| format!("round {round} {who} ({})", outcome.describe()));
+        left_out(&mut out, "No capacity, left out of the figures", unfound);
         out.push_str(&sweeps(comparison, phase));
     }
-    let invalid: Vec<String> = (comparison.runs.iter())
+    let invalid = (comparison.runs.iter())
         .filter(|run| !run.record.validity.valid)
-        .map(|run| format!("round {} {} {}", run.round, run.phase, run.contender))
-        .collect();
-    if !invalid.is_empty() {
-        let _ = writeln!(
-            out,
-            "INVALID, left out of the figures (the generator fell behind): {}",
-            invalid.join(", ")
-        );
-    }
+        .map(|run| format!("round {} {} {}", run.round, run.phase, run.contender));
+    left_out(
+        &mut out,
+        "INVALID, left out of the figures (the generator fell behind)",
+        invalid,
+    );
     let verdicts = &comparison.verdicts;
     if let Some(caveat) = &verdicts.caveat {
         let _ = writeln!(out, "{caveat}");
@@ -848,13 +838,18 @@ pub fn capacity(record: &CapacityRecord) -> String {
         Outcome::NeverHeld => {
             format!("no capacity: {slo} failed down to {high}, the lowest rate tried (--min-rps)")
         }
+        Outcome::ServerErrors => format!(
+            "no capacity: the server's errors broke the limit down to {high}, the lowest rate \
+             tried (--min-rps): see the errors of the steps above, and the server's log"
+        ),
         Outcome::AboveMax => {
             format!("capacity above {low}, the highest rate tried (--max-rps): {slo} held there")
         }
         Outcome::GeneratorFellBehind => format!(
-            "no capacity: the generator fell behind above {low} (see the INVALID steps), so the \
-             steps there say nothing of the server: a quieter machine, more --threads, or a \
-             generator on its own machine would tell"
+            "no capacity: the generator fell behind at {} (see the INVALID steps), so the steps \
+             there say nothing of the server: a quieter machine, more --threads, or a generator \
+             on its own machine would tell",
+            rps(record.probes.last().map(|probe| probe.rate_rps))
         ),
         Outcome::Unsettled => format!(
             "no capacity: the longer confirmation step failed three times (last bracket {low} to \
@@ -865,4 +860,13 @@ pub fn capacity(record: &CapacityRecord) -> String {
         "{} against {}: {}\n{t}\n{answer}\n",
         record.header.scenario, record.target.url, record.method
     )
+}
+
+/// A line that says what was `left` out of the figures, and why, if
+/// anything was.
+fn left_out(out: &mut String, why: &str, left: impl Iterator<Item = String>) {
+    let left: Vec<String> = left.collect();
+    if !left.is_empty() {
+        let _ = writeln!(out, "{why}: {}", left.join(", "));
+    }
 }

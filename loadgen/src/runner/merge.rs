@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use anyhow::bail;
 use hdrhistogram::Histogram;
 
-use super::{figures, sent, Figures, NEVER_SENT};
+use super::{sent, summary, Summary, NEVER_SENT};
 use crate::measure::record::{
     self, Generator, Merged, MergedShard, Priority, RunConfig, RunRecord, Second, ShardPlan,
     Validity,
@@ -69,12 +69,12 @@ pub fn merge(mut parts: Vec<Part>) -> anyhow::Result<RunRecord> {
         ..first.config.clone()
     };
     let grace = std::time::Duration::from_secs_f64(first.grace_seconds);
-    let Figures {
+    let Summary {
         total,
         endpoints,
         open_model,
         warnings,
-    } = figures(&labels, &stats, &config, first.measured_seconds, grace);
+    } = summary(&labels, &stats, &config, first.measured_seconds, grace);
     let start_at = parts[0].plan().start_at;
     Ok(RunRecord {
         header: record::Header {
@@ -393,12 +393,12 @@ mod tests {
             start_at: "2026-12-01T12:00:30Z".parse().unwrap(),
             thresholds: vec!["p99 < 20ms".into()],
         });
-        let Figures {
+        let Summary {
             total,
             endpoints,
             open_model,
             warnings,
-        } = figures(
+        } = summary(
             &["a", "b"],
             &stats,
             &config,

@@ -123,12 +123,12 @@ pub fn measure(
     let seconds = load.measured().as_secs_f64();
     let stats = &outcome.stats;
     let labels: Vec<&str> = scenario.steps().map(|step| step.label.as_str()).collect();
-    let Figures {
+    let Summary {
         total,
         endpoints,
         open_model,
         warnings,
-    } = figures(&labels, stats, &config, seconds, spec.grace());
+    } = summary(&labels, stats, &config, seconds, spec.grace());
     let mut invalid = Vec::new();
     let thread_cpu_percent = thread_cpu_percent(&outcome, &mut invalid);
     if let Some(open) = &open_model {
@@ -179,22 +179,22 @@ fn sent(requests: u64, unsent: u64, warmup_requests: u64) -> u64 {
 
 /// What a run's statistics say: each endpoint's tally and the total, how
 /// the open model kept its schedule, and what the reader should know.
-struct Figures {
+struct Summary {
     total: Tally,
     endpoints: Vec<Endpoint>,
     open_model: Option<OpenModel>,
     warnings: Vec<String>,
 }
 
-/// The figures of `stats`, whose steps are labelled `labels`, over a
+/// The summary of `stats`, whose steps are labelled `labels`, over a
 /// measured window of `seconds` and a grace period of `grace`.
-fn figures(
+fn summary(
     labels: &[&str],
     stats: &ThreadStats,
     config: &RunConfig,
     seconds: f64,
     grace: std::time::Duration,
-) -> Figures {
+) -> Summary {
     let (total, endpoints) = tallies(labels, stats, seconds);
     let mut warnings = Vec::new();
     let open_model = config.max_inflight.map(|max_inflight| {
@@ -224,7 +224,7 @@ fn figures(
             grace.as_secs_f64()
         ));
     }
-    Figures {
+    Summary {
         total,
         endpoints,
         open_model,

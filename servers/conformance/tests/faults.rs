@@ -101,22 +101,7 @@ async fn clients_hang_up(server: &str, driver: &str) {
         acknowledged.push(user["id"].as_i64().unwrap());
     }
 
-    let missing: Vec<i64> = db
-        .query(
-            "SELECT id FROM unnest($1::bigint[]) AS acknowledged(id) \
-             WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = acknowledged.id)",
-            &[&acknowledged],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{server}/{driver}: {} of {ACKNOWLEDGED} users answered 201 are not in the database: {missing:?}",
-        missing.len()
-    );
+    assert_stored(&db, "users", &acknowledged, &format!("{server}/{driver}")).await;
     // Orders still running may sit between two statements for a moment; a
     // connection left inside a transaction stays there for good.
     let mut idle_in_transaction = 0;
@@ -146,6 +131,24 @@ conformance::every_stack!(hang_ups: super::clients_hang_up);
 
 /// Stock is conserved and every order's total is its items' sum
 /// (`schema::ledger`): nothing acknowledged was lost or doubled.
+/// Every row of `table` whose id `acknowledged` holds (answered 201) is in
+/// the database: nothing acknowledged was lost.
+async fn assert_stored(db: &tokio_postgres::Client, table: &str, acknowledged: &[i64], what: &str) {
+    let query = format!(
+        "SELECT id FROM unnest($1::bigint[]) AS acknowledged(id) \
+         WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = acknowledged.id)"
+    );
+    let missing: Vec<i64> = (db.query(&query, &[&acknowledged]).await.unwrap().iter())
+        .map(|row| row.get(0))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{what}: {} of {} {table} answered 201 are not in the database: {missing:?}",
+        missing.len(),
+        acknowledged.len()
+    );
+}
+
 async fn assert_ledger_holds(db: &tokio_postgres::Client, what: &str) {
     let broken = schema::ledger::violations(db, i64::MAX, i64::from(DATASET.stock))
         .await
@@ -847,23 +850,7 @@ async fn sigterm_under_load_with(server: &str, driver: &str, args: &[&str]) {
     );
 
     let db = s.db.client().await.unwrap();
-    let missing: Vec<i64> = db
-        .query(
-            "SELECT id FROM unnest($1::bigint[]) AS created(id) \
-             WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = created.id)",
-            &[&seen.created],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{server}/{driver}: {} of {} orders answered 201 are not in the database: {missing:?}",
-        missing.len(),
-        seen.created.len()
-    );
+    assert_stored(&db, "orders", &seen.created, &format!("{server}/{driver}")).await;
     assert_ledger_holds(&db, &format!("{server}/{driver}")).await;
 }
 

@@ -372,12 +372,7 @@ async fn cancelling_restores_stock_once() {
 
 #[tokio::test]
 async fn an_unreachable_database_is_unavailable() {
-    // Nothing listens on a port we just freed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = schema::free_port(None).unwrap();
     let url = format!("postgres://nobody@127.0.0.1:{port}/none");
     for driver in DRIVERS {
         match Store::connect(driver, &url, 2).await {

@@ -8,13 +8,14 @@
 //! repeated for a majority: the rounds repeat the whole search instead,
 //! and their spread is the figure's. The first round starts from half a
 //! closed run's throughput and brackets by doubling; later rounds start at
-//! the median of what the earlier rounds found and bracket by (1 +
-//! resolution)², so that a search there takes three steps when the
-//! capacity has not moved.
+//! the median of what the earlier rounds found and bracket by 1 +
+//! resolution, so that a search there takes two steps when the capacity
+//! has not moved by more than the resolution, and one more for each
+//! resolution it moved.
 
 use std::sync::Arc;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
@@ -85,17 +86,13 @@ impl Plan {
     }
 
     /// A round's search: from a rough start, bracketing by doubling; from
-    /// an earlier round's capacity, by (1 + resolution)².
+    /// an earlier round's capacity, by 1 + resolution.
     fn settings(&self, start_rps: f64, near: bool) -> Settings {
         Settings {
             start_rps,
             min_rps: 1.0,
             max_rps: 100.0 * start_rps,
-            factor: if near {
-                (1.0 + self.resolution).powi(2)
-            } else {
-                2.0
-            },
+            factor: if near { 1.0 + self.resolution } else { 2.0 },
             resolution: self.resolution,
             majority_of: 1,
             reruns: runner::RERUNS as usize,
@@ -178,7 +175,8 @@ impl Rounds<'_> {
         let found = search(&plan.settings(start, earlier.is_some()), |rate, _| {
             let judged = self.contender_step(runtime, &steps, plan, &label, rate)?;
             Ok::<_, anyhow::Error>((judged.clone(), judged.verdict))
-        })?;
+        })?
+        .blame_errors(plan.max_error_rate);
         steps.finish()?;
         let search = RoundSearch {
             round,
@@ -205,7 +203,7 @@ impl Rounds<'_> {
             None => {
                 let (step, warmup) = (plan.steps.step, plan.steps.warmup);
                 let closed = load::closed_load(self.scenario, step, warmup);
-                let closed = self.ceiling_run(runtime, scripts, &label, &closed)?;
+                let closed = self.ceiling_run(runtime, scripts, &label, &closed, Duration::ZERO)?;
                 eprintln!(
                     "   pgbench, closed: {:.1} req/s; starting at half",
                     closed.rps
@@ -338,22 +336,28 @@ impl Rounds<'_> {
         label: &str,
         rate: f64,
     ) -> anyhow::Result<CeilingStep> {
-        std::thread::sleep(plan.steps.drain);
         let open = open_load(self.scenario, &plan.steps, rate, plan.steps.step);
-        let judged = judge_ceiling(self.ceiling_run(runtime, scripts, label, &open)?, plan);
+        let judged = judge_ceiling(
+            self.ceiling_run(runtime, scripts, label, &open, plan.steps.drain)?,
+            plan,
+        );
         eprintln!("   {rate:>9.1} req/s: {}", judged.why);
         Ok(judged)
     }
 
-    /// pgbench with `load` on fresh data, the database checked after it.
+    /// pgbench with `load` on fresh data, at least `drain` after the run
+    /// before it, the database checked after it.
     fn ceiling_run(
         &self,
         runtime: &tokio::runtime::Runtime,
         scripts: &pgbench::Scripts,
         label: &str,
         load: &Load,
+        drain: Duration,
     ) -> anyhow::Result<CeilingRecord> {
+        let drained = Instant::now() + drain;
         runtime.block_on(load::reset_database(&self.database_url, self.scenario))?;
+        std::thread::sleep(drained.saturating_duration_since(Instant::now()));
         let record = scripts.run(&self.database_url, load, server::POOL_SIZE)?;
         runtime.block_on(self.check_database(label))?;
         Ok(record)

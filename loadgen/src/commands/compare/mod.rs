@@ -34,10 +34,9 @@ use crate::scenario::{Arrivals, Load, Model, Scenario};
 use crate::server::affinity::Cpus;
 use crate::server::{self, ServerBinary, ServerProcess};
 
-/// Runs default to 4 s measured after a 2 s warm-up (--duration, --warmup):
-/// six stacks and the ceiling x 7 rounds x 2 phases then take about 11
-/// minutes. With --capacity, each step of a search defaults to 3 s after
-/// 1 s.
+/// Runs default to 4 s measured after a 2 s warm-up (--duration, --warmup);
+/// with --capacity, each step of a search defaults to 3 s after 1 s
+/// (docs/compare.md gives what a comparison of six stacks takes).
 #[derive(Args, Debug)]
 pub struct CompareArgs {
     #[command(flatten)]
@@ -359,6 +358,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         ..args.load.clone()
     };
     let (scenario, load) = load_args.resolve()?;
+    let header = Header::now(SCHEMA, &scenario.name);
     let binaries = binaries(&args)?;
     let contenders = contenders(&binaries, &args.drivers);
     if contenders.is_empty() {
@@ -413,7 +413,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         rounds.run_capacity_phase(runtime, &schedule, plan)?;
         rounds.run_sweeps(runtime, &entries, plan)?;
         let capacity = plan.phase(&mut rounds);
-        let comparison = assemble(&args, &scenario, &contenders, rounds, None, Some(capacity));
+        let comparison = assemble(&args, header, &contenders, rounds, None, Some(capacity));
         return report(&args, comparison, started);
     }
     let (throughput_load, _) = throughput_load(&load);
@@ -442,7 +442,7 @@ pub fn compare(runtime: &tokio::runtime::Runtime, args: CompareArgs) -> anyhow::
         );
         runtime.block_on(rounds.run_phase(&schedule, Phase::Latency, &latency_load))?;
     }
-    let comparison = assemble(&args, &scenario, &contenders, rounds, latency_rate, None);
+    let comparison = assemble(&args, header, &contenders, rounds, latency_rate, None);
     report(&args, comparison, started)
 }
 
@@ -580,7 +580,7 @@ fn ceiling_scripts(
 /// The comparison's record from its rounds: figures, verdicts, the ceiling.
 fn assemble(
     args: &CompareArgs,
-    scenario: &Scenario,
+    header: Header,
     contenders: &[Contender],
     rounds: Rounds<'_>,
     latency_rate: Option<f64>,
@@ -598,7 +598,7 @@ fn assemble(
         }
     });
     Comparison {
-        header: Header::now(SCHEMA, &scenario.name),
+        header,
         rounds: rounds.count,
         order: rounds.order,
         latency_rate,
