@@ -6,9 +6,9 @@
 # the SLO holds, searched in every round) beside PostgreSQL alone's, in
 # interleaved rounds, the database checked after every step. Leaves
 # results/compare-orders-<time>.json and .html.
-# Extra arguments go to `loadgen compare` (see its --help); --capacity,
-# --rounds and --warmup replace the defaults below, e.g.
-#   bash scripts/compare.sh --capacity "p99.9 < 50ms" --rounds 6
+# Extra arguments go to `loadgen compare` (see its --help); --capacity and
+# --warmup replace the defaults below, e.g.
+#   bash scripts/compare.sh --capacity "p99.9 < 50ms" --rounds 8
 #   bash scripts/compare.sh --drivers tokio-postgres,sqlx
 # `target/release/loadgen compare --scenario orders` runs the closed
 # throughput and equal-rate latency phases instead.
@@ -21,12 +21,11 @@ cargo build --release --locked --workspace --bins
 target/release/loadgen stacks build
 
 target/release/loadgen db start
-# 4 rounds of steps of 3 s after 0.5 s, each round's search to 10%: about
-# 9 minutes for six stacks and the database on a 2-core machine
-# (docs/compare.md says what precision that gives).
+# The rounds that can name a winner (6 for six stacks), steps of 3 s after
+# 0.5 s, each round's search to 10% (docs/compare.md says what that takes
+# and what precision it gives).
 given() { local arg; for arg in "${@:2}"; do [[ $arg == "$1" || $arg == "$1="* ]] && return 0; done; return 1; }
 defaults=()
 given --capacity "$@" || defaults+=(--capacity "p99 < 20ms")
-given --rounds "$@" || defaults+=(--rounds 4)
 given --warmup "$@" || defaults+=(--warmup 500ms)
 exec target/release/loadgen compare --scenario orders "${defaults[@]}" "$@"
