@@ -235,7 +235,7 @@ impl<S> RoundSearch<S> {
     }
 }
 
-impl RoundSearch<CapacityStep> {
+impl Searched for RoundSearch<CapacityStep> {
     /// Capacity, the server's CPU per request in the step that passed at
     /// it, and its peak RSS over every step.
     fn figures(&self) -> Figures {
@@ -261,6 +261,20 @@ impl RoundSearch<CapacityStep> {
 
     fn errors(&self) -> u64 {
         self.steps().map(|s| s.step.run.total.error_count()).sum()
+    }
+}
+
+impl Searched for RoundSearch<CeilingStep> {
+    /// Capacity only: pgbench has no server whose CPU or memory to read.
+    fn figures(&self) -> Figures {
+        self.capacity()
+            .map(|capacity| (Figure::Capacity, capacity))
+            .into_iter()
+            .collect()
+    }
+
+    fn errors(&self) -> u64 {
+        self.steps().map(|s| s.record.failed).sum()
     }
 }
 
@@ -295,7 +309,7 @@ pub struct CeilingRecord {
     pub latency: crate::measure::record::Latency,
 }
 
-impl CeilingRecord {
+impl Measured for CeilingRecord {
     /// The figures pgbench can tell: throughput and latency, not the
     /// server's CPU or memory (there is no server).
     fn figure(&self, figure: Figure) -> Option<f64> {
@@ -306,6 +320,10 @@ impl CeilingRecord {
             Figure::P99_9 => Some(self.latency.p99_9_us as f64),
             Figure::Capacity | Figure::CpuPerRequest | Figure::PeakRss => None,
         }
+    }
+
+    fn errors(&self) -> u64 {
+        self.failed
     }
 }
 
@@ -350,31 +368,14 @@ impl Ceiling {
         summary: &[ContenderSummary],
         latency_phase: bool,
     ) -> Ceiling {
-        let numbers = (runs.iter().map(|run| run.round)).chain(searches.iter().map(|s| s.round));
-        let rounds: Vec<RoundFigures> = round_numbers(numbers)
-            .map(|round| {
-                let mine: Vec<(Phase, &CeilingRecord)> = (runs.iter())
-                    .filter(|run| run.round == round)
-                    .map(|run| (run.phase, &run.record))
-                    .collect();
-                let search = searches.iter().find(|s| s.round == round);
-                let mut figures = figure::of_runs(&mine, latency_phase, |f, r| r.figure(f));
-                figures.extend(search.and_then(|s| Some((Figure::Capacity, s.capacity()?))));
-                let failed = search
-                    .into_iter()
-                    .flat_map(|s| s.steps())
-                    .map(|s| s.record.failed);
-                RoundFigures {
-                    round,
-                    figures,
-                    errors: mine
-                        .iter()
-                        .map(|(_, record)| record.failed)
-                        .chain(failed)
-                        .sum(),
-                }
-            })
+        let measured: Vec<(u32, Phase, &CeilingRecord)> = (runs.iter())
+            .map(|run| (run.round, run.phase, &run.record))
             .collect();
+        let rounds = rounds_of(
+            &measured,
+            &searches.iter().collect::<Vec<_>>(),
+            latency_phase,
+        );
         let contenders = summary
             .iter()
             .map(|contender| OverCeiling {
@@ -422,6 +423,58 @@ fn ratios(mine: &[RoundFigures], theirs: &[RoundFigures]) -> Figures<Spread> {
 }
 
 /// The distinct round numbers, in order.
+/// What a round's figures are read from: a server's run, or pgbench's.
+trait Measured {
+    fn figure(&self, figure: Figure) -> Option<f64>;
+    fn errors(&self) -> u64;
+}
+
+impl Measured for RunRecord {
+    fn figure(&self, figure: Figure) -> Option<f64> {
+        figure.of(self)
+    }
+
+    fn errors(&self) -> u64 {
+        self.total.error_count()
+    }
+}
+
+/// What a round's capacity search adds to its figures.
+trait Searched {
+    fn figures(&self) -> Figures;
+    fn errors(&self) -> u64;
+}
+
+/// Each round's figures of one contender (or the ceiling), from its runs
+/// `(round, phase, record)` and its capacity searches.
+fn rounds_of<R: Measured, S>(
+    runs: &[(u32, Phase, &R)],
+    searches: &[&RoundSearch<S>],
+    latency_phase: bool,
+) -> Vec<RoundFigures>
+where
+    RoundSearch<S>: Searched,
+{
+    let numbers = (runs.iter().map(|run| run.0)).chain(searches.iter().map(|s| s.round));
+    round_numbers(numbers)
+        .map(|round| {
+            let mine: Vec<(Phase, &R)> = (runs.iter())
+                .filter(|run| run.0 == round)
+                .map(|&(_, phase, record)| (phase, record))
+                .collect();
+            let search = searches.iter().find(|s| s.round == round);
+            let mut figures = figure::of_runs(&mine, latency_phase, |f, r| r.figure(f));
+            figures.extend(search.map_or_else(Figures::new, |s| s.figures()));
+            let errors = mine.iter().map(|(_, r)| r.errors());
+            RoundFigures {
+                round,
+                figures,
+                errors: errors.chain(search.map(|s| s.errors())).sum(),
+            }
+        })
+        .collect()
+}
+
 fn round_numbers(rounds: impl Iterator<Item = u32>) -> impl Iterator<Item = u32> {
     rounds
         .collect::<std::collections::BTreeSet<u32>>()
@@ -462,32 +515,17 @@ pub fn summarize(
         .iter()
         .map(|contender| {
             // An invalid run's figures are partly its generator's: none are taken.
-            let theirs: Vec<&CompareRun> = (runs.iter())
+            let theirs: Vec<(u32, Phase, &RunRecord)> = (runs.iter())
                 .filter(|run| run.contender == contender.label && run.record.validity.valid)
+                .map(|run| (run.round, run.phase, &run.record))
                 .collect();
             let searched: Vec<&RoundSearch<CapacityStep>> = (searches.iter())
                 .filter(|search| search.contender == contender.label)
                 .collect();
-            let numbers =
-                (theirs.iter().map(|run| run.round)).chain(searched.iter().map(|s| s.round));
-            let rounds = round_numbers(numbers)
-                .map(|round| {
-                    let mine: Vec<(Phase, &RunRecord)> = (theirs.iter())
-                        .filter(|run| run.round == round)
-                        .map(|run| (run.phase, &run.record))
-                        .collect();
-                    let search = searched.iter().find(|s| s.round == round);
-                    let mut figures = figure::of_runs(&mine, latency_phase, |f, r| f.of(r));
-                    figures.extend(search.map_or_else(Figures::new, |s| s.figures()));
-                    let errors = mine.iter().map(|(_, r)| r.total.error_count());
-                    RoundFigures {
-                        round,
-                        figures,
-                        errors: errors.chain(search.map(|s| s.errors())).sum(),
-                    }
-                })
-                .collect();
-            ContenderSummary::new(contender.clone(), rounds)
+            ContenderSummary::new(
+                contender.clone(),
+                rounds_of(&theirs, &searched, latency_phase),
+            )
         })
         .collect()
 }
