@@ -9,7 +9,7 @@ use crate::measure::figure::{self, Figure, Figures, Phase};
 use crate::measure::record::{Header, RunRecord};
 use crate::measure::statistics::{median, ratio_interval, rounds_needed, RatioInterval};
 
-pub const SCHEMA: &str = "stackbench.compare/6";
+pub const SCHEMA: &str = "stackbench.compare/7";
 
 /// Family-wise confidence of a comparison's verdicts: every interval is at
 /// `1 - (1 - FAMILY_CONFIDENCE) / comparisons` (Bonferroni), the
