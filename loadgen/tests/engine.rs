@@ -1094,7 +1094,7 @@ fn capacity_says_why_when_it_finds_none() {
             "--start-rps",
             "50",
             "--max-rps",
-            "100",
+            "50",
         ],
     );
     assert_eq!(
@@ -1104,5 +1104,5 @@ fn capacity_says_why_when_it_finds_none() {
         support::explain(&output)
     );
     assert_eq!(record["outcome"], "above_max");
-    assert_eq!(us(&record["capacity"]["low_rps"]), 100.0);
+    assert_eq!(us(&record["capacity"]["low_rps"]), 50.0);
 }
