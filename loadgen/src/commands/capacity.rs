@@ -77,8 +77,8 @@ pub const EXIT_SERVER_ERRORS: u8 = 94;
 pub const EXIT_HELP: &str = "Exit status: 0 capacity found (a bracket within the resolution, \
 confirmed); 99 the SLO failed down to --min-rps; 94 the server's errors broke --max-error-rate \
 down to --min-rps; 98 the SLO held up to --max-rps; 97 the generator fell behind (the steps say \
-nothing of the server); 96 the longer confirmation step failed three times; 1 bad input or a \
-failure to run (the message says which).";
+nothing of the server); 96 the longer confirmation step failed three times; 2 a malformed \
+command line; 1 any other failure (the message says which).";
 
 pub fn capacity(runtime: &tokio::runtime::Runtime, args: CapacityArgs) -> anyhow::Result<u8> {
     let steps = Steps::start(runtime, &args.target, &args.steps)?;

@@ -469,7 +469,7 @@ fn figures(
 }
 
 fn read(path: &std::path::Path) -> anyhow::Result<GateRecord> {
-    record::read(path, gate::SCHEMA, "a saved `loadgen gate` run")
+    record::read(path, &[gate::SCHEMA], "a saved `loadgen gate` run")
 }
 
 /// A baseline is only comparable when it ran the same scenario in the same windows.

@@ -74,8 +74,9 @@ fn read_parts(input: &str) -> anyhow::Result<Vec<Part>> {
         (input.to_string(), bytes)
     };
     if bytes.trim_ascii_start().starts_with(b"{") {
-        let record: RunRecord = record::from_json(&bytes, record::SCHEMA, "a loadgen run record")
-            .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+        let record: RunRecord =
+            record::from_json(&bytes, &[record::SCHEMA], "a loadgen run record")
+                .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
         return Ok(vec![Part { origin, record }]);
     }
     let text = String::from_utf8_lossy(&bytes);

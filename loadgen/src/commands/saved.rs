@@ -10,7 +10,7 @@ use crate::measure::record::{self, RunRecord};
 use crate::report::{html, text};
 
 fn read_record(path: &Path) -> anyhow::Result<RunRecord> {
-    record::read(path, record::SCHEMA, "a loadgen run record")
+    record::read(path, &[record::SCHEMA], "a loadgen run record")
 }
 
 pub fn show(path: &Path, full_distribution: bool) -> anyhow::Result<ExitCode> {

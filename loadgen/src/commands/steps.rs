@@ -56,7 +56,8 @@ pub struct StepArgs {
     /// Unmeasured start of each step.
     #[arg(long, default_value = "1s", value_parser = scenario::parse_duration)]
     pub warmup: Duration,
-    /// Pause before each step, for the server to drain the step before.
+    /// Time between a step and the next, for the server to finish what the
+    /// step before left (the reset of the data counts toward it).
     #[arg(long, default_value = "1s", value_parser = scenario::parse_duration)]
     pub drain: Duration,
     /// Most requests in flight at once [default: the scenario's, else 1024].
@@ -247,9 +248,11 @@ impl<'a> Steps<'a> {
         })
     }
 
-    /// One run of `load`, at least `drain` after the run before it (the
-    /// reset of the data counts: the server is idle meanwhile), on fresh
-    /// data when the steps reset.
+    /// One run of `load`, at least `drain` after the run before it, on fresh
+    /// data when the steps reset. The reset counts toward the drain: the
+    /// run before was given its grace period to be answered, so what is
+    /// left for the server is short, and the reset waits for any
+    /// transaction still open.
     fn measure(&self, load: &Load, drain: Duration) -> anyhow::Result<RunRecord> {
         let drained = Instant::now() + drain;
         if let Some(url) = &self.database_url {

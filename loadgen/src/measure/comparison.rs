@@ -11,6 +11,10 @@ use crate::measure::statistics::{median, ratio_interval, rounds_needed, RatioInt
 
 pub const SCHEMA: &str = "stackbench.compare/7";
 
+/// The versions `loadgen report` reads: 7 only added the search outcome
+/// `server_errors`, so a record of 6 reads as it was written.
+pub const READS: [&str; 2] = [SCHEMA, "stackbench.compare/6"];
+
 /// Family-wise confidence of a comparison's verdicts: every interval is at
 /// `1 - (1 - FAMILY_CONFIDENCE) / comparisons` (Bonferroni), the
 /// comparisons being each figure's best against each other contender, so
@@ -422,7 +426,6 @@ fn ratios(mine: &[RoundFigures], theirs: &[RoundFigures]) -> Figures<Spread> {
         .collect()
 }
 
-/// The distinct round numbers, in order.
 /// What a round's figures are read from: a server's run, or pgbench's.
 trait Measured {
     fn figure(&self, figure: Figure) -> Option<f64>;
@@ -475,6 +478,7 @@ where
         .collect()
 }
 
+/// The distinct round numbers, in order.
 fn round_numbers(rounds: impl Iterator<Item = u32>) -> impl Iterator<Item = u32> {
     rounds
         .collect::<std::collections::BTreeSet<u32>>()

@@ -72,5 +72,5 @@ fn read(line: &str) -> Result<RunRecord, String> {
     if format!("{:x}", sha2::Sha256::digest(&json)) != checksum {
         return Err("its checksum does not match its payload: the line was altered".into());
     }
-    record::from_json(&json, record::SCHEMA, "a loadgen run record")
+    record::from_json(&json, &[record::SCHEMA], "a loadgen run record")
 }

@@ -75,23 +75,30 @@ pub fn save<T: Serialize>(record: &T, path: &Path) -> anyhow::Result<()> {
     std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Reads back a record of `schema` (`what` names it in errors). The schema
-/// is checked before the rest, so an older record is refused for its
-/// version rather than for a field it lacks.
-pub fn read<T: DeserializeOwned>(path: &Path, schema: &str, what: &str) -> anyhow::Result<T> {
+/// Reads back a record of one of `schemas`, the versions this loadgen
+/// reads (`what` names it in errors). The schema is checked before the
+/// rest, so an older record is refused for its version rather than for a
+/// field it lacks.
+pub fn read<T: DeserializeOwned>(path: &Path, schemas: &[&str], what: &str) -> anyhow::Result<T> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    from_json(&bytes, schema, what).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    from_json(&bytes, schemas, what).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-/// A record of `schema` from its JSON, the schema checked first as [`read`] does.
-pub fn from_json<T: DeserializeOwned>(json: &[u8], schema: &str, what: &str) -> Result<T, String> {
+/// A record of one of `schemas` from its JSON, the schema checked first as
+/// [`read`] does.
+pub fn from_json<T: DeserializeOwned>(
+    json: &[u8],
+    schemas: &[&str],
+    what: &str,
+) -> Result<T, String> {
     let json: serde_json::Value =
         serde_json::from_slice(json).map_err(|e| format!("not JSON ({e}), so not {what}"))?;
     match json.get("schema").and_then(|s| s.as_str()) {
-        Some(found) if found == schema => {}
+        Some(found) if schemas.contains(&found) => {}
         Some(found) => {
             return Err(format!(
-                "schema {found:?}; this loadgen reads {schema:?} ({what})"
+                "schema {found:?}; this loadgen reads {} ({what})",
+                schemas.join(" or ")
             ))
         }
         None => return Err(format!("no schema: it is not {what}")),

@@ -216,7 +216,7 @@ impl Scripts {
         prefix: &Path,
         (warmup, duration): (Duration, Duration),
         shares: &[Vec<f64>],
-    ) -> anyhow::Result<Measured> {
+    ) -> anyhow::Result<WindowCounts> {
         let name = prefix
             .file_name()
             .and_then(|n| n.to_str())
@@ -247,7 +247,7 @@ impl Scripts {
         };
         let from = start + warmup.as_micros() as i64;
         let to = from + duration.as_micros() as i64;
-        let mut tally = Measured {
+        let mut tally = WindowCounts {
             transactions: 0,
             requests: 0,
             failed: 0,
@@ -273,7 +273,7 @@ impl Scripts {
 }
 
 /// What pgbench's logs say of the measured window.
-struct Measured {
+struct WindowCounts {
     transactions: u64,
     requests: u64,
     failed: u64,

@@ -129,8 +129,6 @@ async fn clients_hang_up(server: &str, driver: &str) {
 
 conformance::every_stack!(hang_ups: super::clients_hang_up);
 
-/// Stock is conserved and every order's total is its items' sum
-/// (`schema::ledger`): nothing acknowledged was lost or doubled.
 /// Every row of `table` whose id `acknowledged` holds (answered 201) is in
 /// the database: nothing acknowledged was lost.
 async fn assert_stored(db: &tokio_postgres::Client, table: &str, acknowledged: &[i64], what: &str) {
@@ -149,6 +147,8 @@ async fn assert_stored(db: &tokio_postgres::Client, table: &str, acknowledged: &
     );
 }
 
+/// Stock is conserved and every order's total is its items' sum
+/// (`schema::ledger`): nothing acknowledged was lost or doubled.
 async fn assert_ledger_holds(db: &tokio_postgres::Client, what: &str) {
     let broken = schema::ledger::violations(db, i64::MAX, i64::from(DATASET.stock))
         .await

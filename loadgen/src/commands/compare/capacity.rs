@@ -49,7 +49,8 @@ pub struct Plan {
     fractions: Vec<f64>,
 }
 
-/// The pause before each step, for the server to drain the step before.
+/// The time between steps, for the server to finish what the step before
+/// left (the reset of the data counts toward it).
 const DRAIN: Duration = Duration::from_millis(500);
 
 impl Plan {

@@ -21,7 +21,7 @@ use crate::measure::capacity::CapacityStep;
 use crate::measure::comparison::{
     judge, rotation, rounds_for_a_winner, summarize, CapacityPhase, CapacitySweep, Ceiling,
     CeilingRun, CeilingStep, CompareRun, Comparison, Contender, Pinning, RoundSearch,
-    CEILING_LABEL, SCHEMA,
+    CEILING_LABEL, READS, SCHEMA,
 };
 use crate::measure::figure::{Figure, Phase};
 use crate::measure::record::{self, Header, RunRecord};
@@ -655,5 +655,5 @@ pub fn save(comparison: &Comparison, path: &std::path::Path) -> anyhow::Result<(
 }
 
 pub fn read(path: &std::path::Path) -> anyhow::Result<Comparison> {
-    record::read(path, SCHEMA, "a loadgen comparison")
+    record::read(path, &READS, "a loadgen comparison")
 }

@@ -39,9 +39,25 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 enum Attempt {
     Connected,
     /// The server answered, and refused the login.
-    Refused,
-    /// No answer, or a server starting or shutting down.
+    LoginRefused,
+    /// Nothing listens where the database should (the connection was
+    /// refused), or it is starting or shutting down.
     Unreachable,
+    /// No answer in time, or another failure: the database may be down or
+    /// only slow.
+    NoAnswer,
+}
+
+/// Whether the attempt failed because nothing listens: the connection was
+/// refused, or the Unix socket is not there.
+fn refused(error: &tokio_postgres::Error) -> bool {
+    let io = std::error::Error::source(error).and_then(|e| e.downcast_ref::<std::io::Error>());
+    io.is_some_and(|io| {
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound
+        )
+    })
 }
 
 pub struct Breaker {
@@ -117,9 +133,10 @@ impl Breaker {
         }
     }
 
-    /// Returns once a check made while waiting found the database
-    /// unreachable and tripped the breaker; every [`PROBE_EVERY`] of the
-    /// wait, the first waiter to find no check made in that time makes one.
+    /// Returns once a check made while waiting found nothing listening
+    /// where the database should be, and tripped the breaker; every
+    /// [`PROBE_EVERY`] of the wait, the first waiter to find no check made
+    /// in that time makes one.
     async fn watch(self: &Arc<Self>) {
         loop {
             tokio::time::sleep(PROBE_EVERY).await;
@@ -135,7 +152,7 @@ impl Breaker {
     fn claim_check(&self) -> bool {
         let now = self.epoch.elapsed().as_millis() as u64 + 1;
         let last = self.checked_at.load(Ordering::Relaxed);
-        (last == 0 || now - last >= PROBE_EVERY.as_millis() as u64)
+        (last == 0 || now.saturating_sub(last) >= PROBE_EVERY.as_millis() as u64)
             && (self.checked_at)
                 .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
@@ -150,14 +167,18 @@ impl Breaker {
                 let _ = tokio::time::timeout(CONNECT_TIMEOUT, connection).await;
                 Attempt::Connected
             }
-            // A server that answers is reachable, unless it answers that it
-            // is starting or shutting down; one that refuses a login (too
-            // many connections, a password) is up all the same.
+            // A server that answers is up, unless it answers that it is
+            // starting or shutting down; one that refuses a login (too many
+            // connections, a password) is up all the same.
             Ok(Err(error)) => match error.as_db_error().map(|db| db.code()) {
-                Some(code) if *code != SqlState::CANNOT_CONNECT_NOW => Attempt::Refused,
-                _ => Attempt::Unreachable,
+                Some(code) if *code == SqlState::CANNOT_CONNECT_NOW => Attempt::Unreachable,
+                Some(_) => Attempt::LoginRefused,
+                None if refused(&error) => Attempt::Unreachable,
+                None => Attempt::NoAnswer,
             },
-            Err(_elapsed) => Attempt::Unreachable,
+            // A slow answer is no proof of a database gone: an overloaded
+            // one answers slowly too, and tripping would fail every waiter.
+            Err(_elapsed) => Attempt::NoAnswer,
         }
     }
 
@@ -245,6 +266,11 @@ mod tests {
         };
         let waited = breaker.unless_down(busy).await;
         assert!(waited.is_ok(), "{waited:?}");
+        assert_ne!(
+            breaker.checked_at.load(Ordering::Relaxed),
+            0,
+            "no check made"
+        );
         assert!(breaker.check().is_ok(), "tripped");
     }
 }
